@@ -1,0 +1,90 @@
+"""Team-based access control shared by every API that serves team-owned objects.
+
+A user sees only objects of teams they belong to (anything else answers 404, as if it did
+not exist) and may change them only with a sufficient role (otherwise 403).
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from rest_framework import permissions, serializers
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+
+from accounts.models import ROLE_RANK, Membership, Role, Team, User
+
+
+def team_roles(request: Request) -> dict[int, str]:
+    """The requesting user's role per team id, read once per request."""
+    cached = getattr(request, "_healthmon_team_roles", None)
+    if cached is None:
+        cached = dict(Membership.objects.filter(user=request.user).values_list("team_id", "role"))
+        request._healthmon_team_roles = cached
+    return cached
+
+
+def has_team_role(request: Request, team_id: int | None, minimum: str) -> bool:
+    role = team_roles(request).get(team_id)
+    return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(minimum)]
+
+
+def teams_of(user: User) -> QuerySet[Team]:
+    return Team.objects.filter(memberships__user=user)
+
+
+class TeamRolePermission(permissions.BasePermission):
+    """Reads need membership; writes need the view's ``write_role`` in the object's team."""
+
+    message = "Your role in this team does not allow this change."
+
+    def has_object_permission(self, request: Request, view, obj) -> bool:
+        minimum = Role.VIEWER if request.method in permissions.SAFE_METHODS else view.write_role
+        return has_team_role(request, view.team_id_of(obj), minimum)
+
+
+class TeamField(serializers.PrimaryKeyRelatedField):
+    """The owning team: one of the user's teams; defaults to their personal team."""
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None or not request.user.is_authenticated:
+            return Team.objects.none()
+        return teams_of(request.user)
+
+
+class TeamScopedViewSetMixin:
+    """Filter a viewset's queryset to the user's teams and enforce roles.
+
+    ``team_path`` is the lookup from the model to its team ("team" or "monitor__team").
+    Creates go to ``team`` from the payload or the user's personal team, and need
+    ``write_role`` there.
+    """
+
+    team_path = "team"
+    write_role: str = Role.EDITOR
+    permission_classes = [permissions.IsAuthenticated, TeamRolePermission]
+
+    def get_queryset(self):
+        team_ids = list(team_roles(self.request))
+        return super().get_queryset().filter(**{f"{self.team_path}_id__in": team_ids})
+
+    def team_id_of(self, obj) -> int:
+        target = obj
+        for part in self.team_path.split("__"):
+            if part == "team":
+                return target.team_id
+            target = getattr(target, part)
+        raise AssertionError(f"team_path {self.team_path!r} does not end in 'team'")
+
+    def team_for_create(self, serializer) -> Team:
+        team = serializer.validated_data.get("team")
+        if team is None:
+            team = getattr(self.request.user, "personal_team", None)
+            if team is None:
+                raise PermissionDenied("You have no personal team; pass `team`.")
+        if not has_team_role(self.request, team.id, self.write_role):
+            raise PermissionDenied(self.permission_classes[-1].message)
+        return team
+
+    def perform_create(self, serializer) -> None:
+        serializer.save(team=self.team_for_create(serializer))

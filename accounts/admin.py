@@ -1,0 +1,59 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count
+
+from accounts.models import Membership, Team, User
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_staff", "is_active", "date_joined", "last_login"]
+    list_filter = ["is_staff", "is_superuser", "is_active"]
+    search_fields = ["email", "full_name"]
+    readonly_fields = ["date_joined", "last_login"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("full_name",)}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_personal", "personal_owner", "member_count", "created_at"]
+    search_fields = ["name", "memberships__user__email"]
+    list_filter = [("personal_owner", admin.EmptyFieldListFilter)]
+    readonly_fields = ["created_at"]
+    autocomplete_fields = ["personal_owner"]
+    inlines = [MembershipInline]
+
+    @admin.display(boolean=True)
+    def is_personal(self, team: Team) -> bool:
+        return team.is_personal
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(members_total=Count("memberships"))
+
+    @admin.display(description="Members", ordering="members_total")
+    def member_count(self, team: Team) -> int:
+        return team.members_total
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "team", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "team__name"]
+    autocomplete_fields = ["user", "team"]

@@ -1,0 +1,15 @@
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from accounts import api
+
+router = DefaultRouter(trailing_slash=True)
+router.register("teams", api.TeamViewSet, basename="team")
+
+urlpatterns = [
+    path("auth/register/", api.RegisterView.as_view(), name="auth-register"),
+    path("auth/login/", api.LoginView.as_view(), name="auth-login"),
+    path("auth/refresh/", api.RefreshView.as_view(), name="auth-refresh"),
+    path("auth/me/", api.MeView.as_view(), name="auth-me"),
+    *router.urls,
+]

@@ -1,0 +1,191 @@
+"""Fixtures shared by every app's tests: API clients, users and teams, a real Celery worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import Membership, Role, Team, User
+from accounts.services import team_create, user_register
+
+ROOT = Path(__file__).resolve().parent
+PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    # Throttle counters live in the cache; each test starts with a clean slate.
+    cache.clear()
+
+
+def make_user(email: str) -> User:
+    return user_register(email=email, password=PASSWORD, full_name=email.split("@")[0].title())
+
+
+def client_for(user: User) -> APIClient:
+    client = APIClient()
+    token = RefreshToken.for_user(user).access_token
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return make_user("alice@example.com")
+
+
+@pytest.fixture
+def bob(db) -> User:
+    return make_user("bob@example.com")
+
+
+@pytest.fixture
+def alice_client(alice: User) -> APIClient:
+    return client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob: User) -> APIClient:
+    return client_for(bob)
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def shared_team(alice: User, bob: User):
+    """A team owned by alice; ``add(user, role)`` adds members."""
+    team = team_create(owner=alice, name="Platform")
+
+    def add(user: User, role: str) -> Membership:
+        return Membership.objects.create(team=team, user=user, role=role)
+
+    team.add = add
+    return team
+
+
+@pytest.fixture
+def make_member(alice: User):
+    """Make a user holding ``role`` in alice's shared team; returns (team, user, client)."""
+
+    def make(role: str, email: str | None = None) -> tuple[Team, User, APIClient]:
+        team = Team.objects.filter(memberships__user=alice, personal_owner=None).first()
+        if team is None:
+            team = team_create(owner=alice, name="Platform")
+        user = make_user(email or f"{role}@example.com")
+        if role != Role.OWNER or not team.memberships.filter(user=user).exists():
+            Membership.objects.create(team=team, user=user, role=role)
+        return team, user, client_for(user)
+
+    return make
+
+
+# --- A real Celery worker ------------------------------------------------------------------
+
+
+def _purge_queues(broker_url: str) -> None:
+    from healthmon.celery import app
+
+    with app.connection_for_write(broker_url) as conn:
+        for queue in ("checks", "incidents", "notifications"):
+            conn.default_channel.queue_declare(queue=queue, durable=True)
+            conn.default_channel.queue_purge(queue)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subprocess.Popen]:
+    """A real ``celery worker -P gevent`` on all queues, against the test database.
+
+    Tests using it must commit their data (``transactional_db``), since the worker is
+    another process. Queues are purged first so stale messages from other runs do not leak.
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    broker = settings.CELERY_BROKER_URL
+    if broker.startswith("filesystem://"):
+        pytest.skip("worker tests need CELERY_BROKER_URL pointing at Redis")
+    db = connection.settings_dict
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("worker tests need DATABASE_URL pointing at PostgreSQL")
+    _purge_queues(broker)
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": (
+                f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:"
+                f"{db['PORT'] or 5432}/{db['NAME']}"
+            ),
+            "DEBUG": "true",
+            "PYTHONUNBUFFERED": "1",
+            "DB_POOL_MAX_SIZE": env.get("DB_POOL_MAX_SIZE", "10"),
+        }
+    )
+    log_path = ROOT / "test-artifacts" / "celery-worker.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log = log_path.open("w")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "healthmon",
+            "worker",
+            "-P",
+            "gevent",
+            "-c",
+            "50",
+            "-Q",
+            "checks,incidents,notifications",
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "info",
+            "-n",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"celery worker exited; see {log_path}")
+        if "ready." in log_path.read_text():
+            break
+        time.sleep(0.2)
+    else:
+        worker.kill()
+        raise RuntimeError(f"celery worker did not become ready; see {log_path}")
+    yield worker
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    log.close()
+
+
+def wait_for(predicate, *, timeout: float = 20.0, interval: float = 0.1, message: str = ""):
+    """Poll ``predicate`` until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(message or f"condition not met within {timeout}s")

@@ -1,0 +1,82 @@
+"""Monitor state (the threshold state machine's memory) and the incidents it opens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class MonitorState(models.Model):
+    """Counters of the state machine; one row per monitor, locked while evaluating it."""
+
+    monitor = models.OneToOneField(
+        "monitors.Monitor", on_delete=models.CASCADE, primary_key=True, related_name="state"
+    )
+    state = models.CharField(max_length=7, default="unknown")
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    consecutive_successes = models.PositiveIntegerField(default=0)
+    last_result_at = models.DateTimeField(
+        null=True, blank=True, help_text="checked_at of the newest result evaluated"
+    )
+    failing_since = models.DateTimeField(null=True, blank=True)
+    failing_cause = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id}: {self.state}"
+
+
+class Incident(models.Model):
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="incidents")
+    monitor = models.ForeignKey(
+        "monitors.Monitor",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="incidents",
+    )
+    monitor_name = models.CharField(max_length=200, help_text="Kept if the monitor is deleted")
+    started_at = models.DateTimeField(help_text="Time of the first failing check of the run")
+    opened_at = models.DateTimeField(help_text="When the failure threshold was reached")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=100, blank=True)
+    cause = models.CharField(max_length=500, help_text="The first failure's reason")
+    last_reason = models.CharField(max_length=500, blank=True)
+    failure_count = models.PositiveIntegerField(default=0)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # The database, not the code, guarantees one open incident per monitor: a
+            # duplicate or retried evaluation cannot open a second one.
+            models.UniqueConstraint(
+                fields=["monitor"],
+                condition=Q(resolved_at__isnull=True),
+                name="incident_one_open_per_monitor",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["team", "-started_at"], name="incident_team_started_idx"),
+            models.Index(fields=["monitor", "-started_at"], name="incident_monitor_started_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.monitor_name} since {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+    @property
+    def duration(self) -> timedelta | None:
+        return self.resolved_at - self.started_at if self.resolved_at else None

@@ -1,0 +1,141 @@
+"""What to check (``Monitor``) and what each check found (``CheckResult``)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class CheckStatus(models.TextChoices):
+    UP = "up", "Up"
+    DOWN = "down", "Down"  # answered, but not as expected (status code or assertion)
+    TIMEOUT = "timeout", "Timeout"
+    ERROR = "error", "Error"  # no usable answer: DNS, refused, TLS, blocked network, ...
+
+
+class CheckPhase(models.TextChoices):
+    """Where a failed check failed, so "why?" can be answered and counted."""
+
+    NONE = "", "-"
+    DNS = "dns", "DNS"
+    CONNECT = "connect", "Connect"
+    TLS = "tls", "TLS"
+    TIMEOUT = "timeout", "Timeout"
+    REQUEST = "request", "Request"
+    STATUS = "status", "Status code"
+    ASSERTION = "assertion", "Assertion"
+    BLOCKED = "blocked", "Blocked network"
+
+
+class MonitorStatus(models.TextChoices):
+    """The incident state machine's verdict, kept on the monitor for fast lists."""
+
+    UNKNOWN = "unknown", "Unknown"
+    UP = "up", "Up"
+    DOWN = "down", "Down"
+
+
+class HttpMethod(models.TextChoices):
+    GET = "GET"
+    HEAD = "HEAD"
+    POST = "POST"
+    PUT = "PUT"
+    PATCH = "PATCH"
+    DELETE = "DELETE"
+    OPTIONS = "OPTIONS"
+
+
+class Tag(models.Model):
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=50)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="tag_unique_team_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Monitor(models.Model):
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="monitors")
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=2048)
+    method = models.CharField(max_length=7, choices=HttpMethod.choices, default=HttpMethod.GET)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField(blank=True)
+    expected_status = models.CharField(
+        max_length=200, default="200-299", help_text="Codes and ranges, e.g. 200-299,301"
+    )
+    timeout = models.FloatField(default=10.0, help_text="Seconds; must be below the interval")
+    interval = models.PositiveIntegerField(default=60, help_text="Seconds between checks")
+    failure_threshold = models.PositiveSmallIntegerField(default=2)
+    success_threshold = models.PositiveSmallIntegerField(default=1)
+    follow_redirects = models.BooleanField(default=True)
+    verify_tls = models.BooleanField(default=True)
+    assertions = models.JSONField(default=list, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="monitors")
+    is_active = models.BooleanField(default=True)
+
+    # Kept current by the check engine and the incident evaluator, read by lists.
+    status = models.CharField(
+        max_length=7, choices=MonitorStatus.choices, default=MonitorStatus.UNKNOWN
+    )
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check_status = models.CharField(max_length=7, choices=CheckStatus.choices, blank=True)
+    last_response_time_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_reason = models.CharField(max_length=500, blank=True)
+    cert_expires_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the dispatcher will next claim this monitor"
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            # The dispatcher's claim query: active monitors by deadline.
+            models.Index(
+                fields=["next_check_at"], condition=Q(is_active=True), name="monitor_due_idx"
+            ),
+            # Team-scoped lists filtered by status.
+            models.Index(fields=["team", "status"], name="monitor_team_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CheckResult(models.Model):
+    monitor = models.ForeignKey(
+        Monitor, on_delete=models.CASCADE, related_name="checks", db_index=False
+    )
+    checked_at = models.DateTimeField(help_text="When the request started")
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=7, choices=CheckStatus.choices)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_time_ms = models.PositiveIntegerField(null=True, blank=True)
+    phase = models.CharField(max_length=10, choices=CheckPhase.choices, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    cert_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+        indexes = [
+            # "Latest results of a monitor": API, dashboard, incident detail.
+            models.Index(fields=["monitor", "-checked_at"], name="check_monitor_latest_idx"),
+            # Retention pruning deletes by age in batches.
+            models.Index(fields=["checked_at"], name="check_checked_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id} {self.status} at {self.checked_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def is_success(self) -> bool:
+        return self.status == CheckStatus.UP
