@@ -6,6 +6,7 @@ runs on an embedded default: SQLite and a filesystem Celery broker under ``var/`
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -232,6 +233,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- Checks ---------------------------------------------------------------------------------
 MONITOR_MIN_INTERVAL = envint("MONITOR_MIN_INTERVAL", 30, minimum=1)
 MONITOR_MAX_TIMEOUT = envfloat("MONITOR_MAX_TIMEOUT", 60.0)
+# Outbound HTTP (checks and webhooks) never connects to these networks; see
+# healthmon/outbound.py. Default: link-local, which holds cloud metadata (169.254.169.254).
+BLOCKED_NETWORKS = envlist("BLOCKED_NETWORKS", "169.254.0.0/16,fe80::/10")
+for _network in BLOCKED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"BLOCKED_NETWORKS: {_network!r} is not a network") from None
 
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = envstr("EMAIL_HOST", "localhost")

@@ -1,0 +1,90 @@
+"""The one outbound-HTTP module: the blocked-network guard holds against names and redirects."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from django.test import override_settings
+
+from healthmon import outbound
+from monitors.tests.http_target import HttpTarget, refused_port, self_signed_tls
+
+
+@pytest.fixture
+def target():
+    with HttpTarget() as server:
+        yield server
+
+
+def test_loopback_is_reachable_by_default(target):
+    response = outbound.request("GET", target.url("/ok"), timeout=5)
+
+    assert response.status_code == 200
+    assert response.peer_address == "127.0.0.1"
+    assert response.tls_cert_der is None
+
+
+def test_default_blocks_link_local_metadata_address():
+    assert outbound.is_blocked_address("169.254.169.254")
+    assert outbound.is_blocked_address("fe80::1")
+    assert outbound.is_blocked_address("::ffff:169.254.169.254")
+    assert not outbound.is_blocked_address("127.0.0.1")
+    assert not outbound.is_blocked_address("10.1.2.3")
+
+
+@override_settings(BLOCKED_NETWORKS=["127.0.0.1/32"])
+def test_a_host_name_resolving_to_a_blocked_address_is_refused(target):
+    # "localhost" is not an address: only the connected peer can tell it is blocked.
+    with pytest.raises(outbound.BlockedNetworkError) as caught:
+        outbound.request("GET", f"http://localhost:{target.port}/ok", timeout=5)
+
+    assert "127.0.0.1 is in a blocked network (127.0.0.1/32)" in caught.value.reason
+    assert isinstance(caught.value, requests.ConnectionError)
+    assert target.hits == []  # nothing was sent
+
+
+def test_a_redirect_to_a_blocked_address_is_refused_at_that_hop(target):
+    with HttpTarget("127.0.0.2") as inner, override_settings(BLOCKED_NETWORKS=["127.0.0.2/32"]):
+        with pytest.raises(outbound.BlockedNetworkError):
+            outbound.request("GET", target.url(f"/redirect?to={inner.url('/ok')}"), timeout=5)
+
+        assert target.hits == [("GET", f"/redirect?to={inner.url('/ok')}")]
+        assert inner.hits == []
+
+
+def test_redirects_can_be_turned_off(target):
+    response = outbound.request(
+        "GET", target.url("/redirect?to=/ok"), timeout=5, follow_redirects=False
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/ok"
+
+
+def test_a_timeout_is_mandatory(target):
+    with pytest.raises(ValueError, match="timeout"):
+        outbound.session().get(target.url("/ok"))
+
+
+def test_refused_connection_is_a_connection_error():
+    with pytest.raises(requests.ConnectionError) as caught:
+        outbound.request("GET", f"http://127.0.0.1:{refused_port()}/", timeout=5)
+
+    assert not isinstance(caught.value, outbound.BlockedNetworkError)
+
+
+def test_read_capped_stops_at_the_limit(target):
+    response = outbound.request("GET", target.url("/big?mb=4"), timeout=5, stream=True)
+
+    body, truncated = outbound.read_capped(response, 1024 * 1024)
+
+    assert truncated
+    assert len(body) == 1024 * 1024
+
+
+def test_tls_certificate_is_kept_even_without_verification():
+    with HttpTarget(tls=self_signed_tls(days=10)) as server:
+        response = outbound.request("GET", server.url("/ok"), timeout=5, verify=False)
+
+    assert response.status_code == 200
+    assert response.tls_cert_der  # DER bytes of the server certificate
