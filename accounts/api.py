@@ -93,7 +93,8 @@ class TeamViewSet(
         serializer.instance = Team.objects.annotate(member_count=Count("memberships")).get(
             pk=team.pk
         )
-        self.request._healthmon_team_roles = None
+        self.request._healthmon_team_roles = None  # the new membership changes my roles
+        serializer.context["roles"] = team_roles(self.request)
 
     def perform_update(self, serializer: TeamSerializer) -> None:
         self._require(serializer.instance, Role.ADMIN)

@@ -153,7 +153,7 @@ STORAGES = {
 }
 
 # --- Security (production) -----------------------------------------------------------------
-if not DEBUG:
+if not (DEBUG or TESTING):  # tests run over plain HTTP, like a dev server
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True

@@ -23,14 +23,19 @@ def _django_error(exc: DjangoValidationError) -> serializers.ValidationError:
     return serializers.ValidationError(exc.messages)
 
 
+class TagListField(serializers.ListField):
+    """Tags are written as a list of names and read from the prefetched relation."""
+
+    def to_representation(self, tags) -> list[str]:
+        return [tag.name for tag in tags.all()]
+
+
 class MonitorSerializer(serializers.ModelSerializer):
     team = TeamField(required=False, help_text="Owning team; defaults to your personal team")
     status = serializers.SerializerMethodField(
         help_text="unknown, up, down (the incident state machine) or paused"
     )
-    tags = serializers.ListField(
-        child=serializers.CharField(max_length=50), required=False, max_length=20
-    )
+    tags = TagListField(child=serializers.CharField(max_length=50), required=False, max_length=20)
     open_incident = serializers.SerializerMethodField()
 
     class Meta:
@@ -93,11 +98,6 @@ class MonitorSerializer(serializers.ModelSerializer):
             return monitor.open_incident_id
         incident = monitor.incidents.filter(resolved_at__isnull=True).only("id").first()
         return incident.id if incident else None
-
-    def to_representation(self, monitor: Monitor) -> dict:
-        data = super().to_representation(monitor)
-        data["tags"] = [tag.name for tag in monitor.tags.all()]
-        return data
 
     # --- field validation ------------------------------------------------------------------
     def validate_url(self, value: str) -> str:
