@@ -8,24 +8,44 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from monitors.models import MonitorStatus
+
 
 class MonitorState(models.Model):
-    """Counters of the state machine; one row per monitor, locked while evaluating it."""
+    """Memory of the state machine (``incidents.state_machine.Memory``); one row per monitor.
+
+    Created on the first evaluation of a monitor and locked (``SELECT ... FOR UPDATE``) while
+    evaluating it, which serializes evaluations of one monitor across workers.
+    """
 
     monitor = models.OneToOneField(
         "monitors.Monitor", on_delete=models.CASCADE, primary_key=True, related_name="state"
     )
-    state = models.CharField(max_length=7, default="unknown")
+    state = models.CharField(
+        max_length=7, choices=MonitorStatus.choices, default=MonitorStatus.UNKNOWN
+    )
     consecutive_failures = models.PositiveIntegerField(default=0)
     consecutive_successes = models.PositiveIntegerField(default=0)
     last_result_at = models.DateTimeField(
-        null=True, blank=True, help_text="checked_at of the newest result evaluated"
+        null=True,
+        blank=True,
+        help_text="checked_at of the newest result evaluated; older results are ignored",
     )
-    failing_since = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="First failure of the current failure run"
+    )
     failing_cause = models.CharField(max_length=500, blank=True)
+    recovering_since = models.DateTimeField(
+        null=True, blank=True, help_text="First success of the current recovery (while down)"
+    )
 
     def __str__(self) -> str:
         return f"{self.monitor_id}: {self.state}"
+
+
+class Resolution(models.TextChoices):
+    RECOVERED = "recovered", "Recovered"
+    MONITOR_DELETED = "monitor deleted", "Monitor deleted"
 
 
 class Incident(models.Model):
@@ -41,7 +61,7 @@ class Incident(models.Model):
     started_at = models.DateTimeField(help_text="Time of the first failing check of the run")
     opened_at = models.DateTimeField(help_text="When the failure threshold was reached")
     resolved_at = models.DateTimeField(null=True, blank=True)
-    resolution = models.CharField(max_length=100, blank=True)
+    resolution = models.CharField(max_length=100, choices=Resolution.choices, blank=True)
     cause = models.CharField(max_length=500, help_text="The first failure's reason")
     last_reason = models.CharField(max_length=500, blank=True)
     failure_count = models.PositiveIntegerField(default=0)
@@ -53,6 +73,11 @@ class Incident(models.Model):
         related_name="+",
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # The check results that opened and resolved it, as plain ids rather than foreign keys:
+    # pruning old results must never have to touch incidents. A redelivered evaluation
+    # finds its incidents through them and re-announces them (see services).
+    opening_check_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    resolving_check_id = models.BigIntegerField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
