@@ -1,8 +1,27 @@
 """The Celery app: three queues, JSON only, settings chosen per task.
 
-- ``checks``: check batches, consumed by a gevent worker with high concurrency.
-- ``incidents``: evaluation of check results (idempotent, late ack).
-- ``notifications``: one delivery per message (idempotent, late ack, retried).
+- ``checks``: check batches and the dispatcher, consumed by a gevent worker with high
+  concurrency. Batches ack early, never retry and expire after one interval: the next
+  scheduled run replaces a lost one (see monitors/tasks.py).
+- ``incidents``: evaluation of check results (idempotent, late ack, reject on worker loss).
+- ``notifications``: one delivery per message (idempotent, late ack, reject on worker loss,
+  retried by the task itself).
+
+gevent and the database (verified by monitors/tests/test_worker_gevent.py):
+
+- psycopg 3 picks its wait function when it is imported: a cooperative one only if
+  ``select`` is already monkey-patched. Celery patches before importing anything only when
+  ``-P gevent`` is on the command line (not via a config setting), so always start check
+  workers with ``-P gevent``; ``check_gevent_database`` below refuses to start a gevent
+  worker whose psycopg would block the whole process.
+- Celery's Django fixup closes the connection around every task, so ``CONN_MAX_AGE`` does
+  nothing there; settings.py enables Django 5.2's psycopg pool instead
+  (``DB_POOL_MAX_SIZE``, default 10 per process). Greenlets never share a connection:
+  each borrows one from the pool (waiting up to ``DB_POOL_TIMEOUT``), and a check batch
+  returns it while its HTTP requests run. Keep DB_POOL_MAX_SIZE x worker processes (+ web)
+  below PostgreSQL's max_connections.
+- Soft time limits do not exist on the gevent pool: every request has its own timeout and
+  every task a hard ``time_limit``.
 """
 
 from __future__ import annotations
@@ -10,7 +29,8 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from kombu import Queue
+from celery.signals import worker_init
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthmon.settings")
 
@@ -18,9 +38,12 @@ app = Celery("healthmon")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 app.conf.task_queues = (
-    Queue("checks"),
-    Queue("incidents"),
-    Queue("notifications"),
+    # Each queue on its own direct exchange and routing key: a bare Queue("checks") would be
+    # bound to the default exchange with the default routing key, and every route would land
+    # in the default queue.
+    Queue("checks", Exchange("checks", type="direct"), routing_key="checks"),
+    Queue("incidents", Exchange("incidents", type="direct"), routing_key="incidents"),
+    Queue("notifications", Exchange("notifications", type="direct"), routing_key="notifications"),
 )
 app.conf.task_default_queue = "incidents"
 app.conf.task_routes = {
@@ -28,5 +51,78 @@ app.conf.task_routes = {
     "incidents.tasks.*": {"queue": "incidents"},
     "notifications.tasks.*": {"queue": "notifications"},
 }
+
+# JSON only: a pickle payload from a compromised broker would be code execution.
+app.conf.task_serializer = "json"
+app.conf.result_serializer = "json"
+app.conf.accept_content = ["json"]
+
+# Prefetch reserves multiplier x concurrency messages per worker. With -c 100 a multiplier
+# of 1 still reserves 100 batches; more would hold messages another worker could run now,
+# and reserved check batches only age towards their expiry.
+app.conf.worker_prefetch_multiplier = 1
+# A hard limit for every task (no soft limits on gevent); tasks that need less set their own.
+app.conf.task_time_limit = 300
+# Late-acked tasks run again after a lost broker connection; don't also keep running them.
+app.conf.worker_cancel_long_running_tasks_on_connection_loss = True
+
+if app.conf.broker_url and app.conf.broker_url.startswith(("redis://", "rediss://")):
+    # Redis redelivers an unacked (late-ack) message after visibility_timeout. It must exceed
+    # the longest task run and the longest retry countdown, or a message runs twice (the
+    # idempotent tasks would then do nothing, but why waste the work).
+    app.conf.broker_transport_options = {
+        **(app.conf.broker_transport_options or {}),
+        "visibility_timeout": 3600,
+    }
+
+
+class LateAckForIdempotentTasks:
+    """Evaluation and delivery are idempotent, so a message is acknowledged only after the
+    task finished, and requeued if the worker process dies mid-task."""
+
+    prefixes = ("incidents.tasks.", "notifications.tasks.")
+
+    def annotate(self, task):
+        if task.name.startswith(self.prefixes):
+            return {"acks_late": True, "reject_on_worker_lost": True}
+        return None
+
+    def annotate_any(self):
+        return None
+
+
+app.conf.task_annotations = [LateAckForIdempotentTasks()]
+
+# Beat (django-celery-beat's DatabaseScheduler) writes these into PeriodicTask rows at start
+# (update_or_create by name, so restarts and a second beat are idempotent; an admin's
+# "enabled" switch is kept). Housekeeping tasks of other apps go here too.
+app.conf.beat_schedule = {
+    "dispatch-due-checks": {
+        "task": "monitors.tasks.dispatch_due_checks",
+        "schedule": 1.0,
+        # A dispatch that waited 2 s is superseded by the next one; don't run a queue of them.
+        "options": {"expire_seconds": 2},
+    },
+}
+
+
+@worker_init.connect
+def check_gevent_database(sender=None, **kwargs) -> None:
+    """Refuse to run a gevent worker whose psycopg would block every greenlet."""
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover
+        return
+    if not monkey.is_module_patched("select"):
+        return
+    from psycopg import waiting
+
+    if getattr(waiting, "wait_c", None) is not None and waiting.wait is waiting.wait_c:
+        raise RuntimeError(
+            "psycopg was imported before gevent patched the process, so database calls "
+            "would block the whole worker. Start the worker with `-P gevent` on the "
+            "command line (celery -A healthmon worker -P gevent ...)."
+        )
+
 
 app.autodiscover_tasks()

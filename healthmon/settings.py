@@ -183,6 +183,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "auth": envstr("AUTH_THROTTLE_RATE", "20/min"),
+        # POST /monitors/{id}/check-now/ makes the server send a request: keep it human-paced.
+        "check_now": envstr("CHECK_NOW_THROTTLE_RATE", "30/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -241,6 +243,12 @@ for _network in BLOCKED_NETWORKS:
         ipaddress.ip_network(_network, strict=False)
     except ValueError:
         raise ImproperlyConfigured(f"BLOCKED_NETWORKS: {_network!r} is not a network") from None
+# Scheduling (monitors/scheduling.py): monitors per check-batch message (all checked
+# concurrently), monitors claimed per dispatcher round, and the window over which monitors
+# found more than one interval overdue (after downtime) are re-spread instead of bursting.
+CHECK_BATCH_SIZE = envint("CHECK_BATCH_SIZE", 25, minimum=1)
+DISPATCH_CLAIM_LIMIT = envint("DISPATCH_CLAIM_LIMIT", 2000, minimum=1)
+SCHEDULE_RESPREAD_MAX = envint("SCHEDULE_RESPREAD_MAX", 300, minimum=1)
 
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = envstr("EMAIL_HOST", "localhost")

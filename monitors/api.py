@@ -1,4 +1,4 @@
-"""The monitors API: CRUD, pause and resume."""
+"""The monitors API: CRUD, pause and resume; check history and check-now (check_api)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from rest_framework.response import Response
 from accounts.access import TeamScopedViewSetMixin
 from accounts.models import Role
 from monitors import services
+from monitors.check_api import MonitorChecksMixin
 from monitors.filters import MonitorFilter
 from monitors.models import Monitor
 from monitors.serializers import MonitorSerializer
 
 
-class MonitorViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
+class MonitorViewSet(TeamScopedViewSetMixin, MonitorChecksMixin, viewsets.ModelViewSet):
     """Monitors of your teams. Viewers read; editors and above change."""
 
     queryset = Monitor.objects.prefetch_related("tags")

@@ -1,0 +1,220 @@
+"""One HTTP check: send the request exactly as the monitor says, time it, judge it.
+
+``run_check(monitor)`` is the single code path used by the check batches, ``check-now`` in
+the API and ``manage.py check_monitor``. It never raises for anything the target does: every
+failure becomes an outcome with a status, the phase that failed and a readable reason.
+
+Each check opens its own connection (a fresh session), so connect and TLS time are part of
+the measured response time, as a user's first request would see them.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import requests
+from cryptography import x509
+from django.utils import timezone
+
+from healthmon import outbound
+from monitors.judge import MAX_REASON, ResponseSnapshot, Verdict, judge
+from monitors.models import CheckPhase, CheckStatus, Monitor
+
+MAX_BODY = 1024 * 1024  # bytes of body read and judged; the rest is never downloaded
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What one check found; becomes a ``CheckResult`` row."""
+
+    checked_at: datetime
+    status: str
+    phase: str = CheckPhase.NONE
+    reason: str = ""
+    status_code: int | None = None
+    response_time_ms: int | None = None
+    cert_expires_at: datetime | None = None
+    failed_assertion: dict | None = None
+
+    @property
+    def is_up(self) -> bool:
+        return self.status == CheckStatus.UP
+
+
+class _DeadlineExceeded(Exception):
+    """The whole check ran past the monitor's timeout."""
+
+
+def _gevent_patched() -> bool:
+    # A gevent.Timeout only fires if the hub runs, i.e. in the monkey-patched worker.
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a runtime dependency
+        return False
+    return monkey.is_module_patched("socket")
+
+
+def cert_expiry(der: bytes | None) -> datetime | None:
+    if not der:
+        return None
+    try:
+        return x509.load_der_x509_certificate(der).not_valid_after_utc
+    except ValueError:
+        return None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it wraps (requests -> urllib3 -> socket/ssl)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if current is None or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        todo.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
+        todo.extend(arg for arg in current.args if isinstance(arg, BaseException))
+    return seen
+
+
+def classify_error(exc: BaseException, *, url: str, timeout: float) -> tuple[str, str, str]:
+    """(status, phase, reason) for a request that got no usable answer."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    if isinstance(exc, outbound.BlockedNetworkError):
+        return CheckStatus.ERROR, CheckPhase.BLOCKED, exc.reason
+    if isinstance(exc, _DeadlineExceeded):
+        return CheckStatus.TIMEOUT, CheckPhase.TIMEOUT, f"No complete response within {timeout:g}s"
+    if isinstance(exc, requests.ConnectTimeout):
+        return (
+            CheckStatus.TIMEOUT,
+            CheckPhase.TIMEOUT,
+            f"Connect to {where} timed out after {timeout:g}s",
+        )
+    if isinstance(exc, requests.Timeout):
+        return CheckStatus.TIMEOUT, CheckPhase.TIMEOUT, f"No response within {timeout:g}s"
+    if isinstance(exc, requests.TooManyRedirects):
+        return (
+            CheckStatus.ERROR,
+            CheckPhase.REQUEST,
+            f"More than {outbound.MAX_REDIRECTS} redirects",
+        )
+    chain = _chain(exc)
+    for inner in chain:
+        if isinstance(inner, socket.gaierror):
+            return (
+                CheckStatus.ERROR,
+                CheckPhase.DNS,
+                (f"DNS lookup failed for {parts.hostname}: {inner.strerror or inner}"),
+            )
+        if isinstance(inner, ssl.SSLCertVerificationError):
+            detail = inner.verify_message or inner.reason or str(inner)
+            return CheckStatus.ERROR, CheckPhase.TLS, f"TLS certificate not accepted: {detail}"
+        if isinstance(inner, ssl.SSLError):
+            return (
+                CheckStatus.ERROR,
+                CheckPhase.TLS,
+                f"TLS handshake failed: {inner.reason or inner}",
+            )
+    for inner in chain:
+        if isinstance(inner, ConnectionRefusedError):
+            return CheckStatus.ERROR, CheckPhase.CONNECT, f"Connection refused by {where}"
+        if isinstance(inner, TimeoutError):
+            return CheckStatus.TIMEOUT, CheckPhase.TIMEOUT, f"No response within {timeout:g}s"
+    for inner in chain:
+        if isinstance(inner, OSError) and inner.errno is not None:
+            message = inner.strerror or str(inner)
+            return CheckStatus.ERROR, CheckPhase.CONNECT, f"Cannot connect to {where}: {message}"
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return CheckStatus.ERROR, CheckPhase.REQUEST, f"Invalid URL: {exc}"
+    if isinstance(exc, requests.ConnectionError):
+        return (
+            CheckStatus.ERROR,
+            CheckPhase.REQUEST,
+            (f"Connection to {where} failed: {str(chain[-1]) or type(chain[-1]).__name__}"),
+        )
+    return CheckStatus.ERROR, CheckPhase.REQUEST, f"{type(exc).__name__}: {exc}"
+
+
+def _fetch(monitor: Monitor, deadline: float) -> ResponseSnapshot:
+    started = time.perf_counter()
+    with outbound.session(
+        follow_redirects=monitor.follow_redirects, verify=monitor.verify_tls
+    ) as session:
+        response = session.request(
+            monitor.method,
+            monitor.url,
+            headers=monitor.headers or None,
+            data=monitor.body.encode() if monitor.body else None,
+            timeout=(monitor.timeout, monitor.timeout),
+            stream=True,
+        )
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=_CHUNK):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BODY:
+                    break
+                if time.monotonic() > deadline:
+                    raise _DeadlineExceeded
+        finally:
+            response.close()
+    elapsed_ms = round((time.perf_counter() - started) * 1000)
+    first = response.history[0] if response.history else response
+    body = b"".join(chunks)
+    return ResponseSnapshot(
+        status_code=response.status_code,
+        elapsed_ms=elapsed_ms,
+        headers=dict(response.headers),
+        body=body[:MAX_BODY],
+        body_truncated=size > MAX_BODY,
+        encoding=response.encoding,
+        cert_expires_at=cert_expiry(getattr(first, "tls_cert_der", None)),
+        is_https=urlsplit(monitor.url).scheme == "https",
+    )
+
+
+def run_check(monitor: Monitor, *, now: datetime | None = None) -> CheckOutcome:
+    """Check ``monitor`` once. Never raises for the target's behaviour."""
+    checked_at = now or timezone.now()
+    deadline = time.monotonic() + monitor.timeout
+    timer = None
+    if _gevent_patched():
+        import gevent
+
+        # Read timeouts apply per socket read; a server trickling bytes could otherwise
+        # stretch a check far past its timeout. Soft time limits don't exist on gevent.
+        timer = gevent.Timeout(monitor.timeout + 0.5, _DeadlineExceeded)
+        timer.start()
+    try:
+        snapshot = _fetch(monitor, deadline)
+    except (requests.RequestException, _DeadlineExceeded, OSError, ValueError) as exc:
+        status, phase, reason = classify_error(exc, url=monitor.url, timeout=monitor.timeout)
+        return CheckOutcome(checked_at, status, phase, reason[:MAX_REASON])
+    finally:
+        if timer is not None:
+            timer.close()
+    verdict: Verdict = judge(
+        snapshot,
+        expected_status=monitor.expected_status,
+        assertions=monitor.assertions or [],
+        now=timezone.now(),
+    )
+    return CheckOutcome(
+        checked_at=checked_at,
+        status=verdict.status,
+        phase=verdict.phase,
+        reason=verdict.reason,
+        status_code=snapshot.status_code,
+        response_time_ms=snapshot.elapsed_ms,
+        cert_expires_at=snapshot.cert_expires_at,
+        failed_assertion=verdict.failed_assertion,
+    )

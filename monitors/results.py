@@ -1,0 +1,160 @@
+"""Run checks and store their results: the services behind the check tasks and check-now.
+
+Every check, scheduled or on demand, goes ``run_check`` -> ``store_outcomes``: the
+``CheckResult`` rows in bulk, the monitors' ``last_*`` fields for fast lists, then ONE
+evaluation message to the incidents queue after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from monitors.checker import CheckOutcome, run_check
+from monitors.models import CheckResult, Monitor
+
+logger = logging.getLogger(__name__)
+
+EVALUATE_TASK = "incidents.tasks.evaluate_check_results"
+_LAST_FIELDS = [
+    "last_checked_at",
+    "last_check_status",
+    "last_status_code",
+    "last_response_time_ms",
+    "last_reason",
+    "cert_expires_at",
+]
+
+
+def _gevent_patched() -> bool:
+    from gevent import monkey
+
+    return monkey.is_module_patched("socket")
+
+
+def run_checks_concurrently(monitors: Sequence[Monitor]) -> list[CheckOutcome]:
+    """Check all ``monitors`` at once: greenlets in the gevent worker, threads elsewhere."""
+    if not monitors:
+        return []
+    if _gevent_patched():
+        from gevent.pool import Pool
+
+        return list(Pool(len(monitors)).map(run_check, monitors))
+    if len(monitors) == 1:
+        return [run_check(monitors[0])]
+    with ThreadPoolExecutor(max_workers=min(len(monitors), 32)) as pool:
+        return list(pool.map(run_check, monitors))
+
+
+def send_for_evaluation(result_ids: list[int]) -> None:
+    """The contract with incidents: one message per stored batch, sent by task name."""
+    from healthmon.celery import app
+
+    app.send_task(EVALUATE_TASK, args=[result_ids])
+
+
+def record_stored_results(results: list[CheckResult]) -> None:
+    """The one hook for everything derived from fresh results (metrics, rollups).
+
+    Called once per stored batch, inside its transaction, with saved rows (ids set).
+    Keep it cheap: a slow hook delays every check batch.
+    """
+
+
+def store_outcomes(
+    entries: Iterable[tuple[Monitor, datetime | None, CheckOutcome]],
+) -> list[CheckResult]:
+    """Store (monitor, scheduled_for, outcome) triples as ``CheckResult`` rows in one go.
+
+    Monitors deleted while their check ran are skipped. A monitor's ``last_*`` fields only
+    move forward in time, so a slow check finishing after a newer one does not overwrite it.
+    """
+    entries = list(entries)
+    if not entries:
+        return []
+    with transaction.atomic():
+        # Lock the monitors (in id order, so two batches cannot deadlock) against a
+        # concurrent delete between our insert and commit. NO KEY UPDATE still lets
+        # foreign-key inserts and the dispatcher's claim of *other* rows through.
+        ids = sorted({monitor.id for monitor, _, _ in entries})
+        current = dict(
+            Monitor.objects.select_for_update(no_key=True)
+            .filter(id__in=ids)
+            .order_by("id")
+            .values_list("id", "last_checked_at")
+        )
+        results: list[CheckResult] = []
+        updated: dict[int, Monitor] = {}
+        for monitor, scheduled_for, outcome in entries:
+            if monitor.id not in current:
+                continue
+            results.append(
+                CheckResult(
+                    monitor_id=monitor.id,
+                    checked_at=outcome.checked_at,
+                    scheduled_for=scheduled_for,
+                    status=outcome.status,
+                    status_code=outcome.status_code,
+                    response_time_ms=outcome.response_time_ms,
+                    phase=outcome.phase,
+                    reason=outcome.reason,
+                    cert_expires_at=outcome.cert_expires_at,
+                )
+            )
+            last = current[monitor.id]
+            if last is None or outcome.checked_at >= last:
+                current[monitor.id] = outcome.checked_at
+                updated[monitor.id] = Monitor(
+                    id=monitor.id,
+                    last_checked_at=outcome.checked_at,
+                    last_check_status=outcome.status,
+                    last_status_code=outcome.status_code,
+                    last_response_time_ms=outcome.response_time_ms,
+                    last_reason=outcome.reason,
+                    cert_expires_at=outcome.cert_expires_at or monitor.cert_expires_at,
+                )
+        CheckResult.objects.bulk_create(results)
+        if updated:
+            Monitor.objects.bulk_update(list(updated.values()), _LAST_FIELDS)
+        record_stored_results(results)
+        result_ids = [result.id for result in results]
+        if result_ids:
+            # robust: a broker hiccup must not turn stored results into an error; the next
+            # check's evaluation catches the state machine up.
+            transaction.on_commit(lambda: send_for_evaluation(result_ids), robust=True)
+    return results
+
+
+def check_batch(items: Sequence[Sequence]) -> list[CheckResult]:
+    """Check a batch of ``[monitor_id, scheduled_for_iso]`` concurrently and store results.
+
+    Paused or deleted monitors are dropped. The database connection goes back to the pool
+    while the HTTP requests run, so a batch waiting on slow targets holds no connection.
+    """
+    scheduled = {int(monitor_id): parse_datetime(iso) for monitor_id, iso in items}
+    monitors = list(Monitor.objects.filter(id__in=scheduled, is_active=True))
+    if not connection.in_atomic_block:  # (tests run inside a transaction)
+        connection.close()  # back to the pool (or closed) until the results are stored
+    outcomes = run_checks_concurrently(monitors)
+    return store_outcomes(
+        (monitor, scheduled[monitor.id], outcome)
+        for monitor, outcome in zip(monitors, outcomes, strict=True)
+    )
+
+
+def check_now(monitor: Monitor) -> tuple[CheckResult | None, CheckOutcome]:
+    """Check one monitor right away through the same path as scheduled checks.
+
+    Returns the stored result (None if the monitor was deleted meanwhile) and the outcome,
+    which also says which assertion failed. The schedule is left as it is.
+    """
+    requested_at = timezone.now()
+    outcome = run_check(monitor, now=requested_at)
+    stored = store_outcomes([(monitor, requested_at, outcome)])
+    return (stored[0] if stored else None), outcome
