@@ -16,6 +16,8 @@ from accounts.models import ROLE_RANK, Membership, Role, Team, User
 
 def team_roles(request: Request) -> dict[int, str]:
     """The requesting user's role per team id, read once per request."""
+    if not request.user.is_authenticated:  # e.g. the OpenAPI generator's fake request
+        return {}
     cached = getattr(request, "_healthmon_team_roles", None)
     if cached is None:
         cached = dict(Membership.objects.filter(user=request.user).values_list("team_id", "role"))
