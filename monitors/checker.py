@@ -78,8 +78,9 @@ def _chain(exc: BaseException) -> list[BaseException]:
         if current is None or any(current is s for s in seen):
             continue
         seen.append(current)
-        todo.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
-        todo.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        linked = [getattr(current, "reason", None), current.__cause__, current.__context__]
+        linked.extend(current.args)
+        todo.extend(item for item in linked if isinstance(item, BaseException))
     return seen
 
 
