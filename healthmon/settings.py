@@ -250,6 +250,16 @@ CHECK_BATCH_SIZE = envint("CHECK_BATCH_SIZE", 25, minimum=1)
 DISPATCH_CLAIM_LIMIT = envint("DISPATCH_CLAIM_LIMIT", 2000, minimum=1)
 SCHEDULE_RESPREAD_MAX = envint("SCHEDULE_RESPREAD_MAX", 300, minimum=1)
 
+# --- History (monitors/rollups.py) ----------------------------------------------------------
+# Raw check results are kept this long; hourly and daily rollups keep the history after.
+CHECK_RETENTION_DAYS = envint("CHECK_RETENTION_DAYS", 30, minimum=1)
+# Hourly rollups feed the 24h and 7d windows and charts; daily rollups are kept for good.
+HOURLY_ROLLUP_RETENTION_DAYS = envint("HOURLY_ROLLUP_RETENTION_DAYS", 35, minimum=8)
+PRUNE_BATCH_SIZE = envint("PRUNE_BATCH_SIZE", 5000, minimum=1)
+# How long the rollup waits for a missing result id (an uncommitted check batch) before
+# giving up on it (a rolled-back batch or a deleted monitor's rows).
+ROLLUP_GAP_GRACE_SECONDS = envint("ROLLUP_GAP_GRACE_SECONDS", 60, minimum=1)
+
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", 25)

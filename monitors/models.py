@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.db import models
 from django.db.models import Q
+
+from monitors.latency import BUCKET_FIELDS
 
 
 class CheckStatus(models.TextChoices):
@@ -139,3 +143,118 @@ class CheckResult(models.Model):
     @property
     def is_success(self) -> bool:
         return self.status == CheckStatus.UP
+
+
+# --- History: rollups, status pages and badges (see monitors/rollups.py, monitors/stats.py) ---
+
+
+class RollupPeriod(models.TextChoices):
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day"
+
+
+class CheckRollup(models.Model):
+    """The checks of one monitor in one UTC hour or day, merged in by ``monitors.rollups``.
+
+    Counters only, so merging new results is an addition (``INSERT ... ON CONFLICT DO
+    UPDATE``) and windows of any length sum rows. Response-time figures cover UP checks:
+    a failed check counts against uptime, not latency. ``latency_00`` .. ``latency_36``
+    (added below) are the fixed-bucket histogram of ``monitors.latency``.
+    """
+
+    monitor = models.ForeignKey(
+        Monitor, on_delete=models.CASCADE, related_name="rollups", db_index=False
+    )
+    period = models.CharField(max_length=4, choices=RollupPeriod.choices)
+    period_start = models.DateTimeField(help_text="Start of the UTC hour or day")
+    checks = models.PositiveIntegerField(default=0)
+    up = models.PositiveIntegerField(default=0)
+    response_count = models.PositiveIntegerField(default=0, help_text="UP checks with a time")
+    response_sum_ms = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["monitor_id", "period", "period_start"]
+        constraints = [
+            # The upsert's conflict target, and the index of every stats query:
+            # monitor = ? AND period = ? AND period_start >= ?.
+            models.UniqueConstraint(
+                fields=["monitor", "period", "period_start"], name="rollup_unique_monitor_period"
+            )
+        ]
+        indexes = [
+            # Pruning old hourly rows by age.
+            models.Index(fields=["period", "period_start"], name="rollup_period_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id} {self.period} {self.period_start:%Y-%m-%d %H:%M}"
+
+    @property
+    def down(self) -> int:
+        return self.checks - self.up
+
+    @property
+    def latency_histogram(self) -> list[int]:
+        return [getattr(self, name) for name in BUCKET_FIELDS]
+
+
+# One counter column per latency bucket: plain integer columns add up in SQL on both
+# PostgreSQL and SQLite, which an array or JSON column would not.
+for _name in BUCKET_FIELDS:
+    CheckRollup.add_to_class(_name, models.PositiveIntegerField(default=0))
+
+
+class RollupWatermark(models.Model):
+    """How far the incremental rollup got through ``CheckResult`` ids (a single row)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_id = models.BigIntegerField(default=0, help_text="Every result id <= this is rolled up")
+    gap_id = models.BigIntegerField(
+        null=True, blank=True, help_text="A missing id the rollup is waiting for"
+    )
+    gap_seen_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"rolled up to #{self.last_id}"
+
+
+class StatusPage(models.Model):
+    """A public page showing the state and history of a team's chosen monitors."""
+
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.CASCADE, related_name="status_pages"
+    )
+    slug = models.SlugField(max_length=60, unique=True, help_text="The page is /status/<slug>/")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=2000)
+    monitors = models.ManyToManyField(Monitor, blank=True, related_name="status_pages")
+    is_public = models.BooleanField(
+        default=True, help_text="Unpublished pages answer 404 to the public"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        indexes = [models.Index(fields=["team", "title"], name="statuspage_team_title_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+def new_badge_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class MonitorBadge(models.Model):
+    """Opt-in SVG badges of one monitor, published under an unguessable token."""
+
+    monitor = models.OneToOneField(
+        Monitor, on_delete=models.CASCADE, primary_key=True, related_name="badge"
+    )
+    token = models.CharField(max_length=64, unique=True, default=new_badge_token)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"badge of {self.monitor_id}"
