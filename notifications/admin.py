@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, QuerySet
+from django.utils.html import format_html
+
+from notifications import deadletters
+from notifications.channel_config import validate_channel_settings
+from notifications.models import Channel, ChannelKind, DeadLetter, Delivery, DeliveryAttempt
+from notifications.services import merge_secrets, with_generated_signing_secret
+from notifications.transports import apprise_display_url
+
+
+class ChannelAdminForm(forms.ModelForm):
+    """Secrets are write-only here too: blank keeps the stored value, nothing is shown."""
+
+    signing_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Webhook: HMAC signing secret (16+ characters). Blank keeps the current one; "
+        "a new webhook without one gets a generated secret, shown once after saving.",
+    )
+    apprise_url = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Apprise: the service URL (its tokens are credentials). Blank keeps it.",
+    )
+
+    class Meta:
+        model = Channel
+        fields = ["team", "name", "kind", "config", "enabled", "events", "is_default", "monitors"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        if kind is None:
+            return cleaned
+        changes = {}
+        if cleaned.get("signing_secret"):
+            changes["signing_secret"] = cleaned["signing_secret"]
+        if cleaned.get("apprise_url"):
+            changes["url"] = cleaned["apprise_url"]
+        stored = self.instance.secrets if self.instance.pk else {}
+        try:
+            config, secrets = validate_channel_settings(
+                kind, cleaned.get("config") or {}, merge_secrets(stored, changes)
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field if field in ("config", "kind") else None, errors)
+            return cleaned
+        cleaned["config"] = config
+        self.new_secrets = secrets
+        return cleaned
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelAdminForm
+    list_display = [
+        "name",
+        "team",
+        "kind",
+        "enabled",
+        "is_default",
+        "events",
+        "monitor_count",
+        "target",
+        "updated_at",
+    ]
+    list_filter = ["kind", "enabled", "is_default", "team"]
+    search_fields = ["name", "team__name"]
+    list_select_related = ["team"]
+    autocomplete_fields = ["team", "monitors"]
+    readonly_fields = ["target", "secrets_set", "created_at", "updated_at"]
+    fieldsets = (
+        (None, {"fields": ("team", "name", "kind", "enabled", "events", "is_default")}),
+        ("Where to", {"fields": ("config", "target")}),
+        ("Secrets (write-only)", {"fields": ("signing_secret", "apprise_url", "secrets_set")}),
+        ("Monitors", {"fields": ("monitors",)}),
+        ("Dates", {"fields": ("created_at", "updated_at")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(monitors_total=Count("monitors"))
+
+    @admin.display(description="Monitors", ordering="monitors_total")
+    def monitor_count(self, channel: Channel) -> int:
+        return channel.monitors_total
+
+    @admin.display(description="Target (redacted)")
+    def target(self, channel: Channel) -> str:
+        if channel.kind == ChannelKind.EMAIL:
+            return ", ".join(channel.config.get("to", []))
+        if channel.kind == ChannelKind.WEBHOOK:
+            return channel.config.get("url", "")
+        return apprise_display_url(channel.secrets.get("url", ""))
+
+    @admin.display(description="Secrets stored")
+    def secrets_set(self, channel: Channel) -> str:
+        return ", ".join(sorted(channel.secrets)) or "-"
+
+    def save_model(self, request, obj: Channel, form: ChannelAdminForm, change: bool) -> None:
+        given = "signing_secret" in form.new_secrets and form.cleaned_data.get("signing_secret")
+        obj.secrets = with_generated_signing_secret(obj.kind, form.new_secrets)
+        super().save_model(request, obj, form, change)
+        if obj.kind == ChannelKind.WEBHOOK and not given and not change:
+            self.message_user(
+                request,
+                f"Generated webhook signing secret (shown once): {obj.secrets['signing_secret']}",
+                messages.WARNING,
+            )
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    fields = ["number", "started_at", "duration_ms", "outcome", "response_code", "error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "incident",
+        "event",
+        "channel_name",
+        "channel_kind",
+        "status",
+        "attempts",
+        "response_code",
+        "short_error",
+        "last_attempt_at",
+        "delivered_at",
+    ]
+    list_filter = ["status", "event", "channel_kind"]
+    search_fields = ["=incident__id", "channel_name", "incident__monitor_name", "=key"]
+    list_select_related = ["incident"]
+    date_hierarchy = "created_at"
+    inlines = [DeliveryAttemptInline]
+    readonly_fields = [
+        "key",
+        "incident",
+        "channel",
+        "channel_name",
+        "channel_kind",
+        "event",
+        "status",
+        "attempts",
+        "response_code",
+        "last_error",
+        "payload",
+        "created_at",
+        "last_attempt_at",
+        "delivered_at",
+    ]
+    show_full_result_count = False
+
+    @admin.display(description="Last error")
+    def short_error(self, delivery: Delivery) -> str:
+        return delivery.last_error[:80]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "task_name",
+        "team",
+        "short_error",
+        "attempts",
+        "first_failed_at",
+        "last_failed_at",
+        "replayed_at",
+    ]
+    list_filter = ["task_name", ("replayed_at", admin.EmptyFieldListFilter), "team"]
+    search_fields = ["task_id", "task_name", "error"]
+    list_select_related = ["team"]
+    date_hierarchy = "last_failed_at"
+    actions = ["replay"]
+    readonly_fields = [
+        "task_name",
+        "task_id",
+        "args",
+        "kwargs",
+        "exception_type",
+        "error",
+        "formatted_traceback",
+        "attempts",
+        "first_failed_at",
+        "last_failed_at",
+        "delivery",
+        "team",
+        "replayed_at",
+        "replayed_by",
+        "replay_task_id",
+    ]
+    exclude = ["traceback"]
+
+    @admin.display(description="Error")
+    def short_error(self, dead_letter: DeadLetter) -> str:
+        return dead_letter.error[:100]
+
+    @admin.display(description="Traceback")
+    def formatted_traceback(self, dead_letter: DeadLetter) -> str:
+        return format_html("<pre style='white-space: pre-wrap'>{}</pre>", dead_letter.traceback)
+
+    @admin.action(description="Replay selected dead letters (at most once each)")
+    def replay(self, request, queryset: QuerySet[DeadLetter]) -> None:
+        replayed, skipped = 0, 0
+        for dead_letter_id in queryset.values_list("id", flat=True):
+            try:
+                deadletters.dead_letter_replay(dead_letter_id=dead_letter_id, user=request.user)
+                replayed += 1
+            except deadletters.AlreadyReplayed:
+                skipped += 1
+        self.message_user(request, f"Replayed {replayed}; {skipped} had already been replayed.")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

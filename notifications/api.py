@@ -1,0 +1,127 @@
+"""The notifications API: channels (and their test), deliveries, dead letters (and replay)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from kombu.exceptions import OperationalError as BrokerError
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.access import TeamScopedViewSetMixin, team_roles
+from accounts.models import Role
+from incidents.models import Incident
+from notifications import deadletters, services
+from notifications.filters import ChannelFilter, DeadLetterFilter, DeliveryFilter
+from notifications.models import Channel, ChannelKind, DeadLetter, Delivery
+from notifications.serializers import (
+    ChannelSerializer,
+    ChannelTestResultSerializer,
+    DeadLetterSerializer,
+    DeliverySerializer,
+)
+
+
+class ChannelViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
+    """Where a team's alerts go. Members read; admins and owners change and test.
+
+    Secrets (webhook signing secret and headers, the Apprise URL) are write-only. A webhook
+    created without a signing secret gets a generated one, returned once as
+    ``signing_secret`` in the create response.
+    """
+
+    queryset = Channel.objects.select_related("team").prefetch_related("monitors")
+    serializer_class = ChannelSerializer
+    write_role = Role.ADMIN
+    filterset_class = ChannelFilter
+    search_fields = ["name"]
+    ordering_fields = ["name", "created_at", "kind"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    _generated_secret: str | None = None
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        response = super().create(request, *args, **kwargs)
+        if self._generated_secret:
+            response.data["signing_secret"] = self._generated_secret
+        return response
+
+    def perform_create(self, serializer: ChannelSerializer) -> None:
+        team = self.team_for_create(serializer)
+        fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
+        channel = services.channel_create(team=team, **fields)
+        given = (fields.get("secrets") or {}).get("signing_secret")
+        self._generated_secret = (
+            channel.secrets["signing_secret"]
+            if channel.kind == ChannelKind.WEBHOOK and not given
+            else None
+        )
+        serializer.instance = channel
+
+    def perform_update(self, serializer: ChannelSerializer) -> None:
+        fields = {k: v for k, v in serializer.validated_data.items() if k not in ("team", "kind")}
+        serializer.instance = services.channel_update(channel=serializer.instance, **fields)
+
+    @extend_schema(request=None, responses=ChannelTestResultSerializer)
+    @action(detail=True, methods=["post"], url_path="test")
+    def send_test(self, request: Request, pk: str | None = None) -> Response:
+        """Send a test message now and report the outcome (delivered or the error)."""
+        outcome = services.channel_send_test(channel=self.get_object())
+        return Response(ChannelTestResultSerializer(outcome).data)
+
+
+class DeliveryViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Delivery history: one row per incident event and channel, with every attempt.
+
+    Also served per incident at ``/api/v1/incidents/{id}/deliveries/``."""
+
+    team_path = "incident__team"
+    queryset = Delivery.objects.select_related("incident").prefetch_related("attempt_log")
+    serializer_class = DeliverySerializer
+    filterset_class = DeliveryFilter
+    ordering_fields = ["created_at", "last_attempt_at", "status"]
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        incident_id = self.kwargs.get("incident_id")
+        if incident_id is not None:
+            visible = Incident.objects.filter(
+                id=incident_id, team_id__in=list(team_roles(self.request))
+            )
+            if not visible.exists():
+                raise NotFound("No such incident.")
+            queryset = queryset.filter(incident_id=incident_id)
+        return queryset
+
+
+class DeadLetterViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Tasks that failed for good (retries exhausted or a permanent error) for your teams.
+
+    Admins and owners replay one, at most once: ``POST /api/v1/dead-letters/{id}/replay/``.
+    """
+
+    queryset = DeadLetter.objects.select_related("replayed_by")
+    serializer_class = DeadLetterSerializer
+    write_role = Role.ADMIN
+    filterset_class = DeadLetterFilter
+    search_fields = ["task_name", "error"]
+    ordering_fields = ["last_failed_at", "first_failed_at", "attempts"]
+
+    @extend_schema(request=None, responses={202: DeadLetterSerializer})
+    @action(detail=True, methods=["post"])
+    def replay(self, request: Request, pk: str | None = None) -> Response:
+        """Enqueue the task again (202), or 409 if it was already replayed."""
+        dead_letter = self.get_object()
+        try:
+            dead_letter = deadletters.dead_letter_replay(
+                dead_letter_id=dead_letter.id, user=request.user
+            )
+        except deadletters.AlreadyReplayed as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except BrokerError:
+            return Response(
+                {"detail": "The task broker is unavailable; the dead letter was not replayed."},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response(self.get_serializer(dead_letter).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,121 @@
+"""What an alert says: the documented webhook payload, and the text every other channel
+renders from it. Built once, when the event happens, and stored on the ``Delivery`` so that
+every retry and replay sends the same message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from incidents.models import Incident
+
+PAYLOAD_VERSION = 1
+
+HEADLINE = {
+    "opened": "DOWN",
+    "resolved": "RESOLVED",
+    "acknowledged": "ACKNOWLEDGED",
+    "test": "TEST",
+}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _reason(incident: Incident, event: str) -> str:
+    if event == "opened":
+        return incident.cause or incident.last_reason
+    if event == "resolved":
+        return incident.resolution or "The monitor recovered."
+    who = incident.acknowledged_by.email if incident.acknowledged_by else "someone"
+    return f"Acknowledged by {who}."
+
+
+def incident_links(incident_id: int, monitor_id: int | None) -> dict[str, str | None]:
+    site = settings.SITE_URL
+    return {
+        "incident": f"{site}/api/v1/incidents/{incident_id}/",
+        "deliveries": f"{site}/api/v1/incidents/{incident_id}/deliveries/",
+        "monitor": f"{site}/api/v1/monitors/{monitor_id}/" if monitor_id else None,
+        "dashboard": f"{site}/",
+    }
+
+
+def incident_payload(incident: Incident, event: str, *, occurred_at: datetime) -> dict:
+    """The webhook body (README: "Webhook payload"); other transports render from it."""
+    monitor = incident.monitor
+    duration = incident.duration
+    return {
+        "version": PAYLOAD_VERSION,
+        "event": f"incident.{event}",
+        "occurred_at": _iso(occurred_at),
+        "team": {"id": incident.team_id, "name": incident.team.name},
+        "monitor": {
+            "id": monitor.id,
+            "name": monitor.name,
+            "url": monitor.url,
+            "method": monitor.method,
+        }
+        if monitor
+        else None,
+        "incident": {
+            "id": incident.id,
+            "monitor_name": incident.monitor_name,
+            "started_at": _iso(incident.started_at),
+            "opened_at": _iso(incident.opened_at),
+            "resolved_at": _iso(incident.resolved_at),
+            "acknowledged_at": _iso(incident.acknowledged_at),
+            "acknowledged_by": incident.acknowledged_by.email if incident.acknowledged_by else None,
+            "duration_seconds": round(duration.total_seconds()) if duration else None,
+            "cause": incident.cause,
+            "last_reason": incident.last_reason,
+            "failure_count": incident.failure_count,
+            "resolution": incident.resolution,
+        },
+        "reason": _reason(incident, event),
+        "links": incident_links(incident.id, monitor.id if monitor else None),
+    }
+
+
+def test_payload(*, channel_name: str, team_id: int, team_name: str, occurred_at: datetime) -> dict:
+    return {
+        "version": PAYLOAD_VERSION,
+        "event": "test",
+        "occurred_at": _iso(occurred_at),
+        "team": {"id": team_id, "name": team_name},
+        "monitor": None,
+        "incident": None,
+        "reason": f"A test message from healthmon for the channel {channel_name!r}.",
+        "links": {"dashboard": f"{settings.SITE_URL}/"},
+    }
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    text: str
+    html: str
+
+
+def event_of(payload: dict) -> str:
+    """ "incident.opened" -> "opened"; "test" stays "test"."""
+    return payload["event"].removeprefix("incident.")
+
+
+def render(payload: dict) -> RenderedMessage:
+    """Subject, plain text and HTML for people (email, chat, paging)."""
+    event = event_of(payload)
+    name = (payload.get("incident") or {}).get("monitor_name") or "healthmon"
+    subject = f"[healthmon] {HEADLINE.get(event, event.upper())}: {name}"
+    if event == "test":
+        subject = "[healthmon] Test notification"
+    context = {"payload": payload, "event": event, "subject": subject, "name": name}
+    return RenderedMessage(
+        subject=subject,
+        text=render_to_string("notifications/message.txt", context).strip() + "\n",
+        html=render_to_string("notifications/message.html", context),
+    )

@@ -1,0 +1,222 @@
+"""Where alerts go (``Channel``), each alert owed to a channel (``Delivery``) and its
+attempts, and the tasks that gave up (``DeadLetter``)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Signed webhook"
+    APPRISE = "apprise", "Apprise (Slack, Discord, Telegram, Teams, PagerDuty, ntfy, ...)"
+
+
+class Event(models.TextChoices):
+    """What happened to an incident; a channel subscribes to any of these."""
+
+    OPENED = "opened", "Incident opened"
+    RESOLVED = "resolved", "Incident resolved"
+    ACKNOWLEDGED = "acknowledged", "Incident acknowledged"
+
+
+def all_events() -> list[str]:
+    return list(Event.values)
+
+
+class Channel(models.Model):
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="channels")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=ChannelKind.choices)
+    config = models.JSONField(
+        default=dict, blank=True, help_text="Settings that may be shown (addresses, URL, ...)"
+    )
+    # Kept apart from ``config`` so that every reader (API, admin, logs) can show ``config``
+    # freely and must go out of its way to touch these: webhook signing secret and headers,
+    # the Apprise URL (its tokens are the credentials). Never serialized.
+    secrets = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    events = models.JSONField(
+        default=all_events, help_text="Subset of opened, resolved, acknowledged"
+    )
+    is_default = models.BooleanField(
+        default=False, help_text="Attached to every new monitor of the team"
+    )
+    # The link lives here, not on Monitor, because monitors must not import notifications.
+    monitors = models.ManyToManyField("monitors.Monitor", blank=True, related_name="channels")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            # "Default channels of a team", read for every new monitor.
+            models.Index(fields=["team"], condition=Q(is_default=True), name="channel_default_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    def wants(self, event: str) -> bool:
+        return self.enabled and event in self.events
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed, will retry"
+    DEAD = "dead", "Dead-lettered"
+    SKIPPED = "skipped", "Skipped (channel disabled or deleted)"
+
+
+class Delivery(models.Model):
+    """One alert owed to one channel for one incident event; claimed by one task at a time."""
+
+    key = models.UUIDField(
+        default=uuid.uuid4, unique=True, editable=False, help_text="Sent as Idempotency-Key"
+    )
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,  # the unique (incident, channel, event) constraint serves lookups
+    )
+    # SET_NULL keeps the history when a channel is deleted; its name stays readable.
+    channel = models.ForeignKey(
+        Channel,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        db_index=False,  # delivery_channel_idx serves lookups
+    )
+    channel_name = models.CharField(max_length=100)
+    channel_kind = models.CharField(max_length=10, choices=ChannelKind.choices)
+    event = models.CharField(max_length=12, choices=Event.choices)
+    status = models.CharField(
+        max_length=9, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=1000, blank=True)
+    payload = models.JSONField(help_text="The message, fixed when the event happened")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The idempotency of the fan-out: a retried or duplicated notify task finds the
+            # row already there instead of owing the alert twice.
+            models.UniqueConstraint(
+                fields=["incident", "channel", "event"], name="delivery_unique_incident_channel"
+            )
+        ]
+        indexes = [
+            # Delivery history of a channel ("what did this channel send lately?").
+            models.Index(fields=["channel", "-created_at"], name="delivery_channel_idx"),
+            # Metrics and the admin filter count deliveries still in flight or dead.
+            models.Index(
+                fields=["status"],
+                condition=~Q(status="delivered"),
+                name="delivery_undelivered_idx",
+            ),
+        ]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} of incident {self.incident_id} to {self.channel_name}"
+
+
+class AttemptOutcome(models.TextChoices):
+    DELIVERED = "delivered", "Delivered"
+    TRANSIENT = "transient", "Transient failure"
+    PERMANENT = "permanent", "Permanent failure"
+
+
+class DeliveryAttempt(models.Model):
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="attempt_log", db_index=False
+    )
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=9, choices=AttemptOutcome.choices)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["delivery_id", "number"]
+        indexes = [models.Index(fields=["delivery", "number"], name="attempt_delivery_idx")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}: {self.outcome}"
+
+
+class DeadLetter(models.Model):
+    """A task that failed for good: its retries ran out or its error was permanent.
+
+    Written by the ``task_failure`` handler for every Celery task, so nothing fails
+    silently; replayed at most once (a replay that fails again makes a new dead letter).
+    """
+
+    task_name = models.CharField(max_length=200)
+    task_id = models.CharField(max_length=255, unique=True)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    exception_type = models.CharField(max_length=200)
+    error = models.CharField(max_length=2000)
+    traceback = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    first_failed_at = models.DateTimeField()
+    last_failed_at = models.DateTimeField()
+    delivery = models.ForeignKey(
+        Delivery,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="dead_letters",
+    )
+    team = models.ForeignKey(
+        "accounts.Team",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="dead_letters",
+        db_index=False,  # deadletter_team_idx serves lookups
+        help_text="Set when the task works for one team; others are visible to staff only",
+    )
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    replayed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    replay_task_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-last_failed_at", "-id"]
+        indexes = [
+            models.Index(fields=["team", "-last_failed_at"], name="deadletter_team_idx"),
+            # The backlog (not yet replayed) for metrics, `deadletters list` and `replay --all`.
+            models.Index(
+                fields=["task_name"],
+                condition=Q(replayed_at__isnull=True),
+                name="deadletter_backlog_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} [{self.task_id}]"
+
+    @property
+    def is_replayed(self) -> bool:
+        return self.replayed_at is not None

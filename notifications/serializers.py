@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from accounts.access import TeamField, team_roles
+from monitors.models import Monitor
+from notifications.channel_config import validate_channel_settings
+from notifications.models import (
+    Channel,
+    ChannelKind,
+    DeadLetter,
+    Delivery,
+    DeliveryAttempt,
+    Event,
+)
+from notifications.services import merge_secrets
+from notifications.transports import apprise_display_url
+
+
+class TeamMonitorField(serializers.PrimaryKeyRelatedField):
+    """A monitor of one of the user's teams (others do not exist, as far as they know)."""
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None or not request.user.is_authenticated:
+            return Monitor.objects.none()
+        return Monitor.objects.filter(team_id__in=list(team_roles(request)))
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    team = TeamField(required=False, help_text="Owning team; defaults to your personal team")
+    config = serializers.JSONField(
+        required=False,
+        help_text='email: {"to": ["ops@example.com"]}; webhook: {"url": "https://...", '
+        '"timeout": 10}; apprise: {}',
+    )
+    secrets = serializers.JSONField(
+        write_only=True,
+        required=False,
+        help_text='Write-only. webhook: {"signing_secret": "...", "headers": {"Authorization": '
+        '"Bearer ..."}}; apprise: {"url": "slack://..."}. On update, name only the keys to '
+        "change; null removes one.",
+    )
+    secrets_set = serializers.SerializerMethodField(help_text="Names of the secrets stored")
+    target = serializers.SerializerMethodField(
+        help_text="Where messages go, secrets redacted (addresses, URL, Apprise URL)"
+    )
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=Event.choices),
+        min_length=1,
+        required=False,
+        help_text="Any of opened, resolved, acknowledged (default: all)",
+    )
+    monitors = TeamMonitorField(many=True, required=False, help_text="Monitor ids (same team)")
+
+    class Meta:
+        model = Channel
+        fields = [
+            "id",
+            "team",
+            "name",
+            "kind",
+            "config",
+            "secrets",
+            "secrets_set",
+            "target",
+            "enabled",
+            "events",
+            "is_default",
+            "monitors",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def get_secrets_set(self, channel: Channel) -> list[str]:
+        return sorted(channel.secrets)
+
+    def get_target(self, channel: Channel) -> str:
+        if channel.kind == ChannelKind.EMAIL:
+            return ", ".join(channel.config.get("to", []))
+        if channel.kind == ChannelKind.WEBHOOK:
+            return channel.config.get("url", "")
+        return apprise_display_url(channel.secrets.get("url", ""))
+
+    def validate_events(self, value: list[str]) -> list[str]:
+        return [event for event in Event.values if event in value]  # canonical order, no dups
+
+    def validate_team(self, team):
+        if self.instance is not None and team.id != self.instance.team_id:
+            raise serializers.ValidationError("A channel cannot be moved to another team.")
+        return team
+
+    def validate_kind(self, kind: str) -> str:
+        if self.instance is not None and kind != self.instance.kind:
+            raise serializers.ValidationError(
+                "The kind of a channel cannot change; create a new channel."
+            )
+        return kind
+
+    def _team_id(self, attrs: dict) -> int | None:
+        if self.instance is not None:
+            return self.instance.team_id
+        if attrs.get("team") is not None:
+            return attrs["team"].id
+        team = getattr(self.context["request"].user, "personal_team", None)
+        return team.id if team else None
+
+    def validate(self, attrs: dict) -> dict:
+        kind = attrs.get("kind", self.instance.kind if self.instance else None)
+        config = attrs.get("config", self.instance.config if self.instance else {})
+        secrets = attrs.get("secrets", {})
+        if not isinstance(secrets, dict):
+            raise serializers.ValidationError({"secrets": ["secrets must be an object."]})
+        if self.instance is not None:
+            secrets = merge_secrets(self.instance.secrets, secrets)
+        try:
+            attrs["config"], _ = validate_channel_settings(kind, config, secrets)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        team_id = self._team_id(attrs)
+        foreign = [m.id for m in attrs.get("monitors", []) if m.team_id != team_id]
+        if foreign:
+            raise serializers.ValidationError(
+                {"monitors": [f"Monitor {pk} belongs to another team." for pk in foreign]}
+            )
+        return attrs
+
+
+class ChannelTestResultSerializer(serializers.Serializer):
+    delivered = serializers.BooleanField()
+    response_code = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    duration_ms = serializers.IntegerField()
+
+
+class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = ["number", "started_at", "duration_ms", "outcome", "response_code", "error"]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    idempotency_key = serializers.UUIDField(source="key", read_only=True)
+    attempt_log = DeliveryAttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "idempotency_key",
+            "incident",
+            "channel",
+            "channel_name",
+            "channel_kind",
+            "event",
+            "status",
+            "attempts",
+            "response_code",
+            "last_error",
+            "created_at",
+            "last_attempt_at",
+            "delivered_at",
+            "payload",
+            "attempt_log",
+        ]
+        read_only_fields = fields
+
+
+class DeadLetterSerializer(serializers.ModelSerializer):
+    replayed_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+
+    class Meta:
+        model = DeadLetter
+        fields = [
+            "id",
+            "task_name",
+            "task_id",
+            "args",
+            "kwargs",
+            "exception_type",
+            "error",
+            "traceback",
+            "attempts",
+            "first_failed_at",
+            "last_failed_at",
+            "delivery",
+            "team",
+            "replayed_at",
+            "replayed_by",
+            "replay_task_id",
+        ]
+        read_only_fields = fields

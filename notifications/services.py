@@ -1,0 +1,303 @@
+"""Writes for channels and deliveries: create and change channels, fan an incident event out
+into deliveries, claim and attempt one delivery, send a test message."""
+
+from __future__ import annotations
+
+import secrets as secrets_module
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import Team
+from incidents.models import Incident
+from monitors.models import Monitor
+from notifications.channel_config import validate_channel_settings
+from notifications.hooks import delivery_attempted
+from notifications.messages import incident_payload, test_payload
+from notifications.models import (
+    AttemptOutcome,
+    Channel,
+    ChannelKind,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Event,
+)
+from notifications.transports import TransportError, redact, transport_for
+
+# --- Channels -----------------------------------------------------------------------------
+
+
+def with_generated_signing_secret(kind: str, secrets: dict) -> dict:
+    # Every webhook is signed: without a secret of their own, users get a generated one
+    # (shown once, in the API's create response).
+    if kind == ChannelKind.WEBHOOK and not secrets.get("signing_secret"):
+        return {**secrets, "signing_secret": secrets_module.token_urlsafe(32)}
+    return secrets
+
+
+@transaction.atomic
+def channel_create(
+    *,
+    team: Team,
+    name: str,
+    kind: str,
+    config: dict | None = None,
+    secrets: dict | None = None,
+    enabled: bool = True,
+    events: list[str] | None = None,
+    is_default: bool = False,
+    monitors: list[Monitor] | None = None,
+) -> Channel:
+    config, secrets = validate_channel_settings(kind, config or {}, secrets or {})
+    channel = Channel.objects.create(
+        team=team,
+        name=name,
+        kind=kind,
+        config=config,
+        secrets=with_generated_signing_secret(kind, secrets),
+        enabled=enabled,
+        events=list(events) if events else list(Event.values),
+        is_default=is_default,
+    )
+    if monitors:
+        channel.monitors.set(monitors)
+    return channel
+
+
+def merge_secrets(current: dict, changes: dict) -> dict:
+    """Secrets are write-only, so an update names only the keys it changes; null removes."""
+    merged = dict(current)
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+@transaction.atomic
+def channel_update(
+    *,
+    channel: Channel,
+    secrets: dict | None = None,
+    monitors: list[Monitor] | None = None,
+    **fields,
+) -> Channel:
+    for name, value in fields.items():
+        setattr(channel, name, value)
+    merged = merge_secrets(channel.secrets, secrets or {})
+    channel.config, merged = validate_channel_settings(channel.kind, channel.config, merged)
+    channel.secrets = with_generated_signing_secret(channel.kind, merged)
+    channel.save()
+    if monitors is not None:
+        channel.monitors.set(monitors)
+    return channel
+
+
+def monitor_attach_default_channels(*, monitor: Monitor) -> None:
+    channels = list(Channel.objects.filter(team_id=monitor.team_id, is_default=True))
+    if channels:
+        monitor.channels.add(*channels)
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    delivered: bool
+    response_code: int | None
+    error: str
+    duration_ms: int
+
+
+def channel_send_test(*, channel: Channel) -> TestOutcome:
+    """Send a test message now, in this request, and say what happened."""
+    payload = test_payload(
+        channel_name=channel.name,
+        team_id=channel.team_id,
+        team_name=channel.team.name,
+        occurred_at=timezone.now(),
+    )
+    transport = transport_for(channel)
+    started = time.monotonic()
+    try:
+        sent = transport.notify(payload, idempotency_key=f"test-{secrets_module.token_hex(16)}")
+    except TransportError as exc:
+        return TestOutcome(
+            delivered=False,
+            response_code=exc.response_code,
+            error=redact(exc.message, transport.secret_values()),
+            duration_ms=_elapsed_ms(started),
+        )
+    return TestOutcome(True, sent.response_code, "", _elapsed_ms(started))
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+# --- Deliveries ---------------------------------------------------------------------------
+
+
+def _occurred_at(incident: Incident, event: str) -> datetime:
+    moment = {
+        Event.OPENED: incident.opened_at,
+        Event.RESOLVED: incident.resolved_at,
+        Event.ACKNOWLEDGED: incident.acknowledged_at,
+    }[Event(event)]
+    return moment or timezone.now()
+
+
+def deliveries_owed(*, incident_id: int, event: str) -> list[int]:
+    """Create the deliveries an incident event owes, once; return the ids still pending.
+
+    Idempotent: the unique (incident, channel, event) constraint turns a duplicate or retried
+    fan-out into a no-op, and returning every still-pending id lets a retry enqueue what an
+    earlier, interrupted run created but did not get to enqueue.
+    """
+    if event not in Event.values:
+        raise ValueError(f"unknown incident event {event!r}; expected one of {Event.values}")
+    incident = (
+        Incident.objects.select_related("team", "monitor", "acknowledged_by")
+        .filter(id=incident_id)
+        .first()
+    )
+    if incident is None or incident.monitor_id is None:
+        return []
+    channels = [
+        channel
+        for channel in Channel.objects.filter(monitors=incident.monitor_id)
+        if channel.wants(event)
+    ]
+    if not channels:
+        return []
+    payload = incident_payload(incident, event, occurred_at=_occurred_at(incident, event))
+    Delivery.objects.bulk_create(
+        [
+            Delivery(
+                incident=incident,
+                channel=channel,
+                channel_name=channel.name,
+                channel_kind=channel.kind,
+                event=event,
+                payload=payload,
+            )
+            for channel in channels
+        ],
+        ignore_conflicts=True,
+    )
+    return list(
+        Delivery.objects.filter(
+            incident=incident, event=event, channel__in=channels, status=DeliveryStatus.PENDING
+        )
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> Delivery | None:
+    """Take a delivery for one attempt, or None if there is nothing to do.
+
+    A conditional UPDATE, like healthchecks' flip claim: of two workers holding the same
+    message (a redelivery, a duplicate), exactly one gets the row. Delivered, dead and skipped
+    rows are never claimed, so a redelivered task cannot send twice. A row left "sending"
+    longer than NOTIFY_SENDING_LEASE belonged to a worker that died mid-send; it is taken over.
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.NOTIFY_SENDING_LEASE)
+    claimable = Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED]) | Q(
+        status=DeliveryStatus.SENDING, last_attempt_at__lt=stale
+    )
+    claimed = Delivery.objects.filter(claimable, id=delivery_id).update(
+        status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, last_attempt_at=now
+    )
+    if claimed != 1:
+        return None
+    return Delivery.objects.select_related("channel", "channel__team").get(id=delivery_id)
+
+
+def delivery_lease_remaining(*, delivery_id: int, now: datetime | None = None) -> float | None:
+    """Seconds until another worker's claim on a "sending" delivery lapses, else None."""
+    row = (
+        Delivery.objects.filter(id=delivery_id, status=DeliveryStatus.SENDING)
+        .values_list("last_attempt_at", flat=True)
+        .first()
+    )
+    if row is None:
+        return None
+    expires = row + timedelta(seconds=settings.NOTIFY_SENDING_LEASE)
+    return max(0.0, (expires - (now or timezone.now())).total_seconds())
+
+
+@transaction.atomic
+def _record_attempt(
+    delivery: Delivery,
+    *,
+    started_at: datetime,
+    duration_ms: int,
+    outcome: str,
+    response_code: int | None,
+    error: str,
+) -> None:
+    DeliveryAttempt.objects.create(
+        delivery=delivery,
+        number=delivery.attempts,
+        started_at=started_at,
+        duration_ms=duration_ms,
+        outcome=outcome,
+        response_code=response_code,
+        error=error,
+    )
+    delivery.response_code = response_code
+    delivery.last_error = error
+    if outcome == AttemptOutcome.DELIVERED:
+        delivery.status = DeliveryStatus.DELIVERED
+        delivery.delivered_at = timezone.now()
+    else:
+        # A permanent failure becomes "dead" when the task's failure is dead-lettered.
+        delivery.status = DeliveryStatus.FAILED
+    delivery.save(update_fields=["status", "response_code", "last_error", "delivered_at"])
+
+
+def delivery_attempt(*, delivery: Delivery) -> None:
+    """Send a claimed delivery once and record the attempt; raises ``TransportError``
+    (its message already redacted) when it failed."""
+    channel = delivery.channel
+    if channel is None or not channel.enabled:
+        delivery.status = DeliveryStatus.SKIPPED
+        delivery.last_error = (
+            "The channel was deleted." if channel is None else "The channel is disabled."
+        )
+        delivery.save(update_fields=["status", "last_error"])
+        return
+    transport = transport_for(channel)
+    started_at, started = timezone.now(), time.monotonic()
+    failure: TransportError | None = None
+    try:
+        sent = transport.notify(
+            delivery.payload, idempotency_key=str(delivery.key), attempt=delivery.attempts
+        )
+    except TransportError as exc:
+        failure = exc
+        failure.message = redact(exc.message, transport.secret_values())[:1000]
+    duration_ms = _elapsed_ms(started)
+    if failure is None:
+        outcome, response_code, error = AttemptOutcome.DELIVERED, sent.response_code, ""
+    else:
+        outcome = AttemptOutcome.PERMANENT if failure.permanent else AttemptOutcome.TRANSIENT
+        response_code, error = failure.response_code, failure.message
+    _record_attempt(
+        delivery,
+        started_at=started_at,
+        duration_ms=duration_ms,
+        outcome=outcome,
+        response_code=response_code,
+        error=error,
+    )
+    delivery_attempted.send(Delivery, delivery=delivery, outcome=outcome, duration_ms=duration_ms)
+    if failure is not None:
+        raise failure

@@ -1,0 +1,91 @@
+"""Thin tasks on the ``notifications`` queue: fan an incident event out, deliver one alert.
+
+Both are idempotent, so they are acknowledged late and redelivered if a worker dies: a
+redelivered fan-out finds its deliveries already there, a redelivered delivery finds its
+row already claimed or delivered. Failures that retries cannot fix end in the dead-letter
+store (``deadletters.py``), written for every task by the ``task_failure`` signal.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+
+from notifications import services
+from notifications.transports import TransportError
+
+logger = logging.getLogger(__name__)
+
+
+class TransientDeliveryError(Exception):
+    """Worth another try later (network, timeout, 5xx, 429, SMTP 4xx): retried with backoff."""
+
+
+class PermanentDeliveryError(Exception):
+    """Retrying cannot help (4xx, refused address, blocked network): dead-lettered at once."""
+
+
+class NotificationTask(Task):
+    # The message leaves the queue only once the task has finished, and comes back if the
+    # worker process is killed mid-task; the claim in services makes running it twice safe.
+    acks_late = True
+    reject_on_worker_lost = True
+
+
+RETRY_POLICY = {
+    "max_retries": settings.NOTIFY_MAX_RETRIES,
+    "retry_backoff": settings.NOTIFY_RETRY_BACKOFF,
+    "retry_backoff_max": settings.NOTIFY_RETRY_BACKOFF_MAX,
+    "retry_jitter": settings.NOTIFY_RETRY_JITTER,
+}
+
+
+@shared_task(
+    bind=True,
+    base=NotificationTask,
+    name="notifications.tasks.notify_incident",
+    autoretry_for=(OperationalError, InterfaceError),
+    **RETRY_POLICY,
+)
+def notify_incident(self: Task, incident_id: int, event: str) -> int:
+    """Create one delivery per subscribed channel of the incident's monitor; enqueue them."""
+    delivery_ids = services.deliveries_owed(incident_id=incident_id, event=event)
+    for delivery_id in delivery_ids:
+        transaction.on_commit(partial(deliver_notification.delay, delivery_id))
+    return len(delivery_ids)
+
+
+@shared_task(
+    bind=True,
+    base=NotificationTask,
+    name="notifications.tasks.deliver_notification",
+    autoretry_for=(TransientDeliveryError, OperationalError, InterfaceError),
+    **RETRY_POLICY,
+)
+def deliver_notification(self: Task, delivery_id: int) -> str:
+    """Attempt one delivery; retried with exponential backoff and jitter, then dead-lettered."""
+    delivery = services.delivery_claim(delivery_id=delivery_id)
+    if delivery is None:
+        busy_for = services.delivery_lease_remaining(delivery_id=delivery_id)
+        if busy_for is not None:
+            # Another worker holds it, or held it and died mid-send: look again once its
+            # lease lapses. A fresh message, so this retry budget is not spent on waiting.
+            deliver_notification.apply_async((delivery_id,), countdown=busy_for + 1)
+            return "busy"
+        return "nothing to do"  # delivered, dead, skipped or deleted: a redelivery
+    try:
+        services.delivery_attempt(delivery=delivery)
+    except TransportError as exc:
+        if exc.permanent:
+            raise PermanentDeliveryError(exc.message) from exc
+        if exc.retry_after is not None:
+            # The receiver said when to come back (429/503 Retry-After): honour it, within
+            # reason (a receiver asking for a week would otherwise hold the alert a week).
+            countdown = min(exc.retry_after, settings.NOTIFY_RETRY_AFTER_MAX)
+            raise self.retry(exc=TransientDeliveryError(exc.message), countdown=countdown) from exc
+        raise TransientDeliveryError(exc.message) from exc
+    return delivery.status
