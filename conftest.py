@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -117,7 +118,7 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
     if broker.startswith("filesystem://"):
         pytest.skip("worker tests need CELERY_BROKER_URL pointing at Redis")
     db = connection.settings_dict
-    if db["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":  # ENGINE is django-prometheus' wrapper
         pytest.skip("worker tests need DATABASE_URL pointing at PostgreSQL")
     _purge_queues(broker)
     env = dict(os.environ)
@@ -132,7 +133,16 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
             "DB_POOL_MAX_SIZE": env.get("DB_POOL_MAX_SIZE", "10"),
         }
     )
-    log_path = ROOT / "test-artifacts" / "celery-worker.log"
+    # Production's JSON log lines (tests look for request ids in them) and a fresh
+    # prometheus_client multiprocess directory, so a test's /metrics scrape can show the
+    # worker's counters (healthmon/tests). TEST_WORKER_LOG keeps concurrent runs apart.
+    env.setdefault("LOG_FORMAT", "json")
+    metrics_dir = ROOT / "test-artifacts" / f"prometheus-{os.getpid()}"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    default_log = ROOT / "test-artifacts" / "celery-worker.log"
+    log_path = Path(os.environ.get("TEST_WORKER_LOG") or default_log)
     log_path.parent.mkdir(exist_ok=True)
     log = log_path.open("w")
     worker = subprocess.Popen(
@@ -171,6 +181,8 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
     else:
         worker.kill()
         raise RuntimeError(f"celery worker did not become ready; see {log_path}")
+    worker.log_path = log_path
+    worker.metrics_dir = metrics_dir
     yield worker
     worker.terminate()
     try:
@@ -178,6 +190,7 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
     except subprocess.TimeoutExpired:
         worker.kill()
     log.close()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def wait_for(predicate, *, timeout: float = 20.0, interval: float = 0.1, message: str = ""):

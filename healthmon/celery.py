@@ -34,6 +34,13 @@ from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthmon.settings")
 
+from healthmon import celery_hooks, multiproc
+
+# Before any Prometheus metric exists (django-prometheus creates its own when Django loads
+# the apps); then logging, request ids, heartbeats and metrics hooks (healthmon/celery_hooks).
+multiproc.install_process_identifier()
+celery_hooks.connect()
+
 app = Celery("healthmon")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 

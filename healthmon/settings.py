@@ -15,6 +15,9 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from healthmon.env import envbool, envfloat, envint, envlist, envsecret, envstr
+from healthmon.heartbeats import default_heartbeat_url
+from healthmon.logs import logging_config
+from healthmon.sentry import init_sentry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("HEALTHMON_VAR_DIR", str(BASE_DIR / "var")))
@@ -55,10 +58,14 @@ INSTALLED_APPS = [
     "monitors",
     "incidents",
     "notifications",
+    "healthmon",  # operations: probes, metrics, healthmon_status, system checks
 ]
 
 MIDDLEWARE = [
+    # /live /ready /health /metrics, answered before host validation (pods are hit by IP).
+    "healthmon.probes.OpsEndpointsMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "healthmon.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -121,6 +128,12 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+# django-prometheus' subclasses of the same backends count queries, errors and connections
+# (django_db_*). Code that asks which database this is should use connection.vendor.
+_db["ENGINE"] = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}.get(_db["ENGINE"], _db["ENGINE"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts ------------------------------------------------------------------------------
@@ -227,7 +240,8 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, recording each tick for /health and metrics.
+CELERY_BEAT_SCHEDULER = "healthmon.beat:HeartbeatScheduler"
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -285,17 +299,40 @@ NOTIFY_TIMEOUT = envfloat("NOTIFY_TIMEOUT", 10.0)
 NOTIFY_SENDING_LEASE = envint("NOTIFY_SENDING_LEASE", 300, minimum=10)
 
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "console": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "console"},
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-    },
-}
+LOG_FORMAT = envstr("LOG_FORMAT", "console" if DEBUG else "json").lower()
+if LOG_FORMAT not in ("json", "console"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or console")
+# --- Logging -------------------------------------------------------------------------------
+# One JSON object per line (json) or readable lines (console); both carry the request id.
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+
+# --- Operations: probes, metrics, heartbeats, Sentry, Flower ---------------------------------
+# Seconds a probe waits for the database or the broker.
+PROBE_TIMEOUT = envfloat("PROBE_TIMEOUT", 2.0)
+# /health reports beat down after this many seconds without a tick (it ticks ~every second),
+# and a queue without workers when none consuming it sent a heartbeat (every 2 s) for this long.
+HEALTH_BEAT_MAX_AGE = envint("HEALTH_BEAT_MAX_AGE", 30, minimum=1)
+HEALTH_WORKER_MAX_AGE = envint("HEALTH_WORKER_MAX_AGE", 30, minimum=1)
+# Where beat and the workers leave their heartbeats: the broker if it is Redis, else files.
+HEARTBEAT_URL = envstr("HEARTBEAT_URL") or default_heartbeat_url(CELERY_BROKER_URL, VAR_DIR)
+# /metrics access: a bearer token and/or the addresses or networks Prometheus scrapes from.
+METRICS_TOKEN = envsecret("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = envlist("METRICS_ALLOWED_IPS")
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_network!r} is not a network") from None
+# Per-monitor gauges on /metrics for at most this many monitors (down ones first); 0 = none.
+METRICS_MONITOR_LIMIT = envint("METRICS_MONITOR_LIMIT", 1000, minimum=0)
+
+SENTRY_DSN = envsecret("SENTRY_DSN")
+SENTRY_ENVIRONMENT = envstr("SENTRY_ENVIRONMENT", "development" if DEBUG else "production")
+SENTRY_RELEASE = envstr("SENTRY_RELEASE")
+SENTRY_TRACES_SAMPLE_RATE = envfloat("SENTRY_TRACES_SAMPLE_RATE", 0.0)
+init_sentry(
+    dsn=SENTRY_DSN,
+    environment=SENTRY_ENVIRONMENT,
+    release=SENTRY_RELEASE,
+    traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+)

@@ -1,0 +1,207 @@
+"""Signs of life from beat and the workers, kept where the web process can read them.
+
+- **beat**: ``healthmon.beat.HeartbeatScheduler`` records the time of every scheduler tick (the
+  dispatcher fires every second, so a healthy beat ticks about every second).
+- **workers**: Celery's ``heartbeat_sent`` signal (every 2 s while the worker runs) records the
+  worker's hostname and the queues it consumes; a clean shutdown removes it.
+
+Where: ``HEARTBEAT_URL``, which defaults to the broker when the broker is Redis (one hash and
+one key, a few writes per second), else to files under ``var/heartbeats`` (the single-machine
+filesystem broker). With RabbitMQ set ``HEARTBEAT_URL`` to a Redis URL or a shared directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Protocol
+
+import redis
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+BEAT_KEY = "healthmon:beat:last_tick"
+WORKERS_KEY = "healthmon:workers"
+# Workers not seen for a day are forgotten (a crashed worker never says goodbye).
+FORGET_AFTER = 86_400.0
+TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class WorkerSeen:
+    hostname: str
+    seen_at: float
+    queues: list[str] = field(default_factory=list)
+
+
+class HeartbeatStore(Protocol):
+    def record_beat_tick(self, at: float) -> None: ...
+    def beat_last_tick(self) -> float | None: ...
+    def record_worker(self, hostname: str, queues: list[str], at: float) -> None: ...
+    def forget_worker(self, hostname: str) -> None: ...
+    def workers(self) -> list[WorkerSeen]: ...
+
+
+class RedisHeartbeatStore:
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(
+            url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
+        )
+
+    def record_beat_tick(self, at: float) -> None:
+        self.client.set(BEAT_KEY, repr(at))
+
+    def beat_last_tick(self) -> float | None:
+        raw = self.client.get(BEAT_KEY)
+        return float(raw) if raw else None
+
+    def record_worker(self, hostname: str, queues: list[str], at: float) -> None:
+        self.client.hset(WORKERS_KEY, hostname, json.dumps({"seen_at": at, "queues": queues}))
+
+    def forget_worker(self, hostname: str) -> None:
+        self.client.hdel(WORKERS_KEY, hostname)
+
+    def workers(self) -> list[WorkerSeen]:
+        seen = [
+            _worker(name.decode(), raw) for name, raw in self.client.hgetall(WORKERS_KEY).items()
+        ]
+        stale = [w.hostname for w in seen if w.seen_at < time.time() - FORGET_AFTER]
+        if stale:
+            self.client.hdel(WORKERS_KEY, *stale)
+        return [w for w in seen if w.hostname not in stale]
+
+
+class FileHeartbeatStore:
+    """One small JSON file per worker and one for beat, written atomically (rename)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.workers_dir = directory / "workers"
+
+    def _write(self, path: Path, content: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(content)
+        os.replace(tmp, path)
+
+    def record_beat_tick(self, at: float) -> None:
+        self._write(self.directory / "beat", repr(at))
+
+    def beat_last_tick(self) -> float | None:
+        try:
+            return float((self.directory / "beat").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _worker_path(self, hostname: str) -> Path:
+        return self.workers_dir / hostname.replace("/", "_")
+
+    def record_worker(self, hostname: str, queues: list[str], at: float) -> None:
+        payload = json.dumps({"hostname": hostname, "seen_at": at, "queues": queues})
+        self._write(self._worker_path(hostname), payload)
+
+    def forget_worker(self, hostname: str) -> None:
+        self._worker_path(hostname).unlink(missing_ok=True)
+
+    def workers(self) -> list[WorkerSeen]:
+        found = []
+        for path in self.workers_dir.glob("[!.]*") if self.workers_dir.is_dir() else []:
+            try:
+                raw = path.read_text()
+                worker = _worker(json.loads(raw)["hostname"], raw)
+            except (OSError, ValueError, KeyError):
+                continue
+            if worker.seen_at < time.time() - FORGET_AFTER:
+                path.unlink(missing_ok=True)
+            else:
+                found.append(worker)
+        return found
+
+
+def _worker(hostname: str, raw: str | bytes) -> WorkerSeen:
+    data = json.loads(raw)
+    return WorkerSeen(hostname=hostname, seen_at=float(data["seen_at"]), queues=data["queues"])
+
+
+@cache
+def _store_for(url: str) -> HeartbeatStore:
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisHeartbeatStore(url)
+    if url.startswith("file://"):
+        return FileHeartbeatStore(Path(url.removeprefix("file://")))
+    raise ValueError(f"HEARTBEAT_URL must be redis://, rediss://, unix:// or file://, not {url!r}")
+
+
+def store() -> HeartbeatStore:
+    """The store named by ``settings.HEARTBEAT_URL`` (one client per URL and process)."""
+    return _store_for(settings.HEARTBEAT_URL)
+
+
+# --- Beat ------------------------------------------------------------------------------------
+
+
+class BeatTickRecorder:
+    """Records beat's ticks at most once per ``every`` seconds; never breaks the beat loop."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self.last_recorded = 0.0
+
+    def __call__(self) -> None:
+        now = time.time()
+        if now - self.last_recorded < self.every:
+            return
+        try:
+            store().record_beat_tick(now)
+            self.last_recorded = now
+        except Exception:  # a missed heartbeat must not stop the scheduler
+            logger.warning("could not record the beat heartbeat", exc_info=True)
+            self.last_recorded = now  # and must not retry (and log) on every tick
+
+
+# --- Workers ---------------------------------------------------------------------------------
+
+_worker_queues: dict[str, list[str]] = {}
+
+
+def remember_worker_queues(sender=None, **kwargs) -> None:
+    """``worker_ready``: note the queues this worker consumes (sender is the consumer)."""
+    hostname = sender.hostname
+    queues = sorted(q.name for q in sender.task_consumer.queues) if sender.task_consumer else []
+    _worker_queues[hostname] = queues
+    record_worker_heartbeat_for(hostname)
+
+
+def record_worker_heartbeat(sender=None, **kwargs) -> None:
+    """``heartbeat_sent``: sender is the Heart, whose event dispatcher knows the hostname."""
+    record_worker_heartbeat_for(sender.eventer.hostname)
+
+
+def record_worker_heartbeat_for(hostname: str) -> None:
+    try:
+        store().record_worker(hostname, _worker_queues.get(hostname, []), time.time())
+    except Exception:  # a missed heartbeat must not disturb the worker
+        logger.warning("could not record the worker heartbeat", exc_info=True)
+
+
+def forget_this_worker(sender=None, **kwargs) -> None:
+    """``worker_shutdown``: a worker that stops cleanly leaves at once, not after a timeout."""
+    for hostname in list(_worker_queues):
+        try:
+            store().forget_worker(hostname)
+        except Exception:
+            logger.warning("could not remove the worker heartbeat", exc_info=True)
+
+
+def default_heartbeat_url(broker_url: str, var_dir: Path) -> str:
+    if broker_url.startswith(("redis://", "rediss://")):
+        return broker_url
+    return f"file://{var_dir / 'heartbeats'}"

@@ -1,0 +1,113 @@
+"""Logging for every process: one JSON object per line in production, readable lines locally.
+
+``LOG_FORMAT=json`` (the default unless DEBUG) writes records like::
+
+    {"time": "2026-01-05T10:00:00.123+00:00", "level": "INFO", "logger": "monitors.tasks",
+     "message": "check batch done", "request_id": "3f2c...", "task_id": "...",
+     "task_name": "monitors.tasks.run_check_batch", "monitor_id": 12}
+
+Fields passed with ``extra={...}`` (``monitor_id``, ``incident_id``, ``delivery_id``...) appear
+as top-level keys, so a log pipeline can filter on them. The context filter adds the request id
+(``healthmon.request_id``) and, inside a Celery task, the task id and name to every record.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+from datetime import UTC, datetime
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
+
+from healthmon.request_id import current_request_id
+
+LOG_FORMATS = ("json", "console")
+
+
+class ContextFilter(logging.Filter):
+    """Adds request_id, task_id and task_name to every record (None when there is none)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id()
+        task_id = task_name = None
+        # Imported here: the filter is built while settings load, before Celery is needed.
+        from celery import current_task
+
+        task = current_task._get_current_object() if current_task else None
+        if task is not None and task.request.id is not None:
+            task_id, task_name = task.request.id, task.name
+        record.task_id = task_id
+        record.task_name = task_name
+        return True
+
+
+class JsonFormatter(_JsonFormatter):
+    """python-json-logger with healthmon's field names; empty context fields are left out."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
+        super().__init__("%(levelname)s %(name)s %(message)s", *args, **kwargs)
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        # The time first, with milliseconds and zone, whatever the host's locale.
+        log_data["time"] = datetime.fromtimestamp(record.created, tz=UTC).isoformat(
+            timespec="milliseconds"
+        )
+        super().add_fields(log_data, record, message_dict)
+        for key in ("request_id", "task_id", "task_name"):
+            if log_data.get(key) is None:
+                log_data.pop(key, None)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """``10:00:00 INFO monitors.tasks [3f2c...] check batch done`` for humans."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s [%(context)s] %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.context = getattr(record, "request_id", None) or "-"
+        return super().format(record)
+
+
+def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
+    """The ``LOGGING`` dict for Django (and, through ``configure``, for Celery and gunicorn)."""
+    formatter = "json" if log_format == "json" else "console"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": "healthmon.logs.ContextFilter"}},
+        "formatters": {
+            "json": {"()": "healthmon.logs.JsonFormatter"},
+            "console": {"()": "healthmon.logs.ConsoleFormatter"},
+        },
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": formatter,
+                "filters": ["context"],
+            },
+        },
+        "root": {"handlers": ["default"], "level": level},
+        "loggers": {
+            # Declared to drop the handlers Django's default config gives them (every line
+            # would be printed twice); they propagate to the root handler instead.
+            "django": {"level": level},
+            "django.server": {"level": level},
+            # SQL at DEBUG would drown everything else; ask for it by name if needed.
+            "django.db.backends": {"level": "INFO"},
+            # gunicorn's own loggers, when gunicorn.conf.py hands them this config.
+            "gunicorn.error": {"level": level, "handlers": ["default"], "propagate": False},
+            "gunicorn.access": {"level": level, "handlers": ["default"], "propagate": False},
+        },
+    }
+
+
+def configure_celery_logging(**kwargs: Any) -> None:
+    """``setup_logging``: a receiver stops Celery from installing its own root handler."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
