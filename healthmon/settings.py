@@ -298,12 +298,12 @@ NOTIFY_TIMEOUT = envfloat("NOTIFY_TIMEOUT", 10.0)
 # A delivery left "sending" this long (its worker died mid-send) may be claimed again.
 NOTIFY_SENDING_LEASE = envint("NOTIFY_SENDING_LEASE", 300, minimum=10)
 
+# --- Logging -------------------------------------------------------------------------------
+# One JSON object per line (json) or readable lines (console); both carry the request id.
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = envstr("LOG_FORMAT", "console" if DEBUG else "json").lower()
 if LOG_FORMAT not in ("json", "console"):
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or console")
-# --- Logging -------------------------------------------------------------------------------
-# One JSON object per line (json) or readable lines (console); both carry the request id.
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
 
 # --- Operations: probes, metrics, heartbeats, Sentry, Flower ---------------------------------
