@@ -125,7 +125,8 @@ def check_gevent_database(sender=None, **kwargs) -> None:
     from psycopg import waiting
 
     if getattr(waiting, "wait_c", None) is not None and waiting.wait is waiting.wait_c:
-        raise RuntimeError(
+        # SystemExit, because Celery logs and ignores ordinary exceptions from signal handlers.
+        raise SystemExit(
             "psycopg was imported before gevent patched the process, so database calls "
             "would block the whole worker. Start the worker with `-P gevent` on the "
             "command line (celery -A healthmon worker -P gevent ...)."
