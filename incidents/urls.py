@@ -1,5 +1,9 @@
 from rest_framework.routers import DefaultRouter
 
+from incidents import api
+
 router = DefaultRouter(trailing_slash=True)
+router.register("incidents", api.IncidentViewSet, basename="incident")
+router.register("monitor-states", api.MonitorStateViewSet, basename="monitor-state")
 
 urlpatterns = router.urls

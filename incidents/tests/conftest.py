@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Team, User
 from healthmon.celery import app
 from incidents import signals
 from monitors.models import CheckPhase, CheckResult, CheckStatus, Monitor
@@ -21,11 +21,14 @@ def minute(i: int) -> datetime:
     return START + timedelta(minutes=i)
 
 
-def make_monitor(owner: User, name: str = "orders API", **fields) -> Monitor:
+def make_monitor(
+    owner: User | None, name: str = "orders API", *, team: Team | None = None, **fields
+) -> Monitor:
+    """A monitor of ``owner``'s personal team (or of ``team``); thresholds 2 and 1."""
     fields.setdefault("url", "https://orders.example.com/health")
     fields.setdefault("failure_threshold", 2)
     fields.setdefault("success_threshold", 1)
-    return monitor_create(team=owner.personal_team, name=name, **fields)
+    return monitor_create(team=team or owner.personal_team, name=name, **fields)
 
 
 def store_results(monitor: Monitor, sequence: str, *, first: int = 0) -> list[int]:

@@ -1,0 +1,70 @@
+"""The incidents API: list and detail (with the checks that opened it), acknowledge; and the
+state machine's view of each monitor (counters in progress)."""
+
+from __future__ import annotations
+
+from django.db.models import OuterRef, Subquery
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.access import TeamScopedViewSetMixin
+from accounts.models import Role
+from incidents import services
+from incidents.filters import IncidentFilter
+from incidents.models import Incident, MonitorState
+from incidents.serializers import (
+    IncidentDetailSerializer,
+    IncidentSerializer,
+    MonitorStateSerializer,
+)
+
+
+class IncidentViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Incidents of your teams, newest first. Members read; editors and above acknowledge."""
+
+    queryset = Incident.objects.select_related("acknowledged_by")
+    serializer_class = IncidentSerializer
+    write_role = Role.EDITOR
+    filterset_class = IncidentFilter
+    search_fields = ["monitor_name", "cause", "last_reason"]
+    ordering_fields = ["started_at", "opened_at", "resolved_at", "failure_count"]
+
+    def get_serializer_class(self):
+        if self.action in ("retrieve", "acknowledge"):
+            return IncidentDetailSerializer
+        return IncidentSerializer
+
+    @extend_schema(request=None, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str | None = None) -> Response:
+        """Say you are on it: records who and when, and tells the incident's channels once.
+
+        Acknowledging again changes nothing; a resolved incident cannot be acknowledged.
+        """
+        try:
+            incident = services.incident_acknowledge(incident=self.get_object(), user=request.user)
+        except services.IncidentAlreadyResolved as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        return Response(self.get_serializer(incident).data)
+
+
+class MonitorStateViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """What the state machine knows of each monitor of your teams: the verdict, the counters
+    of the run in progress against its thresholds, and the open incident. A monitor that
+    was never evaluated has no state yet (its status is unknown)."""
+
+    team_path = "monitor__team"
+    queryset = MonitorState.objects.select_related("monitor").order_by("monitor_id")
+    serializer_class = MonitorStateSerializer
+    filterset_fields = ["state"]
+    ordering_fields = ["monitor_id", "last_result_at", "consecutive_failures"]
+
+    def get_queryset(self):
+        open_incident = Incident.objects.filter(
+            monitor=OuterRef("monitor_id"), resolved_at__isnull=True
+        ).values("id")[:1]
+        return super().get_queryset().annotate(open_incident_id=Subquery(open_incident))
