@@ -8,4 +8,7 @@ class HealthmonConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from healthmon import checks  # noqa: F401 - registers the system checks
+        from healthmon import checks, events
+
+        checks.register()
+        events.connect()  # metrics and log lines from the apps' hook signals

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Tags, Warning
+from django.core.checks import register as register_check
 
 
-@register(Tags.security, deploy=True)
+def register() -> None:
+    register_check(check_metrics_protected, Tags.security, deploy=True)
+
+
 def check_metrics_protected(app_configs, **kwargs) -> list[Warning]:
     if settings.METRICS_TOKEN or settings.METRICS_ALLOWED_IPS:
         return []

@@ -21,7 +21,6 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 
-from django.apps import apps
 from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse
@@ -65,8 +64,12 @@ class StateCollector:
     # --- database ----------------------------------------------------------------------------
 
     def _database(self) -> Iterable[Metric]:
-        monitor_model = apps.get_model("monitors", "Monitor")
-        incident_model = apps.get_model("incidents", "Incident")
+        # Imported here: the apps import healthmon, not the other way round at import time.
+        from incidents.selectors import count_open_incidents
+        from monitors.models import Monitor
+        from notifications.selectors import dead_letter_backlog, deliveries_in_flight
+
+        monitor_model = Monitor
 
         monitors = _gauge(
             "healthmon_monitors",
@@ -83,17 +86,28 @@ class StateCollector:
         yield monitors
 
         open_incidents = _gauge("healthmon_open_incidents", "Incidents not resolved yet.")
-        # Counted through the partial unique index on open incidents.
-        open_incidents.add_metric([], incident_model.objects.filter(resolved_at=None).count())
+        open_incidents.add_metric([], count_open_incidents())
         yield open_incidents
 
-        dead_letters = dead_letter_count()
-        if dead_letters is not None:
-            gauge = _gauge(
-                "healthmon_dead_letters", "Dead-lettered deliveries waiting for a replay."
-            )
-            gauge.add_metric([], dead_letters)
-            yield gauge
+        dead_letters = _gauge(
+            "healthmon_dead_letters",
+            "Dead letters not replayed yet: tasks that failed for good (see admin or "
+            "`manage.py deadletters list`).",
+        )
+        dead_letters.add_metric([], sum(dead_letter_backlog().values()))
+        yield dead_letters
+
+        deliveries = _gauge(
+            "healthmon_deliveries_undelivered",
+            "Deliveries not delivered, by status (pending, sending, failed, dead, skipped).",
+            ["status"],
+        )
+        in_flight = deliveries_in_flight()
+        for status in ("pending", "sending", "failed", "dead"):
+            in_flight.setdefault(status, 0)
+        for status, count in sorted(in_flight.items()):
+            deliveries.add_metric([status], count)
+        yield deliveries
 
         yield from self._per_monitor(
             monitor_model, active=counts["up"] + counts["down"] + counts["unknown"]
@@ -209,15 +223,6 @@ class StateCollector:
         for queue, hosts in probes.workers_by_queue(time.time()).items():
             workers.add_metric([queue], len(hosts))
         yield workers
-
-
-def dead_letter_count() -> int | None:
-    """Dead-lettered deliveries, or None while the notifications app has no delivery model."""
-    try:
-        delivery_model = apps.get_model("notifications", "Delivery")
-    except LookupError:
-        return None
-    return delivery_model.objects.filter(status="dead").count()
 
 
 class _Scrape:

@@ -38,13 +38,19 @@ INCIDENTS_RESOLVED = Counter("healthmon_incidents_resolved_total", "Incidents re
 NOTIFICATIONS = Counter(
     "healthmon_notifications_total",
     "Notification delivery attempts, by channel kind and outcome "
-    "(sent, retry, failed, dead_lettered).",
+    "(delivered, transient or permanent failure).",
     ["kind", "outcome"],
+)
+NOTIFICATION_DURATION = Histogram(
+    "healthmon_notification_duration_seconds",
+    "Time one delivery attempt took, by channel kind.",
+    ["kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 DEAD_LETTERED = Counter(
     "healthmon_dead_lettered_total",
-    "Deliveries moved to the dead-letter store after their retries ran out.",
-    ["kind"],
+    "Tasks that failed for good and went to the dead-letter store, by task name.",
+    ["task"],
 )
 
 
@@ -85,8 +91,12 @@ def record_incident_resolved() -> None:
     INCIDENTS_RESOLVED.inc()
 
 
-def record_notification(*, kind: str, outcome: str) -> None:
-    """One delivery attempt: outcome is sent, retry, failed (permanent) or dead_lettered."""
+def record_notification(*, kind: str, outcome: str, duration_seconds: float | None) -> None:
+    """One delivery attempt; outcome is delivered, transient or permanent."""
     NOTIFICATIONS.labels(kind=kind, outcome=outcome).inc()
-    if outcome == "dead_lettered":
-        DEAD_LETTERED.labels(kind=kind).inc()
+    if duration_seconds is not None:
+        NOTIFICATION_DURATION.labels(kind=kind).observe(max(duration_seconds, 0.0))
+
+
+def record_dead_letter(*, task: str) -> None:
+    DEAD_LETTERED.labels(task=task).inc()

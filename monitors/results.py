@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from healthmon import events
 from monitors.checker import CheckOutcome, run_check
 from monitors.models import CheckResult, Monitor
 
@@ -65,6 +66,7 @@ def record_stored_results(results: list[CheckResult]) -> None:
     Called once per stored batch, inside its transaction, with saved rows (ids set).
     Keep it cheap: a slow hook delays every check batch.
     """
+    events.checks_stored(results)  # metrics and log lines, after commit
 
 
 def store_outcomes(
