@@ -137,6 +137,11 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
     # prometheus_client multiprocess directory, so a test's /metrics scrape can show the
     # worker's counters (healthmon/tests). TEST_WORKER_LOG keeps concurrent runs apart.
     env.setdefault("LOG_FORMAT", "json")
+    # Delivery retries back off 0-1 s and give up after 4 retries, so the retry and
+    # dead-letter tests (notifications/tests/test_worker.py) take seconds, not hours.
+    env.setdefault("NOTIFY_RETRY_BACKOFF", "1")
+    env.setdefault("NOTIFY_RETRY_BACKOFF_MAX", "1")
+    env.setdefault("NOTIFY_MAX_RETRIES", "4")
     metrics_dir = ROOT / "test-artifacts" / f"prometheus-{os.getpid()}"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)

@@ -81,7 +81,9 @@ def incident_payload(incident: Incident, event: str, *, occurred_at: datetime) -
     }
 
 
-def test_payload(*, channel_name: str, team_id: int, team_name: str, occurred_at: datetime) -> dict:
+def channel_test_payload(
+    *, channel_name: str, team_id: int, team_name: str, occurred_at: datetime
+) -> dict:
     return {
         "version": PAYLOAD_VERSION,
         "event": "test",

@@ -18,7 +18,7 @@ from incidents.models import Incident
 from monitors.models import Monitor
 from notifications.channel_config import validate_channel_settings
 from notifications.hooks import delivery_attempted
-from notifications.messages import incident_payload, test_payload
+from notifications.messages import channel_test_payload, incident_payload
 from notifications.models import (
     AttemptOutcome,
     Channel,
@@ -116,7 +116,7 @@ class TestOutcome:
 
 def channel_send_test(*, channel: Channel) -> TestOutcome:
     """Send a test message now, in this request, and say what happened."""
-    payload = test_payload(
+    payload = channel_test_payload(
         channel_name=channel.name,
         team_id=channel.team_id,
         team_name=channel.team.name,

@@ -110,12 +110,12 @@ def http_failure(status: int, retry_after: str | None = None) -> TransportError 
         )
     if status in (408, 429) or status >= 500:
         return TransportError(
-            f"The receiver answered {status}; will retry.",
+            f"The receiver answered {status} (a temporary failure).",
             retry_after=parse_retry_after(retry_after),
             response_code=status,
         )
     return TransportError(
-        f"The receiver answered {status}; not retrying a client error.",
+        f"The receiver answered {status} (a client error, not retried).",
         permanent=True,
         response_code=status,
     )

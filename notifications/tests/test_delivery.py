@@ -98,7 +98,9 @@ def test_each_event_goes_only_to_channels_subscribed_to_it(
     assert [d.event for d in Delivery.objects.all()] == ["resolved"]
 
 
-def test_disabled_channel_gets_no_delivery(alice, receiver, eager, django_capture_on_commit_callbacks):
+def test_disabled_channel_gets_no_delivery(
+    alice, receiver, eager, django_capture_on_commit_callbacks
+):
     monitor = make_monitor(alice.personal_team)
     make_webhook(alice.personal_team, receiver.url, monitors=[monitor], enabled=False)
 
