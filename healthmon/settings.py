@@ -286,13 +286,15 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "healthmon <healthmon@localhos
 
 # --- Notifications --------------------------------------------------------------------------
 # Delivery retries: exponential backoff (BACKOFF x 2^retry seconds, capped at BACKOFF_MAX,
-# with full jitter), then the dead-letter store. Read when the worker starts.
+# with full jitter), then the dead-letter store. Read when the worker starts. Keep both
+# maxima below Redis' visibility_timeout (3600 s, healthmon/celery.py): a countdown longer
+# than that is redelivered while it waits (harmless, the claim makes it a no-op, but wasted).
 NOTIFY_MAX_RETRIES = envint("NOTIFY_MAX_RETRIES", 10, minimum=0)
 NOTIFY_RETRY_BACKOFF = envint("NOTIFY_RETRY_BACKOFF", 15, minimum=1)
-NOTIFY_RETRY_BACKOFF_MAX = envint("NOTIFY_RETRY_BACKOFF_MAX", 3600, minimum=1)
+NOTIFY_RETRY_BACKOFF_MAX = envint("NOTIFY_RETRY_BACKOFF_MAX", 1800, minimum=1)
 NOTIFY_RETRY_JITTER = envbool("NOTIFY_RETRY_JITTER", True)
 # A receiver's Retry-After (429/503) is honoured up to this many seconds.
-NOTIFY_RETRY_AFTER_MAX = envint("NOTIFY_RETRY_AFTER_MAX", 3600, minimum=1)
+NOTIFY_RETRY_AFTER_MAX = envint("NOTIFY_RETRY_AFTER_MAX", 1800, minimum=1)
 # Seconds per webhook request and per Apprise service call (SMTP uses EMAIL_TIMEOUT).
 NOTIFY_TIMEOUT = envfloat("NOTIFY_TIMEOUT", 10.0)
 # A delivery left "sending" this long (its worker died mid-send) may be claimed again.
