@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/healthmon
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 RUN_ENV := DEBUG=true PATH="$(abspath $(VENV))/bin:$$PATH"
 
-.PHONY: install install-dev run migrate demo test lint format bench bench-smoke clean
+.PHONY: install install-dev run migrate demo test lint format bench bench-smoke bench-api clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,8 +51,19 @@ format: install-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+## Scale benchmark (~5 min): 10,000 monitors at 30 s on the real stack; see bench/RESULTS.md.
+## Its own database <DATABASE_URL name>_scale and a private redis-server; BENCH_ARGS adds options.
 bench: install-dev
-	$(PY) -m bench.scale $(BENCH_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.scale $(BENCH_ARGS)
+
+## The same harness with 20 monitors and a 10 s window (~40 s); also run by the test suite.
+bench-smoke: install-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.scale --monitors 20 \
+		--interval 2 --window 10 --warmup 2 --flip 3 --ceiling-seconds 1 --ceiling-concurrency 10
+
+## API latency under load (wrk): 10,000 monitors and 10 million check rows (seeded once).
+bench-api: install-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.api_load $(BENCH_API_ARGS)
 
 clean:
 	rm -rf var staticfiles test-artifacts .pytest_cache
