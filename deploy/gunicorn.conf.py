@@ -1,6 +1,18 @@
-"""gunicorn settings for the web process (read from the environment)."""
+"""gunicorn settings for the web process (read from the environment).
+
+- Logs: gunicorn's own loggers use healthmon's config (JSON lines unless LOG_FORMAT=console).
+  Its access log is quiet (healthmon/logs.py): ``healthmon.request`` writes one line per
+  request with the request id, user id and duration instead.
+- Metrics: with ``PROMETHEUS_MULTIPROC_DIR`` set, each worker process writes its own files;
+  a worker that exits is marked dead so its live gauges go (see healthmon/multiproc.py). The
+  directory is emptied before the processes start (Makefile, compose), never here: the
+  Celery workers on the same machine share it.
+"""
 
 import os
+
+from healthmon.logs import logging_config
+from healthmon.multiproc import mark_process_dead
 
 bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -9,6 +21,19 @@ worker_class = "gthread"
 timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
 graceful_timeout = 30
 keepalive = 5
-accesslog = "-"
-errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Heartbeat files in memory, not on a container's (possibly read-only, overlay) disk.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+_debug = os.environ.get("DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+logconfig_dict = logging_config(
+    log_format=os.environ.get("LOG_FORMAT", "console" if _debug else "json").lower(),
+    level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+)
+# No gunicornc control socket: one fixed path per user would collide between instances on one
+# machine, and a container's home is read-only.
+control_socket_disable = True
+
+
+def child_exit(server, worker) -> None:
+    mark_process_dead(worker.pid)

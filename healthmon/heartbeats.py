@@ -5,6 +5,8 @@
 - **workers**: Celery's ``heartbeat_sent`` signal (every 2 s while the worker runs) records the
   worker's hostname and the queues it consumes; a clean shutdown removes it.
 
+Also, for liveness probes, ``HEARTBEAT_FILE`` (if set) is touched on each heartbeat.
+
 Where: ``HEARTBEAT_URL``, which defaults to the broker when the broker is Redis (one hash and
 one key, a few writes per second), else to files under ``var/heartbeats`` (the single-machine
 filesystem broker). With RabbitMQ set ``HEARTBEAT_URL`` to a Redis URL or a shared directory.
@@ -145,6 +147,17 @@ def store() -> HeartbeatStore:
     return _store_for(settings.HEARTBEAT_URL)
 
 
+def touch_heartbeat_file() -> None:
+    """Touch ``HEARTBEAT_FILE`` if set: a liveness probe that needs no Python, no broker and
+    no network (``find FILE -mmin -2`` in Kubernetes or compose) sees the loop is alive."""
+    path = settings.HEARTBEAT_FILE
+    if path:
+        try:
+            Path(path).touch()
+        except OSError:
+            logger.warning("could not touch HEARTBEAT_FILE %s", path, exc_info=True)
+
+
 # --- Beat ------------------------------------------------------------------------------------
 
 
@@ -159,6 +172,7 @@ class BeatTickRecorder:
         now = time.time()
         if now - self.last_recorded < self.every:
             return
+        touch_heartbeat_file()
         try:
             store().record_beat_tick(now)
             self.last_recorded = now
@@ -186,6 +200,7 @@ def record_worker_heartbeat(sender=None, **kwargs) -> None:
 
 
 def record_worker_heartbeat_for(hostname: str) -> None:
+    touch_heartbeat_file()
     try:
         store().record_worker(hostname, _worker_queues.get(hostname, []), time.time())
     except Exception:  # a missed heartbeat must not disturb the worker

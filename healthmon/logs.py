@@ -29,7 +29,11 @@ class ContextFilter(logging.Filter):
     """Adds request_id, task_id and task_name to every record (None when there is none)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id()
+        # django.request logs 4xx/5xx after the middleware stack (and its context) is gone,
+        # but hands over the request, which keeps its id.
+        record.request_id = current_request_id() or getattr(
+            getattr(record, "request", None), "request_id", None
+        )
         task_id = task_name = None
         # Imported here: the filter is built while settings load, before Celery is needed.
         from celery import current_task
@@ -99,9 +103,10 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             "django.server": {"level": level},
             # SQL at DEBUG would drown everything else; ask for it by name if needed.
             "django.db.backends": {"level": "INFO"},
-            # gunicorn's own loggers, when gunicorn.conf.py hands them this config.
+            # gunicorn's own loggers, when gunicorn.conf.py hands them this config. Its access
+            # lines are dropped: healthmon.request logs each request with its request id.
             "gunicorn.error": {"level": level, "handlers": ["default"], "propagate": False},
-            "gunicorn.access": {"level": level, "handlers": ["default"], "propagate": False},
+            "gunicorn.access": {"level": "WARNING", "handlers": ["default"], "propagate": False},
         },
     }
 

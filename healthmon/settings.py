@@ -317,6 +317,8 @@ HEALTH_BEAT_MAX_AGE = envint("HEALTH_BEAT_MAX_AGE", 30, minimum=1)
 HEALTH_WORKER_MAX_AGE = envint("HEALTH_WORKER_MAX_AGE", 30, minimum=1)
 # Where beat and the workers leave their heartbeats: the broker if it is Redis, else files.
 HEARTBEAT_URL = envstr("HEARTBEAT_URL") or default_heartbeat_url(CELERY_BROKER_URL, VAR_DIR)
+# A file beat and workers touch on each heartbeat, for exec liveness probes (unset: none).
+HEARTBEAT_FILE = envstr("HEARTBEAT_FILE")
 # /metrics access: a bearer token and/or the addresses or networks Prometheus scrapes from.
 METRICS_TOKEN = envsecret("METRICS_TOKEN")
 METRICS_ALLOWED_IPS = envlist("METRICS_ALLOWED_IPS")
