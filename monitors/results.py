@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from healthmon import events
+from monitors.bulk_sql import bulk_set
 from monitors.checker import CheckOutcome, run_check
 from monitors.models import CheckResult, Monitor
 
@@ -92,7 +93,7 @@ def store_outcomes(
             .values_list("id", "last_checked_at")
         )
         results: list[CheckResult] = []
-        updated: dict[int, Monitor] = {}
+        updated: dict[int, tuple] = {}
         for monitor, scheduled_for, outcome in entries:
             if monitor.id not in current:
                 continue
@@ -112,18 +113,17 @@ def store_outcomes(
             last = current[monitor.id]
             if last is None or outcome.checked_at >= last:
                 current[monitor.id] = outcome.checked_at
-                updated[monitor.id] = Monitor(
-                    id=monitor.id,
-                    last_checked_at=outcome.checked_at,
-                    last_check_status=outcome.status,
-                    last_status_code=outcome.status_code,
-                    last_response_time_ms=outcome.response_time_ms,
-                    last_reason=outcome.reason,
-                    cert_expires_at=outcome.cert_expires_at or monitor.cert_expires_at,
+                updated[monitor.id] = (
+                    monitor.id,
+                    outcome.checked_at,
+                    outcome.status,
+                    outcome.status_code,
+                    outcome.response_time_ms,
+                    outcome.reason,
+                    outcome.cert_expires_at or monitor.cert_expires_at,
                 )
         CheckResult.objects.bulk_create(results)
-        if updated:
-            Monitor.objects.bulk_update(list(updated.values()), _LAST_FIELDS)
+        bulk_set(Monitor, list(updated.values()), _LAST_FIELDS)
         record_stored_results(results)
         result_ids = [result.id for result in results]
         if result_ids:
@@ -144,10 +144,15 @@ def check_batch(items: Sequence[Sequence]) -> list[CheckResult]:
     if not connection.in_atomic_block:  # (tests run inside a transaction)
         connection.close()  # back to the pool (or closed) until the results are stored
     outcomes = run_checks_concurrently(monitors)
-    return store_outcomes(
+    stored = store_outcomes(
         (monitor, scheduled[monitor.id], outcome)
         for monitor, outcome in zip(monitors, outcomes, strict=True)
     )
+    if not connection.in_atomic_block:
+        # Celery's Django fixup does this after each task too; doing it here keeps the pool
+        # bounded when a benchmark drives batches from plain greenlets.
+        connection.close()
+    return stored
 
 
 def check_now(monitor: Monitor) -> tuple[CheckResult | None, CheckOutcome]:

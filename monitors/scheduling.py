@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from monitors.bulk_sql import bulk_set
 from monitors.models import Monitor
 
 logger = logging.getLogger(__name__)
@@ -98,11 +99,10 @@ def _claim(
             check_now, following = next_deadline(
                 scheduled_for=scheduled_for, interval=interval, now=now, respread_max=respread_max
             )
-            advanced.append(Monitor(id=monitor_id, next_check_at=following))
+            advanced.append((monitor_id, following))
             if check_now:
                 claims.append(Claim(monitor_id, scheduled_for, interval))
-        if advanced:
-            Monitor.objects.bulk_update(advanced, ["next_check_at"], batch_size=1000)
+        bulk_set(Monitor, advanced, ["next_check_at"])
     if len(due) > len(claims):
         logger.warning(
             "re-spread %d monitors more than one interval overdue", len(due) - len(claims)
