@@ -21,7 +21,7 @@ from monitors.serializers import MonitorSerializer
 class MonitorViewSet(TeamScopedViewSetMixin, MonitorChecksMixin, viewsets.ModelViewSet):
     """Monitors of your teams. Viewers read; editors and above change."""
 
-    queryset = Monitor.objects.prefetch_related("tags")
+    queryset = Monitor.objects.prefetch_related("tags", "channels")
     serializer_class = MonitorSerializer
     write_role = Role.EDITOR
     filterset_class = MonitorFilter

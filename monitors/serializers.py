@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from accounts.access import TeamField
+from accounts.access import TeamField, team_roles
 from monitors.assertions import validate_assertions
 from monitors.models import Monitor
 from monitors.status_codes import parse_status_spec
@@ -30,6 +30,18 @@ class TagListField(serializers.ListField):
         return [tag.name for tag in tags.all()]
 
 
+class ChannelIdsField(serializers.PrimaryKeyRelatedField):
+    """Notification channels by id, among the user's teams. The model is reached through the
+    reverse relation (``Channel.monitors``): monitors does not import notifications."""
+
+    def get_queryset(self):
+        channel_model = Monitor._meta.get_field("channels").related_model
+        request = self.context.get("request")
+        if request is None or not request.user.is_authenticated:
+            return channel_model.objects.none()
+        return channel_model.objects.filter(team_id__in=list(team_roles(request)))
+
+
 class MonitorSerializer(serializers.ModelSerializer):
     team = TeamField(required=False, help_text="Owning team; defaults to your personal team")
     status = serializers.SerializerMethodField(
@@ -37,6 +49,12 @@ class MonitorSerializer(serializers.ModelSerializer):
     )
     tags = TagListField(child=serializers.CharField(max_length=50), required=False, max_length=20)
     open_incident = serializers.SerializerMethodField()
+    channels = ChannelIdsField(
+        many=True,
+        required=False,
+        help_text="Notification channel ids of the same team; a new monitor without them "
+        "gets the team's default channels",
+    )
 
     class Meta:
         model = Monitor
@@ -57,6 +75,7 @@ class MonitorSerializer(serializers.ModelSerializer):
             "verify_tls",
             "assertions",
             "tags",
+            "channels",
             "is_active",
             "status",
             "last_checked_at",
@@ -183,7 +202,24 @@ class MonitorSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"timeout": "The timeout must be below the interval."}
             )
+        self._check_channels_team(attrs)
         return attrs
+
+    def _check_channels_team(self, attrs: dict) -> None:
+        if not attrs.get("channels"):
+            return
+        if self.instance is not None:
+            team_id = self.instance.team_id
+        elif attrs.get("team") is not None:
+            team_id = attrs["team"].id
+        else:
+            personal = getattr(self.context["request"].user, "personal_team", None)
+            team_id = personal.id if personal else None
+        foreign = [channel.id for channel in attrs["channels"] if channel.team_id != team_id]
+        if foreign:
+            raise serializers.ValidationError(
+                {"channels": [f"Channel {pk} belongs to another team." for pk in foreign]}
+            )
 
 
 class MonitorActionSerializer(serializers.Serializer):

@@ -27,19 +27,25 @@ def _set_tags(monitor: Monitor, names: list[str]) -> None:
 
 
 @transaction.atomic
-def monitor_create(*, team: Team, tags: list[str] | None = None, **fields) -> Monitor:
+def monitor_create(
+    *, team: Team, tags: list[str] | None = None, channels: list | None = None, **fields
+) -> Monitor:
     monitor = Monitor(team=team, **fields)
     if monitor.next_check_at is None:
         monitor.next_check_at = first_check_at(monitor.interval)
     monitor.full_clean(exclude=["url"])  # the API validates URLs more strictly than Django
-    monitor.save()
+    monitor.save()  # notifications attaches the team's default channels (post_save)
     if tags:
         _set_tags(monitor, tags)
+    if channels is not None:
+        monitor.channels.set(channels)  # explicit channels replace the defaults
     return monitor
 
 
 @transaction.atomic
-def monitor_update(*, monitor: Monitor, tags: list[str] | None = None, **fields) -> Monitor:
+def monitor_update(
+    *, monitor: Monitor, tags: list[str] | None = None, channels: list | None = None, **fields
+) -> Monitor:
     old_interval = monitor.interval
     for name, value in fields.items():
         setattr(monitor, name, value)
@@ -51,6 +57,8 @@ def monitor_update(*, monitor: Monitor, tags: list[str] | None = None, **fields)
     monitor.save()
     if tags is not None:
         _set_tags(monitor, tags)
+    if channels is not None:
+        monitor.channels.set(channels)
     return monitor
 
 
