@@ -1,6 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from monitors import results
 from monitors.models import CheckResult, Monitor, Tag
+
+MAX_ADMIN_CHECKS = 20  # each runs inside the admin request
 
 
 @admin.register(Monitor)
@@ -45,6 +48,22 @@ class MonitorAdmin(admin.ModelAdmin):
         ("Schedule", {"fields": ("interval", "next_check_at")}),
         ("Current state", {"fields": readonly_fields}),
     )
+    actions = ["check_now"]
+
+    @admin.action(description="Check selected monitors now (stores the results)")
+    def check_now(self, request, queryset) -> None:
+        monitors = list(queryset[: MAX_ADMIN_CHECKS + 1])
+        if len(monitors) > MAX_ADMIN_CHECKS:
+            self.message_user(
+                request, f"Select at most {MAX_ADMIN_CHECKS} monitors.", messages.ERROR
+            )
+            return
+        for monitor in monitors:
+            _, outcome = results.check_now(monitor)
+            level = messages.SUCCESS if outcome.is_up else messages.WARNING
+            self.message_user(
+                request, f"{monitor.name}: {outcome.status.upper()} - {outcome.reason}", level
+            )
 
 
 @admin.register(CheckResult)
