@@ -1,3 +1,5 @@
+import logging
+
 from django.apps import AppConfig
 
 
@@ -17,3 +19,7 @@ class NotificationsConfig(AppConfig):
             sender=Monitor,
             dispatch_uid="notifications.attach_default_channels",
         )
+        # Apprise's DEBUG lines carry service URLs and payloads, and its URLs hold the
+        # credentials: never let LOG_LEVEL=DEBUG print them. Its warnings (no secrets) stay.
+        apprise_logger = logging.getLogger("apprise")
+        apprise_logger.setLevel(max(apprise_logger.getEffectiveLevel(), logging.INFO))
