@@ -216,6 +216,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelKindEnum": "notifications.models.ChannelKind",
+        "IncidentEventEnum": "notifications.models.Event",
+    },
 }
 
 CACHES = {"default": environ.Env.cache_url_config(envstr("CACHE_URL", "locmemcache://healthmon"))}
