@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "monitors",
     "incidents",
     "notifications",
+    "dashboard",  # pages: the team dashboard, public status pages, badges
     "healthmon",  # operations: probes, metrics, healthmon_status, system checks
 ]
 

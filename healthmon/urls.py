@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from dashboard.urls import public_urlpatterns
+
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("monitors.urls")),
@@ -14,4 +16,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The dashboard (session login), public status pages and badges.
+    *public_urlpatterns,
+    path("", include("dashboard.urls")),
 ]

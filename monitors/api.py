@@ -14,11 +14,14 @@ from accounts.models import Role
 from monitors import services
 from monitors.check_api import MonitorChecksMixin
 from monitors.filters import MonitorFilter
+from monitors.history_api import MonitorHistoryActionsMixin
 from monitors.models import Monitor
 from monitors.serializers import MonitorSerializer
 
 
-class MonitorViewSet(TeamScopedViewSetMixin, MonitorChecksMixin, viewsets.ModelViewSet):
+class MonitorViewSet(
+    TeamScopedViewSetMixin, MonitorChecksMixin, MonitorHistoryActionsMixin, viewsets.ModelViewSet
+):
     """Monitors of your teams. Viewers read; editors and above change."""
 
     queryset = Monitor.objects.prefetch_related("tags", "channels")

@@ -1,0 +1,196 @@
+"""Forms of the dashboard. Validation is the API's: each form hands its data to the API
+serializer and shows that serializer's messages, so a page can never accept what the API
+refuses (or the other way round)."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.conf import settings
+from django.http import HttpRequest
+from rest_framework import serializers
+
+from accounts.models import Team
+from monitors.history_api import StatusPageSerializer
+from monitors.models import HttpMethod, Monitor, StatusPage
+from monitors.serializers import MonitorSerializer
+
+
+def _messages(detail) -> list[str]:
+    """Flatten DRF error details (lists, nested dicts for list items) into sentences."""
+    if isinstance(detail, dict):
+        return [
+            f"{key}: {message}" if not str(key).isdigit() else f"#{int(key) + 1}: {message}"
+            for key, value in detail.items()
+            for message in _messages(value)
+        ]
+    if isinstance(detail, list):
+        return [message for item in detail for message in _messages(item)]
+    return [str(detail)]
+
+
+class SerializerForm(forms.Form):
+    """A form whose ``clean`` runs a DRF serializer; ``validated`` holds its output."""
+
+    serializer_class: type[serializers.Serializer]
+
+    def __init__(self, *args, request: HttpRequest, instance=None, **kwargs) -> None:
+        self.request = request
+        self.instance = instance
+        self.validated: dict = {}
+        super().__init__(*args, **kwargs)
+
+    def payload(self, cleaned: dict) -> dict:
+        return dict(cleaned)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        serializer = self.serializer_class(
+            instance=self.instance, data=self.payload(cleaned), context={"request": self.request}
+        )
+        if serializer.is_valid():
+            self.validated = dict(serializer.validated_data)
+        else:
+            for name, detail in serializer.errors.items():
+                field = name if name in self.fields else None
+                for message in _messages(detail):
+                    self.add_error(field, message)
+        return cleaned
+
+
+def _team_choices(teams: list[Team]) -> list[tuple[int, str]]:
+    return [(team.id, team.name) for team in teams]
+
+
+class JSONTextField(forms.CharField):
+    """A textarea holding JSON; an empty box means ``empty``."""
+
+    def __init__(self, *, empty, **kwargs) -> None:
+        self.empty = empty
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, dict | list):
+            return json.dumps(value, indent=2) if value else ""
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value).strip()
+        if not text:
+            return type(self.empty)()
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+
+
+class MonitorForm(SerializerForm):
+    serializer_class = MonitorSerializer
+
+    team = forms.TypedChoiceField(coerce=int, help_text="The team that owns the monitor")
+    name = forms.CharField(max_length=200)
+    url = forms.CharField(
+        label="URL",
+        max_length=2048,
+        widget=forms.URLInput(attrs={"placeholder": "https://api.example.com/health"}),
+    )
+    method = forms.ChoiceField(choices=HttpMethod.choices, initial=HttpMethod.GET)
+    expected_status = forms.CharField(
+        max_length=200, initial="200-299", help_text="Codes and ranges, e.g. 200-299,301"
+    )
+    interval = forms.IntegerField(initial=60, help_text="Seconds between checks")
+    timeout = forms.FloatField(initial=10.0, help_text="Seconds; below the interval")
+    failure_threshold = forms.IntegerField(
+        initial=2, help_text="Failed checks in a row that open an incident"
+    )
+    success_threshold = forms.IntegerField(
+        initial=1, help_text="Successful checks in a row that resolve it"
+    )
+    follow_redirects = forms.BooleanField(required=False, initial=True)
+    verify_tls = forms.BooleanField(required=False, initial=True, label="Verify TLS certificate")
+    headers = JSONTextField(
+        empty={}, help_text='A JSON object, e.g. {"Accept": "application/json"}'
+    )
+    body = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+    assertions = JSONTextField(
+        empty=[],
+        help_text='A JSON list, e.g. [{"type": "body_contains", "value": "ok"}]',
+    )
+    tags = forms.CharField(required=False, help_text="Comma-separated, e.g. prod, payments")
+
+    def __init__(self, *args, request: HttpRequest, teams: list[Team], instance=None, **kwargs):
+        if instance is not None and "initial" not in kwargs:
+            kwargs["initial"] = {
+                **{name: getattr(instance, name) for name in self.base_fields if name != "tags"},
+                "team": instance.team_id,
+                "tags": ", ".join(tag.name for tag in instance.tags.all()),
+            }
+        super().__init__(*args, request=request, instance=instance, **kwargs)
+        self.fields["team"].choices = _team_choices(teams)
+        self.fields["interval"].widget.attrs["min"] = settings.MONITOR_MIN_INTERVAL
+        if instance is not None:
+            self.fields["team"].disabled = True
+            self.fields["team"].choices = [(instance.team_id, instance.team.name)]
+
+    def payload(self, cleaned: dict) -> dict:
+        payload = dict(cleaned)
+        payload["tags"] = [t.strip() for t in cleaned.get("tags", "").split(",") if t.strip()]
+        if self.instance is not None:
+            payload.pop("team", None)
+        return payload
+
+
+class StatusPageForm(SerializerForm):
+    serializer_class = StatusPageSerializer
+
+    team = forms.TypedChoiceField(coerce=int)
+    title = forms.CharField(max_length=200)
+    slug = forms.SlugField(
+        max_length=60, help_text="The public address: /status/<slug>/ (letters, digits, -)"
+    )
+    description = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    monitors = forms.TypedMultipleChoiceField(
+        coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    is_public = forms.BooleanField(required=False, initial=True, label="Published")
+
+    def __init__(
+        self,
+        *args,
+        request: HttpRequest,
+        teams: list[Team],
+        monitors: list[Monitor],
+        instance: StatusPage | None = None,
+        **kwargs,
+    ):
+        if instance is not None and "initial" not in kwargs:
+            kwargs["initial"] = {
+                "team": instance.team_id,
+                "title": instance.title,
+                "slug": instance.slug,
+                "description": instance.description,
+                "monitors": [m.id for m in instance.monitors.all()],
+                "is_public": instance.is_public,
+            }
+        super().__init__(*args, request=request, instance=instance, **kwargs)
+        self.fields["team"].choices = _team_choices(teams)
+        if instance is not None:
+            self.fields["team"].disabled = True
+            self.fields["team"].choices = [(instance.team_id, instance.team.name)]
+        several_teams = len({m.team_id for m in monitors}) > 1
+        self.fields["monitors"].choices = [
+            (m.id, f"{m.name} ({m.team.name})" if several_teams else m.name) for m in monitors
+        ]
+
+    def payload(self, cleaned: dict) -> dict:
+        payload = dict(cleaned)
+        if self.instance is not None:
+            payload.pop("team", None)
+        return payload

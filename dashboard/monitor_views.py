@@ -1,0 +1,277 @@
+"""Monitor pages: the overview, a monitor's detail, and the create/edit forms."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.models import Role
+from dashboard.access import can, get_scoped_or_404, require_role, scoped, teams_with_role
+from dashboard.forms import MonitorForm
+from incidents.models import Incident
+from monitors import services
+from monitors.models import CheckResult, CheckStatus, Monitor, MonitorBadge, MonitorStatus
+from monitors.stats import daily_bars, hourly_response_series, monitor_stats, uptime_by_monitor
+
+PAGE_SIZE = 50
+RECENT_CHECKS = 20
+RECENT_INCIDENTS = 10
+CHART_HOURS = 24
+CHART_MAX_RESULTS = 3000  # newest results read for the chart (index on monitor, -checked_at)
+CHART_MAX_POINTS = 300
+STATES = ["up", "down", "unknown", "paused"]
+
+
+def public_state(monitor: Monitor) -> str:
+    return monitor.status if monitor.is_active else "paused"
+
+
+# --- Overview -------------------------------------------------------------------------------
+
+
+def _filtered_monitors(request: HttpRequest) -> QuerySet[Monitor]:
+    open_since = Incident.objects.filter(monitor=OuterRef("pk"), resolved_at__isnull=True).values(
+        "started_at"
+    )[:1]
+    monitors = (
+        scoped(Monitor.objects.select_related("team"), request)
+        .prefetch_related("tags")
+        .annotate(
+            open_incident_since=Subquery(open_since),
+            # Down first, then unknown, up, paused: what needs attention is on top.
+            attention=Case(
+                When(is_active=False, then=Value(3)),
+                When(status=MonitorStatus.DOWN, then=Value(0)),
+                When(status=MonitorStatus.UNKNOWN, then=Value(1)),
+                default=Value(2),
+                output_field=IntegerField(),
+            ),
+        )
+        .order_by("attention", "name", "id")
+    )
+    query = request.GET.get("q", "").strip()
+    if query:
+        monitors = monitors.filter(Q(name__icontains=query) | Q(url__icontains=query))
+    state = request.GET.get("state", "")
+    if state == "paused":
+        monitors = monitors.filter(is_active=False)
+    elif state in STATES:
+        monitors = monitors.filter(is_active=True, status=state)
+    tag = request.GET.get("tag", "").strip()
+    if tag:
+        monitors = monitors.filter(tags__name=tag)
+    return monitors
+
+
+def _overview_context(request: HttpRequest) -> dict:
+    page = Paginator(_filtered_monitors(request), PAGE_SIZE).get_page(request.GET.get("page"))
+    ids = [monitor.id for monitor in page]
+    uptime_24h = uptime_by_monitor(ids, "24h")
+    uptime_30d = uptime_by_monitor(ids, "30d")
+    series = hourly_response_series(ids, hours=24)
+    rows = [
+        {
+            "monitor": monitor,
+            "state": public_state(monitor),
+            "uptime_24h": uptime_24h.get(monitor.id),
+            "uptime_30d": uptime_30d.get(monitor.id),
+            "series": series.get(monitor.id, []),
+        }
+        for monitor in page
+    ]
+    counts = scoped(Monitor.objects, request).aggregate(
+        total=Count("id"),
+        up=Count("id", filter=Q(is_active=True, status=MonitorStatus.UP)),
+        down=Count("id", filter=Q(is_active=True, status=MonitorStatus.DOWN)),
+        unknown=Count("id", filter=Q(is_active=True, status=MonitorStatus.UNKNOWN)),
+        paused=Count("id", filter=Q(is_active=False)),
+    )
+    return {
+        "rows": rows,
+        "page": page,
+        "counts": counts,
+        "filters": {k: request.GET.get(k, "") for k in ("q", "state", "tag")},
+        "query_string": request.GET.urlencode(),
+        "can_create": bool(teams_with_role(request)),
+        "now": timezone.now(),
+    }
+
+
+@login_required
+def overview(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/overview.html", _overview_context(request))
+
+
+@login_required
+def overview_rows(request: HttpRequest) -> HttpResponse:
+    """The overview's live part, fetched every few seconds by ``live.js``."""
+    return render(request, "dashboard/_overview_live.html", _overview_context(request))
+
+
+# --- Detail ---------------------------------------------------------------------------------
+
+
+def chart_points(monitor: Monitor, *, now: datetime) -> list[tuple[datetime, float | None, bool]]:
+    """The last day of checks as (time, ms, ok), averaged into at most CHART_MAX_POINTS."""
+    rows = list(
+        CheckResult.objects.filter(
+            monitor=monitor, checked_at__gte=now - timedelta(hours=CHART_HOURS)
+        )
+        .order_by("-checked_at")
+        .values_list("checked_at", "response_time_ms", "status")[:CHART_MAX_RESULTS]
+    )
+    rows.reverse()
+    points = [(at, ms, status == CheckStatus.UP) for at, ms, status in rows]
+    if len(points) <= CHART_MAX_POINTS:
+        return points
+    # Average consecutive checks; a slot with any failure is drawn as a failure.
+    size = -(-len(points) // CHART_MAX_POINTS)
+    merged = []
+    for start in range(0, len(points), size):
+        slot = points[start : start + size]
+        ok = [ms for _, ms, good in slot if good and ms is not None]
+        all_ok = all(good for _, _, good in slot)
+        merged.append((slot[-1][0], sum(ok) / len(ok) if ok and all_ok else None, all_ok))
+    return merged
+
+
+def _live_context(request: HttpRequest, monitor: Monitor) -> dict:
+    incidents = list(
+        Incident.objects.filter(monitor=monitor)
+        .select_related("acknowledged_by")
+        .order_by("-started_at")[:RECENT_INCIDENTS]
+    )
+    return {
+        "monitor": monitor,
+        "state": public_state(monitor),
+        "checks": list(
+            CheckResult.objects.filter(monitor=monitor).order_by("-checked_at", "-id")[
+                :RECENT_CHECKS
+            ]
+        ),
+        "incidents": incidents,
+        "open_incident": next((i for i in incidents if i.resolved_at is None), None),
+        "can_edit": can(request, monitor.team_id, Role.EDITOR),
+        "can_ack": can(request, monitor.team_id, Role.EDITOR),
+    }
+
+
+def _get_monitor(request: HttpRequest, pk: int) -> Monitor:
+    return get_scoped_or_404(
+        Monitor.objects.select_related("team").prefetch_related("tags"), request, pk=pk
+    )
+
+
+@login_required
+def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = _get_monitor(request, pk)
+    now = timezone.now()
+    context = _live_context(request, monitor)
+    last_month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    context.update(
+        {
+            "stats": [
+                monitor_stats(monitor=monitor, window=w, now=now)
+                for w in ("24h", "7d", "30d", "90d")
+            ],
+            "bars": daily_bars([monitor.id], days=90, now=now)[monitor.id],
+            "chart": chart_points(monitor, now=now),
+            "badge": MonitorBadge.objects.filter(monitor=monitor).first(),
+            "sla_months": [now.strftime("%Y-%m"), last_month],
+        }
+    )
+    return render(request, "dashboard/monitor_detail.html", context)
+
+
+@login_required
+def monitor_live(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = _get_monitor(request, pk)
+    return render(request, "dashboard/_monitor_live.html", _live_context(request, monitor))
+
+
+# --- Create, edit, pause, resume, delete, badges --------------------------------------------
+
+
+@login_required
+def monitor_create(request: HttpRequest) -> HttpResponse:
+    teams = teams_with_role(request, Role.EDITOR)
+    if not teams:
+        raise PermissionDenied("You need the editor role in a team to create monitors.")
+    form = MonitorForm(request.POST or None, request=request, teams=teams)
+    if request.method == "POST" and form.is_valid():
+        team = next(t for t in teams if t.id == form.cleaned_data["team"])
+        fields = {k: v for k, v in form.validated.items() if k != "team"}
+        monitor = services.monitor_create(team=team, **fields)
+        messages.success(request, f"Monitor “{monitor.name}” created; its first check is due.")
+        return redirect("dashboard:monitor-detail", pk=monitor.pk)
+    return render(request, "dashboard/monitor_form.html", {"form": form, "monitor": None})
+
+
+@login_required
+def monitor_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = _get_monitor(request, pk)
+    require_role(request, monitor.team_id, Role.EDITOR)
+    form = MonitorForm(request.POST or None, request=request, teams=[], instance=monitor)
+    if request.method == "POST" and form.is_valid():
+        fields = {k: v for k, v in form.validated.items() if k != "team"}
+        services.monitor_update(monitor=monitor, **fields)
+        messages.success(request, "Monitor saved.")
+        return redirect("dashboard:monitor-detail", pk=monitor.pk)
+    return render(request, "dashboard/monitor_form.html", {"form": form, "monitor": monitor})
+
+
+@login_required
+@require_POST
+def monitor_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = _get_monitor(request, pk)
+    require_role(request, monitor.team_id, Role.EDITOR)
+    services.monitor_pause(monitor=monitor)
+    messages.success(request, "Monitor paused: no checks until you resume it.")
+    return redirect("dashboard:monitor-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def monitor_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = _get_monitor(request, pk)
+    require_role(request, monitor.team_id, Role.EDITOR)
+    services.monitor_resume(monitor=monitor)
+    messages.success(request, "Monitor resumed: the next check runs within seconds.")
+    return redirect("dashboard:monitor-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def monitor_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = _get_monitor(request, pk)
+    require_role(request, monitor.team_id, Role.EDITOR)
+    name = monitor.name
+    with transaction.atomic():
+        monitor.delete()
+    messages.success(request, f"Monitor “{name}” deleted.")
+    return redirect("dashboard:overview")
+
+
+@login_required
+@require_POST
+def monitor_badge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Publish (action=enable) or withdraw (action=disable) the monitor's SVG badges."""
+    monitor = _get_monitor(request, pk)
+    require_role(request, monitor.team_id, Role.EDITOR)
+    if request.POST.get("action") == "disable":
+        MonitorBadge.objects.filter(monitor=monitor).delete()
+        messages.success(request, "Badges withdrawn; their old addresses now answer 404.")
+    else:
+        MonitorBadge.objects.get_or_create(monitor=monitor)
+        messages.success(request, "Badges published; copy their addresses below.")
+    return redirect("dashboard:monitor-detail", pk=pk)

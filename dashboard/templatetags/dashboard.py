@@ -1,0 +1,54 @@
+"""Template helpers of the dashboard and status pages: charts and human-friendly numbers."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from django import template
+
+from dashboard import charts
+
+register = template.Library()
+
+register.simple_tag(charts.sparkline, name="sparkline")
+register.simple_tag(charts.uptime_bars, name="uptime_bars")
+register.simple_tag(charts.response_chart, name="response_chart")
+
+NO_DATA = "—"
+
+
+@register.filter
+def percent(value: float | None, digits: int = 2) -> str:
+    """Uptime rounded down (99.996% must not read 100%); a dash without data."""
+    if value is None:
+        return NO_DATA
+    if value >= 100:
+        return "100%"
+    scale = 10**digits
+    return f"{math.floor(value * scale) / scale:.{digits}f}%"
+
+
+@register.filter
+def ms(value: float | None) -> str:
+    if value is None:
+        return NO_DATA
+    return f"{value:,.0f} ms" if value < 10000 else f"{value / 1000:.1f} s"
+
+
+@register.filter
+def duration(value: float | timedelta | None) -> str:
+    """Seconds (or a timedelta) as "2h 05m", "4m 10s", "12s"."""
+    if value is None:
+        return NO_DATA
+    seconds = int(value.total_seconds() if isinstance(value, timedelta) else value)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

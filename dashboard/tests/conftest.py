@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from accounts.models import User
+from monitors.models import Monitor
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    # Page tests log in many times; PBKDF2's deliberate slowness is not what they test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def alice_web(alice: User) -> Client:
+    """A browser session logged in as alice."""
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_web(bob: User) -> Client:
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+def web_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def make_monitor(team, name: str = "Orders API", **fields) -> Monitor:
+    fields.setdefault("url", "https://orders.internal.example.com/health")
+    fields.setdefault("next_check_at", None)
+    return Monitor.objects.create(team=team, name=name, **fields)

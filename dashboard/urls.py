@@ -1,0 +1,45 @@
+"""Pages: the dashboard (session login), public status pages and badges (no login)."""
+
+from django.urls import path
+
+from dashboard import auth_views, monitor_views, ops_views, status_views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", monitor_views.overview, name="overview"),
+    path("live/overview/", monitor_views.overview_rows, name="overview-live"),
+    path("monitors/new/", monitor_views.monitor_create, name="monitor-create"),
+    path("monitors/<int:pk>/", monitor_views.monitor_detail, name="monitor-detail"),
+    path("monitors/<int:pk>/live/", monitor_views.monitor_live, name="monitor-live"),
+    path("monitors/<int:pk>/edit/", monitor_views.monitor_edit, name="monitor-edit"),
+    path("monitors/<int:pk>/pause/", monitor_views.monitor_pause, name="monitor-pause"),
+    path("monitors/<int:pk>/resume/", monitor_views.monitor_resume, name="monitor-resume"),
+    path("monitors/<int:pk>/delete/", monitor_views.monitor_delete, name="monitor-delete"),
+    path("monitors/<int:pk>/badge/", monitor_views.monitor_badge, name="monitor-badge"),
+    path("incidents/", ops_views.incident_list, name="incidents"),
+    path(
+        "incidents/<int:pk>/acknowledge/",
+        ops_views.incident_acknowledge,
+        name="incident-acknowledge",
+    ),
+    path("channels/", ops_views.channel_list, name="channels"),
+    path("channels/<int:pk>/test/", ops_views.channel_test, name="channel-test"),
+    path("dead-letters/", ops_views.dead_letter_list, name="dead-letters"),
+    path("dead-letters/<int:pk>/replay/", ops_views.dead_letter_replay, name="dead-letter-replay"),
+    path("status-pages/", status_views.status_page_list, name="status-pages"),
+    path("status-pages/new/", status_views.status_page_create, name="status-page-create"),
+    path("status-pages/<int:pk>/edit/", status_views.status_page_edit, name="status-page-edit"),
+    path(
+        "status-pages/<int:pk>/delete/", status_views.status_page_delete, name="status-page-delete"
+    ),
+]
+
+# Public, outside the dashboard namespace so the API can reverse them by plain names.
+public_urlpatterns = [
+    path("status/<slug:slug>/", status_views.public_status_page, name="status-page"),
+    path("badge/<str:token>/status.svg", status_views.badge_status, name="badge-status"),
+    path("badge/<str:token>/uptime.svg", status_views.badge_uptime, name="badge-uptime"),
+]

@@ -1,0 +1,378 @@
+"""Uptime, latency and SLA figures, read from rollups (never from raw results).
+
+Every figure here costs a handful of indexed rows whatever the number of checks: a window
+sums at most 168 hourly or 90 daily ``CheckRollup`` rows per monitor. Windows are aligned to
+rollup buckets (UTC): "24h" is the current hour and the 23 before it, "30d" today and the 29
+days before. Incident figures come from ``incidents.Incident``, reached through the reverse
+relation because monitors must not import incidents.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from monitors import latency
+from monitors.latency import BUCKET_FIELDS
+from monitors.models import CheckRollup, Monitor, RollupPeriod
+
+WINDOWS: dict[str, tuple[str, int]] = {
+    # window: (rollup period, number of buckets)
+    "24h": (RollupPeriod.HOUR, 24),
+    "7d": (RollupPeriod.HOUR, 7 * 24),
+    "30d": (RollupPeriod.DAY, 30),
+    "90d": (RollupPeriod.DAY, 90),
+}
+
+_SUMS = ("checks", "up", "response_count", "response_sum_ms", *BUCKET_FIELDS)
+
+
+def bucket_start(moment: datetime, period: str) -> datetime:
+    moment = moment.astimezone(UTC)
+    if period == RollupPeriod.HOUR:
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def window_start(window: str, now: datetime) -> tuple[str, datetime]:
+    """The rollup period and the first bucket of a window ending at ``now``."""
+    period, buckets = WINDOWS[window]
+    step = timedelta(hours=1) if period == RollupPeriod.HOUR else timedelta(days=1)
+    return period, bucket_start(now, period) - step * (buckets - 1)
+
+
+@dataclass
+class RollupTotals:
+    """Sums of rollup rows; percentiles come from the merged histogram."""
+
+    checks: int = 0
+    up: int = 0
+    response_count: int = 0
+    response_sum_ms: int = 0
+    histogram: list[int] = field(default_factory=lambda: [0] * latency.LATENCY_BUCKET_COUNT)
+
+    @classmethod
+    def from_sums(cls, sums: dict) -> RollupTotals:
+        return cls(
+            checks=sums.get("checks") or 0,
+            up=sums.get("up") or 0,
+            response_count=sums.get("response_count") or 0,
+            response_sum_ms=sums.get("response_sum_ms") or 0,
+            histogram=[sums.get(name) or 0 for name in BUCKET_FIELDS],
+        )
+
+    @property
+    def down(self) -> int:
+        return self.checks - self.up
+
+    @property
+    def uptime_percent(self) -> float | None:
+        return round(100.0 * self.up / self.checks, 4) if self.checks else None
+
+    @property
+    def response_time_avg_ms(self) -> float | None:
+        if not self.response_count:
+            return None
+        return round(self.response_sum_ms / self.response_count, 1)
+
+    def response_time_percentile_ms(self, q: float) -> float | None:
+        value = latency.percentile(self.histogram, q)
+        return None if value is None else round(value, 1)
+
+
+def rollup_totals(
+    monitor_ids: Iterable[int], *, period: str, since: datetime, until: datetime | None = None
+) -> dict[int, RollupTotals]:
+    """Totals per monitor over the rollup rows starting in [since, until)."""
+    rows = CheckRollup.objects.filter(
+        monitor_id__in=list(monitor_ids), period=period, period_start__gte=since
+    )
+    if until is not None:
+        rows = rows.filter(period_start__lt=until)
+    sums = rows.values("monitor_id").order_by().annotate(**{name: Sum(name) for name in _SUMS})
+    return {row["monitor_id"]: RollupTotals.from_sums(row) for row in sums}
+
+
+def uptime_by_monitor(
+    monitor_ids: Iterable[int], window: str, *, now: datetime | None = None
+) -> dict[int, float | None]:
+    """Uptime % per monitor over a window, for lists (one query for all of them)."""
+    period, since = window_start(window, now or timezone.now())
+    totals = rollup_totals(monitor_ids, period=period, since=since)
+    return {monitor_id: t.uptime_percent for monitor_id, t in totals.items()}
+
+
+def hourly_response_series(
+    monitor_ids: Iterable[int], *, hours: int = 24, now: datetime | None = None
+) -> dict[int, list[float | None]]:
+    """Average response time per hour for each monitor (oldest first): sparklines."""
+    ids = list(monitor_ids)
+    first = bucket_start(now or timezone.now(), RollupPeriod.HOUR) - timedelta(hours=hours - 1)
+    series: dict[int, list[float | None]] = {monitor_id: [None] * hours for monitor_id in ids}
+    rows = CheckRollup.objects.filter(
+        monitor_id__in=ids, period=RollupPeriod.HOUR, period_start__gte=first
+    ).values_list("monitor_id", "period_start", "response_count", "response_sum_ms")
+    for monitor_id, start, count, total in rows:
+        index = int((start - first).total_seconds() // 3600)
+        if count and 0 <= index < hours:
+            series[monitor_id][index] = round(total / count, 1)
+    return series
+
+
+@dataclass(frozen=True)
+class DayBar:
+    day: date
+    checks: int
+    up: int
+
+    @property
+    def uptime_percent(self) -> float | None:
+        return round(100.0 * self.up / self.checks, 3) if self.checks else None
+
+    @property
+    def level(self) -> str:
+        """A colour class for uptime bars: none, good, minor, major."""
+        uptime = self.uptime_percent
+        if uptime is None:
+            return "none"
+        if uptime >= 99.9:
+            return "good"
+        if uptime >= 99.0:
+            return "minor"
+        return "major"
+
+
+def daily_bars(
+    monitor_ids: Iterable[int], *, days: int = 90, now: datetime | None = None
+) -> dict[int, list[DayBar]]:
+    """One bar per UTC day (oldest first) for each monitor; days without checks are empty."""
+    ids = list(monitor_ids)
+    today = bucket_start(now or timezone.now(), RollupPeriod.DAY)
+    first = today - timedelta(days=days - 1)
+    found: dict[tuple[int, date], tuple[int, int]] = {}
+    rows = CheckRollup.objects.filter(
+        monitor_id__in=ids, period=RollupPeriod.DAY, period_start__gte=first
+    ).values_list("monitor_id", "period_start", "checks", "up")
+    for monitor_id, start, checks, up in rows:
+        found[(monitor_id, start.astimezone(UTC).date())] = (checks, up)
+    calendar_days = [(first + timedelta(days=n)).date() for n in range(days)]
+    return {
+        monitor_id: [DayBar(day, *found.get((monitor_id, day), (0, 0))) for day in calendar_days]
+        for monitor_id in ids
+    }
+
+
+# --- Incidents ------------------------------------------------------------------------------
+
+
+def _incident_model():
+    return Monitor._meta.get_field("incidents").related_model
+
+
+@dataclass(frozen=True)
+class IncidentSpan:
+    id: int
+    started_at: datetime
+    resolved_at: datetime | None
+
+
+def incident_spans(monitor_id: int, *, since: datetime, until: datetime) -> list[IncidentSpan]:
+    """Incidents of a monitor that overlap [since, until), oldest first."""
+    rows = (
+        _incident_model()
+        .objects.filter(monitor_id=monitor_id, started_at__lt=until)
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=since))
+        .order_by("started_at")
+        .values_list("id", "started_at", "resolved_at")
+    )
+    return [IncidentSpan(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class IncidentFigures:
+    count: int  # incidents that started in the window
+    downtime_seconds: float  # time inside the window covered by incidents
+    mttr_seconds: float | None  # mean start-to-resolution of incidents resolved in the window
+
+
+def incident_figures(
+    spans: Iterable[IncidentSpan], *, since: datetime, until: datetime
+) -> IncidentFigures:
+    count = 0
+    downtime = 0.0
+    repairs: list[float] = []
+    for span in spans:
+        if since <= span.started_at < until:
+            count += 1
+        end = min(span.resolved_at or until, until)
+        downtime += max((end - max(span.started_at, since)).total_seconds(), 0.0)
+        if span.resolved_at is not None and since <= span.resolved_at < until:
+            repairs.append((span.resolved_at - span.started_at).total_seconds())
+    mttr = round(sum(repairs) / len(repairs), 1) if repairs else None
+    return IncidentFigures(count, round(downtime, 1), mttr)
+
+
+# --- Windows and reports ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonitorStats:
+    window: str
+    since: datetime
+    until: datetime
+    checks: int
+    up: int
+    down: int
+    uptime_percent: float | None
+    response_time_avg_ms: float | None
+    response_time_p50_ms: float | None
+    response_time_p95_ms: float | None
+    incidents: int
+    downtime_seconds: float
+    mttr_seconds: float | None
+
+
+def monitor_stats(*, monitor: Monitor, window: str, now: datetime | None = None) -> MonitorStats:
+    now = now or timezone.now()
+    period, since = window_start(window, now)
+    totals = rollup_totals([monitor.id], period=period, since=since).get(monitor.id, RollupTotals())
+    figures = incident_figures(
+        incident_spans(monitor.id, since=since, until=now), since=since, until=now
+    )
+    return MonitorStats(
+        window=window,
+        since=since,
+        until=now,
+        checks=totals.checks,
+        up=totals.up,
+        down=totals.down,
+        uptime_percent=totals.uptime_percent,
+        response_time_avg_ms=totals.response_time_avg_ms,
+        response_time_p50_ms=totals.response_time_percentile_ms(0.50),
+        response_time_p95_ms=totals.response_time_percentile_ms(0.95),
+        incidents=figures.count,
+        downtime_seconds=figures.downtime_seconds,
+        mttr_seconds=figures.mttr_seconds,
+    )
+
+
+@dataclass(frozen=True)
+class SlaDay:
+    day: date
+    checks: int
+    up: int
+    uptime_percent: float | None
+    response_time_avg_ms: float | None
+    response_time_p95_ms: float | None
+    incidents: int
+    downtime_seconds: float
+
+
+@dataclass(frozen=True)
+class SlaReport:
+    monitor_id: int
+    monitor_name: str
+    month: str  # YYYY-MM
+    since: datetime
+    until: datetime  # the end of the month, or now for the current month
+    target_percent: float | None
+    checks: int
+    up: int
+    uptime_percent: float | None
+    target_met: bool | None
+    allowed_downtime_seconds: float | None  # the error budget of the target over the period
+    response_time_avg_ms: float | None
+    response_time_p50_ms: float | None
+    response_time_p95_ms: float | None
+    incidents: int
+    downtime_seconds: float
+    mttr_seconds: float | None
+    days: list[SlaDay]
+    incident_list: list[IncidentSpan]
+
+
+def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
+    since = datetime(year, month, 1, tzinfo=UTC)
+    until = since + timedelta(days=calendar.monthrange(year, month)[1])
+    return since, until
+
+
+def sla_report(
+    *,
+    monitor: Monitor,
+    year: int,
+    month: int,
+    target_percent: float | None = None,
+    now: datetime | None = None,
+) -> SlaReport:
+    """A month's availability of one monitor, day by day, from daily rollups and incidents."""
+    now = now or timezone.now()
+    since, month_end = month_bounds(year, month)
+    until = max(min(month_end, now), since)
+    rows = {
+        row.period_start.astimezone(UTC).date(): row
+        for row in CheckRollup.objects.filter(
+            monitor=monitor, period=RollupPeriod.DAY, period_start__gte=since,
+            period_start__lt=month_end,
+        )
+    }  # fmt: skip
+    spans = incident_spans(monitor.id, since=since, until=until)
+    days = []
+    total = RollupTotals()
+    for offset in range((month_end - since).days):
+        day_start = since + timedelta(days=offset)
+        if day_start >= until:
+            break
+        row = rows.get(day_start.date())
+        day = RollupTotals.from_sums(
+            {name: getattr(row, name) for name in _SUMS} if row is not None else {}
+        )
+        total.checks += day.checks
+        total.up += day.up
+        total.response_count += day.response_count
+        total.response_sum_ms += day.response_sum_ms
+        total.histogram = latency.merge(total.histogram, day.histogram)
+        day_end = min(day_start + timedelta(days=1), until)
+        figures = incident_figures(spans, since=day_start, until=day_end)
+        days.append(
+            SlaDay(
+                day=day_start.date(),
+                checks=day.checks,
+                up=day.up,
+                uptime_percent=day.uptime_percent,
+                response_time_avg_ms=day.response_time_avg_ms,
+                response_time_p95_ms=day.response_time_percentile_ms(0.95),
+                incidents=figures.count,
+                downtime_seconds=figures.downtime_seconds,
+            )
+        )
+    figures = incident_figures(spans, since=since, until=until)
+    uptime = total.uptime_percent
+    return SlaReport(
+        monitor_id=monitor.id,
+        monitor_name=monitor.name,
+        month=f"{year:04d}-{month:02d}",
+        since=since,
+        until=until,
+        target_percent=target_percent,
+        checks=total.checks,
+        up=total.up,
+        uptime_percent=uptime,
+        target_met=None if target_percent is None or uptime is None else uptime >= target_percent,
+        allowed_downtime_seconds=None
+        if target_percent is None
+        else round((until - since).total_seconds() * (100 - target_percent) / 100, 1),
+        response_time_avg_ms=total.response_time_avg_ms,
+        response_time_p50_ms=total.response_time_percentile_ms(0.50),
+        response_time_p95_ms=total.response_time_percentile_ms(0.95),
+        incidents=figures.count,
+        downtime_seconds=figures.downtime_seconds,
+        mttr_seconds=figures.mttr_seconds,
+        days=days,
+        incident_list=spans,
+    )

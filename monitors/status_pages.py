@@ -1,0 +1,121 @@
+"""What a public status page shows, and nothing more.
+
+The public sees each chosen monitor's name, state and daily uptime, and when incidents
+started and ended. Never URLs, status codes, failure reasons or anything else of the check
+configuration: those can name internal hosts and leak details to the world.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
+
+from monitors.models import Monitor, MonitorStatus, StatusPage
+from monitors.stats import DayBar, daily_bars
+
+BAR_DAYS = 90
+RECENT_INCIDENT_DAYS = 14
+RECENT_INCIDENT_LIMIT = 20
+# A status page gets its traffic during outages, all at once: serve it from the cache.
+CACHE_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class PublicMonitor:
+    name: str
+    state: str  # up, down, paused, unknown
+    uptime_percent: float | None  # over the bars' days
+    bars: list[DayBar]
+
+
+@dataclass(frozen=True)
+class PublicIncident:
+    monitor_name: str
+    started_at: datetime
+    resolved_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+    @property
+    def duration(self) -> timedelta | None:
+        return self.resolved_at - self.started_at if self.resolved_at else None
+
+
+@dataclass(frozen=True)
+class PublicStatus:
+    title: str
+    description: str
+    overall: str  # operational, partial_outage, major_outage, unknown
+    monitors: list[PublicMonitor]
+    open_incidents: list[PublicIncident]
+    recent_incidents: list[PublicIncident]
+    generated_at: datetime
+
+
+def overall_state(states: list[str]) -> str:
+    """One word for the page: any monitor down is an outage, all of them a major one."""
+    watched = [state for state in states if state != "paused"]
+    down = sum(1 for state in watched if state == MonitorStatus.DOWN)
+    if down and down == len(watched):
+        return "major_outage"
+    if down:
+        return "partial_outage"
+    if watched and all(state == MonitorStatus.UP for state in watched):
+        return "operational"
+    return "unknown"
+
+
+def _uptime(bars: list[DayBar]) -> float | None:
+    checks = sum(bar.checks for bar in bars)
+    return round(100.0 * sum(bar.up for bar in bars) / checks, 3) if checks else None
+
+
+def public_status(page: StatusPage, *, now: datetime | None = None) -> PublicStatus:
+    now = now or timezone.now()
+    monitors = list(page.monitors.order_by("name", "id").only("id", "name", "status", "is_active"))
+    bars = daily_bars([m.id for m in monitors], days=BAR_DAYS, now=now)
+    shown = [
+        PublicMonitor(
+            name=monitor.name,
+            state=monitor.status if monitor.is_active else "paused",
+            uptime_percent=_uptime(bars[monitor.id]),
+            bars=bars[monitor.id],
+        )
+        for monitor in monitors
+    ]
+    incident_model = Monitor._meta.get_field("incidents").related_model  # no import of incidents
+    names = {monitor.id: monitor.name for monitor in monitors}
+    incidents = (
+        incident_model.objects.filter(monitor_id__in=list(names))
+        .filter(
+            Q(resolved_at__isnull=True)
+            | Q(resolved_at__gte=now - timedelta(days=RECENT_INCIDENT_DAYS))
+        )
+        .order_by("-started_at")
+        .values_list("monitor_id", "started_at", "resolved_at")[:RECENT_INCIDENT_LIMIT]
+    )
+    public = [PublicIncident(names[m], started, resolved) for m, started, resolved in incidents]
+    return PublicStatus(
+        title=page.title,
+        description=page.description,
+        overall=overall_state([m.state for m in shown]),
+        monitors=shown,
+        open_incidents=[i for i in public if i.is_open],
+        recent_incidents=[i for i in public if not i.is_open],
+        generated_at=now,
+    )
+
+
+def public_status_cached(page: StatusPage) -> PublicStatus:
+    key = f"status-page:{page.id}:{page.updated_at.timestamp()}"
+    status = cache.get(key)
+    if status is None:
+        status = public_status(page)
+        cache.set(key, status, CACHE_SECONDS)
+    return status
