@@ -110,6 +110,11 @@ app.conf.beat_schedule = {
         # A dispatch that waited 2 s is superseded by the next one; don't run a queue of them.
         "options": {"expire_seconds": 2},
     },
+    "requeue-stalled-deliveries": {
+        "task": "notifications.tasks.requeue_stalled_deliveries",
+        "schedule": 300.0,
+        "options": {"expire_seconds": 300},
+    },
 }
 
 

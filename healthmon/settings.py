@@ -304,6 +304,9 @@ NOTIFY_RETRY_AFTER_MAX = envint("NOTIFY_RETRY_AFTER_MAX", 1800, minimum=1)
 NOTIFY_TIMEOUT = envfloat("NOTIFY_TIMEOUT", 10.0)
 # A delivery left "sending" this long (its worker died mid-send) may be claimed again.
 NOTIFY_SENDING_LEASE = envint("NOTIFY_SENDING_LEASE", 300, minimum=10)
+# A pending or failed delivery neither enqueued nor attempted for this long lost its task
+# (broker restart, purge); the beat job requeue_stalled_deliveries enqueues it again.
+NOTIFY_STALLED_AFTER = envint("NOTIFY_STALLED_AFTER", 3600, minimum=60)
 
 # --- Logging -------------------------------------------------------------------------------
 # One JSON object per line (json) or readable lines (console); both carry the request id.

@@ -186,6 +186,6 @@ def dead_letter_replay(
             Delivery.objects.filter(
                 id=dead_letter.delivery_id,
                 status__in=[DeliveryStatus.DEAD, DeliveryStatus.FAILED],
-            ).update(status=DeliveryStatus.PENDING)
+            ).update(status=DeliveryStatus.PENDING, queued_at=now)
         transaction.on_commit(lambda: _enqueue_or_release(dead_letter))
     return dead_letter

@@ -8,6 +8,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class ChannelKind(models.TextChoices):
@@ -106,6 +107,9 @@ class Delivery(models.Model):
     last_error = models.CharField(max_length=1000, blank=True)
     payload = models.JSONField(help_text="The message, fixed when the event happened")
     created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(
+        default=timezone.now, help_text="Last time a task was enqueued for it"
+    )
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 

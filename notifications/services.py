@@ -199,6 +199,32 @@ def deliveries_owed(*, incident_id: int, event: str) -> list[int]:
     )
 
 
+def deliveries_stalled(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Claim deliveries whose task seems lost, to enqueue them again.
+
+    Pending or failed, and neither enqueued nor attempted for NOTIFY_STALLED_AFTER (longer
+    than any retry countdown): the broker lost the message (a Redis restart without
+    persistence, a purge). Re-enqueueing a delivery whose task does exist is harmless: the
+    claim lets only one of them send. SKIP LOCKED and the new ``queued_at`` keep two
+    sweepers from taking the same rows.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.NOTIFY_STALLED_AFTER)
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=cutoff),
+                status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED],
+                queued_at__lt=cutoff,
+            )
+            .order_by("queued_at")
+            .values_list("id", flat=True)[:limit]
+        )
+        Delivery.objects.filter(id__in=ids).update(queued_at=now)
+    return ids
+
+
 def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> Delivery | None:
     """Take a delivery for one attempt, or None if there is nothing to do.
 

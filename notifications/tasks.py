@@ -60,6 +60,20 @@ def notify_incident(self: Task, incident_id: int, event: str) -> int:
 
 
 @shared_task(
+    name="notifications.tasks.requeue_stalled_deliveries",
+    dead_letter=False,  # periodic: the next run (every 5 minutes, beat) replaces a failed one
+)
+def requeue_stalled_deliveries() -> int:
+    """Enqueue again the deliveries whose task the broker lost (see services)."""
+    delivery_ids = services.deliveries_stalled()
+    for delivery_id in delivery_ids:
+        transaction.on_commit(partial(deliver_notification.delay, delivery_id))
+    if delivery_ids:
+        logger.warning("re-enqueued %d stalled deliveries", len(delivery_ids))
+    return len(delivery_ids)
+
+
+@shared_task(
     bind=True,
     base=NotificationTask,
     name="notifications.tasks.deliver_notification",

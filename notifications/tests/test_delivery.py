@@ -192,3 +192,34 @@ def test_a_delivery_abandoned_mid_send_is_taken_over_after_the_lease(alice, rece
 
     assert taken is not None
     assert taken.attempts == 2
+
+
+def test_deliveries_whose_task_was_lost_are_enqueued_again(
+    alice, receiver, eager, settings, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.tasks import requeue_stalled_deliveries
+
+    monitors = [make_monitor(alice.personal_team, name=f"API {n}") for n in range(3)]
+    make_webhook(alice.personal_team, receiver.url, monitors=monitors)
+    long_ago = timezone.now() - timedelta(seconds=settings.NOTIFY_STALLED_AFTER + 60)
+    [lost], [recent], [retrying] = (
+        services.deliveries_owed(incident_id=make_incident(monitor).id, event="opened")
+        for monitor in monitors
+    )
+    Delivery.objects.filter(id=lost).update(queued_at=long_ago)
+    Delivery.objects.filter(id=retrying).update(
+        queued_at=long_ago, status=DeliveryStatus.FAILED, last_attempt_at=timezone.now()
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = requeue_stalled_deliveries.apply()
+
+    assert result.result == 1
+    assert Delivery.objects.get(id=lost).status == DeliveryStatus.DELIVERED
+    assert Delivery.objects.get(id=recent).status == DeliveryStatus.PENDING
+    assert Delivery.objects.get(id=retrying).status == DeliveryStatus.FAILED
+    assert len(receiver.requests) == 1
