@@ -42,6 +42,7 @@ from incidents.state_machine import (
     is_stale,
     transition,
 )
+from monitors.bulk_sql import bulk_set
 from monitors.models import CheckResult, CheckStatus, Monitor
 
 logger = logging.getLogger(__name__)
@@ -119,8 +120,18 @@ def evaluate_check_results(result_ids: Iterable[int]) -> Evaluation:
         for monitor_id, state in states.items():
             if _evaluate_monitor(state, observations[monitor_id], evaluation, stale_ids):
                 changed.append(state)
-        if changed:
-            MonitorState.objects.bulk_update(changed, MEMORY_FIELDS)
+        # One UPDATE each for the states and the monitors' status mirror, whatever the batch
+        # size (bulk_update's CASE expressions cost more CPU than the evaluation itself).
+        bulk_set(
+            MonitorState,
+            [[s.monitor_id, *(getattr(s, name) for name in MEMORY_FIELDS)] for s in changed],
+            MEMORY_FIELDS,
+        )
+        bulk_set(
+            Monitor,
+            [[s.monitor_id, s.state] for s in changed if s.monitor.status != s.state],
+            ["status"],
+        )
         if stale_ids:
             evaluation.replayed = _announcements_caused_by(stale_ids)
         if evaluation.announcements or evaluation.replayed:
@@ -163,7 +174,7 @@ def _evaluate_monitor(
     evaluation: Evaluation,
     stale_ids: list[int],
 ) -> bool:
-    """Apply one monitor's new results under its lock; returns whether its memory changed."""
+    """Apply one monitor's new results under its lock; returns whether it needs saving."""
     monitor = state.monitor
     if not monitor.is_active:
         # Paused: the state is frozen. Results of checks already under way when the monitor
@@ -192,12 +203,10 @@ def _evaluate_monitor(
                 incident_id = _resolve_incident(monitor.id, event)
                 if incident_id is not None:
                     evaluation.announcements.append((incident_id, IncidentEvent.RESOLVED))
-    if monitor.status != memory.state:
-        # The user-visible mirror, read by lists and filters without a join.
-        Monitor.objects.filter(pk=monitor.pk).update(status=memory.state)
-        monitor.status = memory.state
-    if memory == before:
+    if memory == before and monitor.status == memory.state:
         return False
+    # Saved by the caller, with ``Monitor.status``: the user-visible mirror of the state,
+    # read by lists and filters without a join.
     store_memory(state, memory)
     return True
 
