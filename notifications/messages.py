@@ -115,6 +115,7 @@ def render(payload: dict) -> RenderedMessage:
     subject = f"[healthmon] {HEADLINE.get(event, event.upper())}: {name}"
     if event == "test":
         subject = "[healthmon] Test notification"
+    subject = " ".join(subject.split())  # a header: no line breaks, whatever the name holds
     context = {"payload": payload, "event": event, "subject": subject, "name": name}
     return RenderedMessage(
         subject=subject,

@@ -281,3 +281,12 @@ def test_apprise_failure_is_classified_and_redacted(alice, receiver, status, per
     assert caught.value.permanent is permanent
     assert caught.value.response_code == status
     assert "topsecretpass" not in caught.value.message
+
+
+@pytest.mark.django_db
+def test_subject_never_holds_a_line_break(alice):
+    incident = make_incident(make_monitor(alice.personal_team, name="Evil\r\nBcc: x@y.io"))
+
+    message = render(incident_payload(incident, "opened", occurred_at=NOW))
+
+    assert message.subject == "[healthmon] DOWN: Evil Bcc: x@y.io"

@@ -108,3 +108,25 @@ def test_duplicate_delivery_messages_send_once(celery_worker_process, alice, rec
     assert len(receiver.requests) == 1
     delivery.refresh_from_db()
     assert delivery.attempts == 1
+
+
+def test_apprise_channel_delivers_from_the_gevent_worker(celery_worker_process, alice, receiver):
+    from notifications import services
+
+    monitor = make_monitor(alice.personal_team)
+    port = receiver.url.split(":")[2].split("/")[0]
+    services.channel_create(
+        team=alice.personal_team,
+        name="Chat",
+        kind="apprise",
+        secrets={"url": f"json://127.0.0.1:{port}/chat"},
+        monitors=[monitor],
+    )
+    incident = make_incident(monitor)
+
+    app.send_task("notifications.tasks.notify_incident", args=[incident.id, "opened"])
+
+    wait_for(delivery_in(DeliveryStatus.DELIVERED), timeout=30)
+    [request] = receiver.requests
+    assert request.path == "/chat"
+    assert request.json()["title"] == "[healthmon] DOWN: Payments API"
