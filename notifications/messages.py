@@ -36,12 +36,13 @@ def _reason(incident: Incident, event: str) -> str:
 
 
 def incident_links(incident_id: int, monitor_id: int | None) -> dict[str, str | None]:
+    """API addresses for programs, and ``dashboard``: the page a person should open."""
     site = settings.SITE_URL
     return {
+        "dashboard": f"{site}/monitors/{monitor_id}/" if monitor_id else f"{site}/incidents/",
         "incident": f"{site}/api/v1/incidents/{incident_id}/",
         "deliveries": f"{site}/api/v1/incidents/{incident_id}/deliveries/",
         "monitor": f"{site}/api/v1/monitors/{monitor_id}/" if monitor_id else None,
-        "dashboard": f"{site}/",
     }
 
 

@@ -6,6 +6,7 @@ import smtplib
 from datetime import UTC, datetime
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from notifications import services
@@ -124,6 +125,9 @@ def test_message_renders_subject_text_and_html_for_each_event(alice):
         assert "Checkout <API>" in message.text  # plain text is not HTML-escaped
         assert "Checkout &lt;API&gt;" in message.html
         assert "HTTP 503" in message.text
+        assert f"/monitors/{incident.monitor_id}/" in message.text  # a page for people
+        page = f"{settings.SITE_URL}/monitors/{incident.monitor_id}/"
+        assert f'href="{page}"' in message.html
 
 
 # --- email through a real SMTP server ----------------------------------------------------------
