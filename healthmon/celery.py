@@ -104,6 +104,18 @@ app.conf.task_annotations = [LateAckForIdempotentTasks()]
 # (update_or_create by name, so restarts and a second beat are idempotent; an admin's
 # "enabled" switch is kept). Housekeeping tasks of other apps go here too.
 app.conf.beat_schedule = {
+    # History (monitors/rollups.py): merge new check results into hourly and daily rollups;
+    # prune raw results past CHECK_RETENTION_DAYS in bounded batches.
+    "rollup-check-results": {
+        "task": "monitors.tasks.rollup_check_results",
+        "schedule": 5.0,
+        "options": {"expire_seconds": 5},
+    },
+    "prune-check-results": {
+        "task": "monitors.tasks.prune_check_results",
+        "schedule": 600.0,
+        "options": {"expire_seconds": 600},
+    },
     "dispatch-due-checks": {
         "task": "monitors.tasks.dispatch_due_checks",
         "schedule": 1.0,

@@ -1,7 +1,16 @@
 from django.contrib import admin, messages
+from django.db.models import Count
 
-from monitors import results
-from monitors.models import CheckResult, Monitor, Tag
+from monitors import latency, results
+from monitors.models import (
+    CheckResult,
+    CheckRollup,
+    Monitor,
+    MonitorBadge,
+    RollupWatermark,
+    StatusPage,
+    Tag,
+)
 
 MAX_ADMIN_CHECKS = 20  # each runs inside the admin request
 
@@ -103,3 +112,84 @@ class TagAdmin(admin.ModelAdmin):
     list_display = ["name", "team"]
     search_fields = ["name"]
     list_filter = ["team"]
+
+
+# --- History: rollups, status pages, badges -------------------------------------------------
+
+
+@admin.register(CheckRollup)
+class CheckRollupAdmin(admin.ModelAdmin):
+    """Read-only: rollups are sums maintained by monitors.rollups, never edited by hand."""
+
+    list_display = [
+        "monitor",
+        "period",
+        "period_start",
+        "checks",
+        "up",
+        "uptime",
+        "average_ms",
+        "p95_ms",
+    ]
+    list_filter = ["period"]
+    search_fields = ["monitor__name"]
+    list_select_related = ["monitor"]
+    raw_id_fields = ["monitor"]
+    date_hierarchy = "period_start"
+    show_full_result_count = False
+
+    @admin.display(description="Uptime")
+    def uptime(self, rollup: CheckRollup) -> str:
+        return f"{100 * rollup.up / rollup.checks:.3f}%" if rollup.checks else "-"
+
+    @admin.display(description="Avg (ms)")
+    def average_ms(self, rollup: CheckRollup) -> str:
+        if not rollup.response_count:
+            return "-"
+        return f"{rollup.response_sum_ms / rollup.response_count:.0f}"
+
+    @admin.display(description="p95 (ms)")
+    def p95_ms(self, rollup: CheckRollup) -> str:
+        value = latency.percentile(rollup.latency_histogram, 0.95)
+        return "-" if value is None else f"{value:.0f}"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RollupWatermark)
+class RollupWatermarkAdmin(admin.ModelAdmin):
+    list_display = ["last_id", "gap_id", "gap_seen_at", "updated_at"]
+    readonly_fields = ["last_id", "gap_id", "gap_seen_at", "updated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(StatusPage)
+class StatusPageAdmin(admin.ModelAdmin):
+    list_display = ["title", "slug", "team", "is_public", "monitor_count", "updated_at"]
+    list_filter = ["is_public", "team"]
+    search_fields = ["title", "slug"]
+    list_select_related = ["team"]
+    filter_horizontal = ["monitors"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(monitor_total=Count("monitors"))
+
+    @admin.display(description="Monitors", ordering="monitor_total")
+    def monitor_count(self, page: StatusPage) -> int:
+        return page.monitor_total
+
+
+@admin.register(MonitorBadge)
+class MonitorBadgeAdmin(admin.ModelAdmin):
+    list_display = ["monitor", "created_at"]
+    search_fields = ["monitor__name"]
+    list_select_related = ["monitor"]
+    raw_id_fields = ["monitor"]
+    readonly_fields = ["token", "created_at"]

@@ -85,8 +85,9 @@ def percentile(counts: Sequence[int], q: float) -> float | None:
             lower, upper = bucket_bounds(index)
             if upper is None:
                 return float(lower)
-            # The rank-th sample is the (rank - seen)-th of `count` spread evenly over the bucket.
-            return lower + (upper - lower) * (rank - seen) / count
+            # Samples are taken as spread evenly over the bucket, each at the middle of its
+            # share: one sample reads as the bucket's midpoint, not its edge.
+            return lower + (upper - lower) * (rank - seen - 0.5) / count
         seen += count
     raise AssertionError("unreachable: rank <= total")
 

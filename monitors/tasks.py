@@ -15,7 +15,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from monitors import results, scheduling
+from monitors import results, rollups, scheduling
 
 logger = logging.getLogger(__name__)
 
@@ -47,3 +47,48 @@ def dispatch_due_checks() -> int:
     if count:
         logger.debug("dispatched %d checks", count)
     return count
+
+
+# --- History: rollups and retention (monitors/rollups.py) -----------------------------------
+
+# A prune run deletes at most this many batches (PRUNE_BATCH_SIZE rows each), so one run is
+# bounded in time and locks; at 333 checks/s a 10-minute schedule needs ~40 batches of 5,000.
+PRUNE_MAX_BATCHES = 100
+
+
+@shared_task(
+    name="monitors.tasks.rollup_check_results",
+    acks_late=False,
+    max_retries=0,
+    time_limit=120,
+    ignore_result=True,
+    dead_letter=False,  # periodic: the next run (seconds later) picks up where this one stopped
+)
+def rollup_check_results() -> int:
+    """Every few seconds (beat): merge the results stored since the last run into rollups."""
+    run = rollups.rollup_new_results()
+    if run.results:
+        logger.debug("rolled up %d check results up to #%d", run.results, run.watermark)
+    return run.results
+
+
+@shared_task(
+    name="monitors.tasks.prune_check_results",
+    acks_late=False,
+    max_retries=0,
+    time_limit=600,
+    ignore_result=True,
+    dead_letter=False,  # periodic: the next run deletes what this one left
+)
+def prune_check_results() -> int:
+    """Every 10 minutes (beat): delete raw results older than CHECK_RETENTION_DAYS (and
+    hourly rollups past theirs), in bounded batches."""
+    run = rollups.prune_history(max_batches=PRUNE_MAX_BATCHES)
+    if run.check_results or run.hourly_rollups:
+        logger.info(
+            "pruned %d check results and %d hourly rollups%s",
+            run.check_results,
+            run.hourly_rollups,
+            "" if run.complete else " (more left for the next run)",
+        )
+    return run.check_results
