@@ -59,6 +59,14 @@ class CheckNowSerializer(CheckResultSerializer):
         read_only_fields = fields
 
 
+class CheckResultPageSerializer(serializers.Serializer):
+    """The cursor page, for the schema."""
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = CheckResultSerializer(many=True)
+
+
 class CheckResultFilter(django_filters.FilterSet):
     since = django_filters.IsoDateTimeFilter(
         field_name="checked_at", lookup_expr="gte", help_text="ISO 8601, inclusive"
@@ -86,7 +94,7 @@ class MonitorChecksMixin:
     throttle_scope: str | None = None  # set for check-now only
 
     @extend_schema(
-        responses=CheckResultSerializer(many=True),
+        responses=CheckResultPageSerializer,
         parameters=[
             OpenApiParameter("since", str, description="checked_at >= (ISO 8601)"),
             OpenApiParameter("until", str, description="checked_at < (ISO 8601)"),
@@ -111,7 +119,7 @@ class MonitorChecksMixin:
         page = paginator.paginate_queryset(found.qs, request, view=self)
         return paginator.get_paginated_response(CheckResultSerializer(page, many=True).data)
 
-    @extend_schema(request=None, responses=CheckNowSerializer)
+    @extend_schema(request=None, responses={201: CheckNowSerializer})
     @action(
         detail=True,
         methods=["post"],
