@@ -32,10 +32,23 @@ migrate: install
 demo: migrate
 	$(RUN_ENV) $(PY) manage.py demo_setup
 
+# Flower's login for `make run`: generated once into var/ (never a well-known password).
+FLOWER_AUTH_FILE := var/flower-basic-auth
+# prometheus_client multiprocess files of web, worker and beat; emptied before they start.
+METRICS_DIR := var/prometheus
+
+$(FLOWER_AUTH_FILE):
+	mkdir -p $(@D)
+	umask 077 && $(PYTHON) -c 'import secrets; print("admin:" + secrets.token_urlsafe(18))' > $@
+
 ## Install, migrate, create the demo login and start web, worker, beat and Flower.
-run: demo
+run: demo $(FLOWER_AUTH_FILE)
 	$(RUN_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
-	$(RUN_ENV) $(VENV)/bin/honcho start -f Procfile
+	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	@echo "Flower: http://127.0.0.1:5555/ (user:password in $(FLOWER_AUTH_FILE))"
+	$(RUN_ENV) PROMETHEUS_MULTIPROC_DIR=$(abspath $(METRICS_DIR)) \
+	FLOWER_BASIC_AUTH=$${FLOWER_BASIC_AUTH:-$$(cat $(FLOWER_AUTH_FILE))} \
+	$(VENV)/bin/honcho start -f Procfile
 
 ## The whole test suite, against PostgreSQL and Redis.
 test: install-dev

@@ -1,10 +1,11 @@
 """Error reporting to Sentry, only when ``SENTRY_DSN`` is set.
 
 Called at the end of settings, so web, workers and beat all report. No personal data by
-default: no user emails or IP addresses (``send_default_pii=False``), no request bodies (they
-carry passwords, monitor headers and webhook secrets), and the SDK's scrubber removes cookies,
-authorization headers and secret-looking keys. Each event is tagged with the request id, so an
-error in a task can be found next to the API call that caused it.
+default: no user emails or IP addresses (``send_default_pii=False``), no request bodies and no
+local variables of stack frames (they carry passwords, monitor headers and webhook secrets),
+and the SDK's scrubber removes cookies, authorization headers and secret-looking keys. Each
+event is tagged with the request id, so an error in a task can be found next to the API call
+that caused it.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def init_sentry(*, dsn: str, environment: str, release: str, traces_sample_rate:
         ],
         send_default_pii=False,
         max_request_body_size="never",
+        # Frame locals hold request data, monitor headers and channel secrets.
+        include_local_variables=False,
         traces_sample_rate=traces_sample_rate,
         before_send=_tag_request_id,
     )
