@@ -52,31 +52,37 @@ class HeartbeatStore(Protocol):
 
 
 class RedisHeartbeatStore:
-    def __init__(self, url: str) -> None:
+    """One key for beat's last tick, one hash of workers (hostname -> seen_at, queues)."""
+
+    def __init__(
+        self, url: str, *, beat_key: str = BEAT_KEY, workers_key: str = WORKERS_KEY
+    ) -> None:
         self.client = redis.Redis.from_url(
             url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
         )
+        self.beat_key = beat_key
+        self.workers_key = workers_key
 
     def record_beat_tick(self, at: float) -> None:
-        self.client.set(BEAT_KEY, repr(at))
+        self.client.set(self.beat_key, repr(at))
 
     def beat_last_tick(self) -> float | None:
-        raw = self.client.get(BEAT_KEY)
+        raw = self.client.get(self.beat_key)
         return float(raw) if raw else None
 
     def record_worker(self, hostname: str, queues: list[str], at: float) -> None:
-        self.client.hset(WORKERS_KEY, hostname, json.dumps({"seen_at": at, "queues": queues}))
+        payload = json.dumps({"seen_at": at, "queues": queues})
+        self.client.hset(self.workers_key, hostname, payload)
 
     def forget_worker(self, hostname: str) -> None:
-        self.client.hdel(WORKERS_KEY, hostname)
+        self.client.hdel(self.workers_key, hostname)
 
     def workers(self) -> list[WorkerSeen]:
-        seen = [
-            _worker(name.decode(), raw) for name, raw in self.client.hgetall(WORKERS_KEY).items()
-        ]
+        found = self.client.hgetall(self.workers_key).items()
+        seen = [_worker(name.decode(), raw) for name, raw in found]
         stale = [w.hostname for w in seen if w.seen_at < time.time() - FORGET_AFTER]
         if stale:
-            self.client.hdel(WORKERS_KEY, *stale)
+            self.client.hdel(self.workers_key, *stale)
         return [w for w in seen if w.hostname not in stale]
 
 

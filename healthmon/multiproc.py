@@ -87,13 +87,18 @@ def mark_this_process_dead(**kwargs) -> None:
     mark_process_dead(os.getpid())
 
 
-def start_worker_exporter(**kwargs) -> None:
-    """Celery's ``worker_ready``: serve this host's metrics on ``WORKER_METRICS_PORT`` if set."""
+def start_worker_exporter(**kwargs):
+    """Celery's ``worker_ready``: serve this pod's metrics on ``WORKER_METRICS_PORT`` if set.
+
+    The registry is the multiprocess directory when set (prefork pool children write there
+    too), else this process's own metrics. Returns the HTTP server (None when disabled).
+    """
     port = os.environ.get("WORKER_METRICS_PORT")
     if not port:
-        return
+        return None
     from prometheus_client import start_http_server
 
     address = os.environ.get("WORKER_METRICS_ADDR", "0.0.0.0")  # noqa: S104 - a pod's port
-    start_http_server(int(port), addr=address, registry=scrape_registry())
-    logger.info("worker metrics on %s:%s/metrics", address, port)
+    server, _thread = start_http_server(int(port), addr=address, registry=scrape_registry())
+    logger.info("worker metrics on %s:%s/metrics", address, server.server_port)
+    return server
