@@ -64,6 +64,9 @@ class JsonFormatter(_JsonFormatter):
         for key in ("request_id", "task_id", "task_name"):
             if log_data.get(key) is None:
                 log_data.pop(key, None)
+        # django.request attaches the request object; its repr carries the query string,
+        # which may hold tokens. The request id and healthmon.request's line say enough.
+        log_data.pop("request", None)
 
 
 class ConsoleFormatter(logging.Formatter):

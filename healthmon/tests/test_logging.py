@@ -52,6 +52,17 @@ def test_json_lines_carry_time_level_logger_request_id_and_extra_fields():
     assert "task_id" not in record  # empty context fields are left out
 
 
+def test_django_request_lines_logged_after_the_middleware_keep_the_request_id():
+    # django.request logs 4xx/5xx once the middleware (and its context) has finished.
+    line = render(
+        JsonFormatter(), message="Not Found: /x", request=SimpleNamespace(request_id="r-9")
+    )
+
+    record = json.loads(line)
+    assert record["request_id"] == "r-9"
+    assert "request" not in record  # its repr would carry the query string
+
+
 def test_console_lines_show_the_request_id_or_a_dash():
     token = request_id_var.set("req-abc-123")
     try:
