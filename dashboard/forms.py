@@ -39,6 +39,7 @@ class SerializerForm(forms.Form):
         self.request = request
         self.instance = instance
         self.validated: dict = {}
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
 
     def payload(self, cleaned: dict) -> dict:

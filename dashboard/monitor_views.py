@@ -151,9 +151,16 @@ def _live_context(request: HttpRequest, monitor: Monitor) -> dict:
         .select_related("acknowledged_by")
         .order_by("-started_at")[:RECENT_INCIDENTS]
     )
+    now = timezone.now()
+    last_month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     return {
         "monitor": monitor,
         "state": public_state(monitor),
+        "stats": [
+            monitor_stats(monitor=monitor, window=w, now=now) for w in ("24h", "7d", "30d", "90d")
+        ],
+        "chart": chart_points(monitor, now=now),
+        "sla_months": [now.strftime("%Y-%m"), last_month],
         "checks": list(
             CheckResult.objects.filter(monitor=monitor).order_by("-checked_at", "-id")[
                 :RECENT_CHECKS
@@ -175,19 +182,11 @@ def _get_monitor(request: HttpRequest, pk: int) -> Monitor:
 @login_required
 def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     monitor = _get_monitor(request, pk)
-    now = timezone.now()
     context = _live_context(request, monitor)
-    last_month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     context.update(
         {
-            "stats": [
-                monitor_stats(monitor=monitor, window=w, now=now)
-                for w in ("24h", "7d", "30d", "90d")
-            ],
-            "bars": daily_bars([monitor.id], days=90, now=now)[monitor.id],
-            "chart": chart_points(monitor, now=now),
+            "bars": daily_bars([monitor.id], days=90)[monitor.id],
             "badge": MonitorBadge.objects.filter(monitor=monitor).first(),
-            "sla_months": [now.strftime("%Y-%m"), last_month],
         }
     )
     return render(request, "dashboard/monitor_detail.html", context)

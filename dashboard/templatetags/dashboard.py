@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
+from django.utils import timezone
 
 from dashboard import charts
 
@@ -52,3 +53,11 @@ def duration(value: float | timedelta | None) -> str:
     if minutes:
         return f"{minutes}m {secs:02d}s"
     return f"{secs}s"
+
+
+@register.filter
+def age(value: datetime | None) -> str:
+    """How long ago ``value`` was, like ``duration``: "4m 10s" rather than "0 minutes"."""
+    if value is None:
+        return NO_DATA
+    return duration(max(timezone.now() - value, timedelta(0)))
