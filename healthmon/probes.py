@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -133,14 +133,16 @@ def workers_by_queue(now: float | None = None) -> dict[str, list[str]]:
     return {queue: sorted(w.hostname for w in recent if queue in w.queues) for queue in QUEUES}
 
 
-def check_workers(now: float | None = None) -> ComponentStatus:
+def check_workers(now: float | None = None, *, names: bool = False) -> ComponentStatus:
+    """Workers seen per queue; ``names`` adds their hostnames (not on the public /health)."""
     try:
         by_queue = workers_by_queue(now)
     except Exception as exc:
         return ComponentStatus(ok=False, reason=f"heartbeat store: {_one_line(exc)}")
     idle = [queue for queue, hosts in by_queue.items() if not hosts]
-    details = {"queues": {queue: len(hosts) for queue, hosts in by_queue.items()}}
-    details["workers"] = sorted({host for hosts in by_queue.values() for host in hosts})
+    details: dict[str, Any] = {"queues": {queue: len(hosts) for queue, hosts in by_queue.items()}}
+    if names:
+        details["workers"] = sorted({host for hosts in by_queue.values() for host in hosts})
     if idle:
         return ComponentStatus(
             ok=False,
@@ -225,17 +227,3 @@ class OpsEndpointsMiddleware:
         if request.method not in ("GET", "HEAD"):
             return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
         return view(request)
-
-
-def components_summary() -> dict[str, Any]:
-    """Everything /health shows, as plain data (for ``manage.py healthmon_status``)."""
-    return {
-        name: asdict(status)
-        for name, status in {
-            "database": check_database(),
-            "broker": check_broker(),
-            "beat": check_beat(),
-            "workers": check_workers(),
-            "queues": check_queues(),
-        }.items()
-    }

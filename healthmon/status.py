@@ -28,7 +28,7 @@ def collect_status(now: datetime | None = None) -> dict[str, Any]:
         "database": probes.check_database(),
         "broker": probes.check_broker(),
         "beat": probes.check_beat(now.timestamp()),
-        "workers": probes.check_workers(now.timestamp()),
+        "workers": probes.check_workers(now.timestamp(), names=True),
         "queues": probes.check_queues(),
     }
     snapshot: dict[str, Any] = {
