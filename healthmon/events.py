@@ -10,8 +10,9 @@ reader needs to find the rows (monitor_id, incident_id, delivery_id) as JSON fie
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -23,6 +24,20 @@ incident_logger = logging.getLogger("healthmon.events.incidents")
 delivery_logger = logging.getLogger("healthmon.events.notifications")
 
 
+def _never_raises(receiver: Callable[..., None]) -> Callable[..., None]:
+    """Counting and logging must never fail a delivery or an evaluation: some hooks are sent
+    with ``Signal.send``, where a receiver's exception would propagate into the task."""
+
+    @functools.wraps(receiver)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            receiver(*args, **kwargs)
+        except Exception:
+            logging.getLogger(__name__).exception("metrics receiver %s failed", receiver.__name__)
+
+    return wrapper
+
+
 def checks_stored(results: Sequence[Any]) -> None:
     """A batch of ``CheckResult`` rows was saved (inside its transaction): count and log
     them once it commits, so a rolled-back batch is neither counted nor reported."""
@@ -31,6 +46,7 @@ def checks_stored(results: Sequence[Any]) -> None:
         transaction.on_commit(lambda: _checks_committed(results), robust=True)
 
 
+@_never_raises
 def _checks_committed(results: list[Any]) -> None:
     metrics.record_checks(results)
     for result in results:
@@ -56,6 +72,7 @@ def _checks_committed(results: list[Any]) -> None:
         )
 
 
+@_never_raises
 def incident_changed(sender=None, *, incident_id: int, event: str, **kwargs) -> None:
     """``incidents.signals.incident_changed``: opened, resolved or acknowledged."""
     if event == "opened":
@@ -81,6 +98,7 @@ def incident_changed(sender=None, *, incident_id: int, event: str, **kwargs) -> 
     )
 
 
+@_never_raises
 def delivery_attempted(
     sender=None, *, delivery: Any, outcome: str, duration_ms: int | None = None, **kwargs
 ) -> None:
@@ -112,6 +130,7 @@ def delivery_attempted(
     )
 
 
+@_never_raises
 def dead_lettered(sender=None, *, dead_letter: Any, created: bool = True, **kwargs) -> None:
     """``notifications.hooks.dead_lettered``: a task failed for good (logged there)."""
     if created:

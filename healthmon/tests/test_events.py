@@ -82,3 +82,11 @@ def test_a_dead_letter_is_counted_by_task_name():
     )
 
     assert sample(metrics.DEAD_LETTERED, task=task) == before + 1
+
+
+def test_a_failing_receiver_never_breaks_the_delivery(caplog):
+    broken = object()  # no channel_kind, no id: the receiver cannot count it
+
+    events.delivery_attempted(delivery=broken, outcome="delivered", duration_ms=5)
+
+    assert "metrics receiver delivery_attempted failed" in caplog.text
