@@ -245,6 +245,30 @@ def rollup_new_results(
     return total
 
 
+@dataclass(frozen=True)
+class RollupBacklog:
+    """How far rollups are behind the stored results: a hook for metrics and /health."""
+
+    watermark: int
+    pending_ids: int  # newest result id - watermark: an upper bound of results to roll up
+    oldest_pending_seconds: float  # age of the oldest result not rolled up; 0 when caught up
+
+
+def rollup_backlog(*, now: datetime | None = None) -> RollupBacklog:
+    """Two primary-key lookups, cheap enough for every scrape."""
+    now = now or timezone.now()
+    last_id = RollupWatermark.objects.filter(id=1).values_list("last_id", flat=True).first() or 0
+    newest = CheckResult.objects.order_by("-id").values_list("id", flat=True).first() or last_id
+    oldest = (
+        CheckResult.objects.filter(id__gt=last_id)
+        .order_by("id")
+        .values_list("checked_at", flat=True)
+        .first()
+    )
+    age = max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
+    return RollupBacklog(last_id, max(newest - last_id, 0), age)
+
+
 # --- Retention ------------------------------------------------------------------------------
 
 

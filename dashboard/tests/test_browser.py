@@ -121,6 +121,32 @@ def seed_history(monitor: Monitor, *, days: int, down_days: tuple[int, ...] = ()
     CheckResult.objects.bulk_create(rows, batch_size=2000)
 
 
+UNLABELLED = """() => {
+  const problems = [];
+  for (const el of document.querySelectorAll("input, select, textarea")) {
+    if (["hidden", "submit"].includes(el.type)) continue;
+    if (!(el.labels && el.labels.length) && !el.getAttribute("aria-label")) problems.push(el.name);
+  }
+  for (const el of document.querySelectorAll("button, a[href]")) {
+    if (!(el.textContent.trim() || el.getAttribute("aria-label"))) problems.push(el.outerHTML);
+  }
+  for (const el of document.querySelectorAll("svg[role=img]")) {
+    if (!el.getAttribute("aria-label")) problems.push("svg without a text alternative");
+  }
+  if (!document.documentElement.lang) problems.push("no lang on <html>");
+  return problems;
+}"""
+
+
+def assert_accessible_basics(page) -> None:
+    """Every control is labelled and every chart has a text alternative."""
+    assert page.evaluate(UNLABELLED) == []
+
+
+def focused_text(page) -> str:
+    return page.evaluate("document.activeElement.textContent.trim()")
+
+
 def shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -178,9 +204,14 @@ def test_login_create_monitor_see_it_up_then_down_acknowledge_and_publish(
         shot(page, "01-login")
         page.get_by_role("button", name="Log in").click()
         expect(page.get_by_role("heading", name="Monitors")).to_be_visible()
+        # The keyboard's first stop skips the navigation; Enter on a link follows it.
+        page.keyboard.press("Tab")
+        assert focused_text(page) == "Skip to content"
+        page.get_by_role("link", name="New monitor").focus()
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="New monitor")).to_be_visible()
 
         # Create a monitor with the form, pointing at the local target.
-        page.get_by_role("link", name="New monitor").click()
         page.get_by_label("Name").fill("Checkout API")
         page.get_by_label("URL").fill(f"{target.base}/health")
         page.get_by_label("Interval").fill("2")
@@ -188,6 +219,7 @@ def test_login_create_monitor_see_it_up_then_down_acknowledge_and_publish(
         page.get_by_label("Failure threshold").fill("2")
         page.get_by_label("Success threshold").fill("1")
         page.get_by_label("Tags").fill("prod, payments")
+        assert_accessible_basics(page)
         shot(page, "02-new-monitor")
         page.get_by_role("button", name="Create monitor").click()
 
@@ -203,6 +235,7 @@ def test_login_create_monitor_see_it_up_then_down_acknowledge_and_publish(
         expect(state).to_have_text("Down", timeout=WAIT_MS)
         expect(page.locator("#monitor-live")).to_contain_text("503", timeout=WAIT_MS)
         expect(page.locator("#monitor-live")).to_contain_text("Open", timeout=WAIT_MS)
+        assert_accessible_basics(page)
         shot(page, "04-incident-open")
 
         # The overview shows it on top, live.
@@ -210,6 +243,7 @@ def test_login_create_monitor_see_it_up_then_down_acknowledge_and_publish(
         first_row = page.locator("table.monitors tbody tr").first
         expect(first_row).to_contain_text("Checkout API")
         expect(first_row).to_contain_text("Down")
+        assert_accessible_basics(page)
         shot(page, "05-overview")
 
         # Acknowledge it from the incidents timeline.

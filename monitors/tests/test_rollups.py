@@ -7,7 +7,7 @@ from django.db import connection
 
 from monitors.latency import BUCKET_FIELDS
 from monitors.models import CheckResult, CheckRollup, CheckStatus, RollupWatermark
-from monitors.rollups import advance_watermark, rollup_batch, rollup_new_results
+from monitors.rollups import advance_watermark, rollup_backlog, rollup_batch, rollup_new_results
 from monitors.tests.history_data import expected_rollups, generate_results, make_monitor
 
 NOW = datetime(2026, 5, 20, 14, 30, tzinfo=UTC)
@@ -270,3 +270,18 @@ def test_a_batch_committing_late_is_not_skipped(alice):
     assert done.results == 2 and done.abandoned == 0
     row = CheckRollup.objects.get(period="hour", monitor=monitor)
     assert (row.checks, row.up) == (3, 2)
+
+
+@pytest.mark.django_db
+def test_backlog_says_how_far_rollups_are_behind(alice):
+    monitor = make_monitor(alice.personal_team)
+    assert rollup_backlog(now=NOW).pending_ids == 0
+    generate_results([monitor], start=NOW - timedelta(minutes=10), end=NOW, per_monitor=5)
+    rollup_new_results(now=NOW)
+    assert rollup_backlog(now=NOW).oldest_pending_seconds == 0
+    CheckResult.objects.create(monitor=monitor, checked_at=NOW - timedelta(seconds=42), status="up")
+
+    backlog = rollup_backlog(now=NOW)
+
+    assert backlog.pending_ids == 1
+    assert backlog.oldest_pending_seconds == 42
