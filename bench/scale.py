@@ -73,6 +73,7 @@ class Options:
     json_path: str | None
     out_dir: str
     keep_database: bool
+    profile: list[str] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -104,6 +105,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     add("--json", dest="json_path", default=None, help="also write the figures here")
     add("--out-dir", default=str(stack.ROOT / "bench" / "out"), help="logs go here")
     add("--keep-database", action="store_true", help="don't drop the database at the end")
+    add("--profile", default="", metavar="NAMES",
+        help="py-spy record these processes during the window: checks,events,beat,web")  # fmt: skip
     add("--env", action="append", default=[], metavar="NAME=VALUE",
         help="extra environment for the healthmon processes (repeatable)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -137,6 +140,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         json_path=args.json_path,
         out_dir=args.out_dir,
         keep_database=args.keep_database,
+        profile=[name for name in args.profile.split(",") if name],
         extra_env=extra,
     )
 
@@ -154,9 +158,12 @@ def seed(options: Options, *, target_port: int, receiver_url: str) -> tuple[list
     user = user_register(email="bench@example.com", password=secrets.token_urlsafe(16))
     team = user.personal_team
     base = f"http://127.0.0.1:{target_port}"
+    # Flipped monitors evenly over the schedule's phases, so their alert times range from
+    # "flipped just before its check" to "just after" (the worst case the bound is about).
+    flipped = {i * options.monitors // options.flip for i in range(options.flip)}
     monitors = []
     for index in range(options.monitors):
-        path = f"/flip/{index}" if index < options.flip else f"/m/{index}"
+        path = f"/flip/{index}" if index in flipped else f"/m/{index}"
         monitors.append(
             Monitor(
                 team=team,
@@ -171,7 +178,7 @@ def seed(options: Options, *, target_port: int, receiver_url: str) -> tuple[list
         )
     Monitor.objects.bulk_create(monitors, batch_size=2000)
     ids = sorted(m.id for m in monitors)
-    flip_ids = [m.id for m in monitors[: options.flip]]
+    flip_ids = [m.id for index, m in enumerate(monitors) if index in flipped]
     channel = channel_create(
         team=team, name="bench receiver", kind="webhook", config={"url": receiver_url}
     )
@@ -379,6 +386,42 @@ def run_ceiling(port: int, options: Options, log_dir: Path) -> dict | None:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+def start_profilers(managed: dict, options: Options, log_dir: Path) -> dict:
+    """``py-spy record`` (raw collapsed stacks) on the chosen processes for the window."""
+    import shutil
+    import subprocess
+
+    if not options.profile:
+        return {}
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    started = {}
+    for name in options.profile:
+        if name not in managed:
+            raise SystemExit(f"--profile: unknown process {name!r} (checks, events, beat, web)")
+        output = log_dir / f"profile-{name}.txt"
+        argv = [
+            py_spy, "record", "--format", "raw", "--rate", "100", "--subprocesses",
+            "--duration", str(int(options.window)), "--output", str(output),
+            "--pid", str(managed[name].popen.pid), "--nonblocking",
+        ]  # fmt: skip
+        started[name] = (subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.STDOUT), output)  # fmt: skip
+    return started
+
+
+def finish_profilers(profilers: dict) -> dict:
+    import subprocess
+
+    paths = {}
+    for name, (popen, output) in profilers.items():
+        try:
+            popen.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+        paths[name] = str(output)
+    return paths
+
+
 # --- The run --------------------------------------------------------------------------------
 
 
@@ -473,6 +516,11 @@ def run(options: Options) -> dict:
         )
         _sleep_until(t0, processes)
         sampler.start_window()
+        profilers = start_profilers(
+            {"checks": checks, "events": events, "beat": beat, "web": web},
+            options,
+            log_dir,
+        )
         sizes_before = database_sizes()
         figures["load_average_window_start"] = procs.load_average()
 
@@ -491,6 +539,7 @@ def run(options: Options) -> dict:
         _sleep_until(t1, processes)
         sampler.end_window()
         figures["load_average_window_end"] = procs.load_average()
+        figures["profiles"] = finish_profilers(profilers)
         _say("window over; waiting for the last checks and alerts")
 
         # Let checks scheduled just before t1 finish, and the flip's alerts arrive.
