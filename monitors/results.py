@@ -8,7 +8,7 @@ evaluation message to the incidents queue after commit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -141,18 +141,55 @@ def check_batch(items: Sequence[Sequence]) -> list[CheckResult]:
     """
     scheduled = {int(monitor_id): parse_datetime(iso) for monitor_id, iso in items}
     monitors = list(Monitor.objects.filter(id__in=scheduled, is_active=True))
-    if not connection.in_atomic_block:  # (tests run inside a transaction)
-        connection.close()  # back to the pool (or closed) until the results are stored
-    outcomes = run_checks_concurrently(monitors)
-    stored = store_outcomes(
-        (monitor, scheduled[monitor.id], outcome)
-        for monitor, outcome in zip(monitors, outcomes, strict=True)
-    )
-    if not connection.in_atomic_block:
-        # Celery's Django fixup does this after each task too; doing it here keeps the pool
-        # bounded when a benchmark drives batches from plain greenlets.
-        connection.close()
+    _release_connection()
+    stored: list[CheckResult] = []
+    for wave in checks_in_waves(monitors):
+        stored += store_outcomes(
+            (monitor, scheduled[monitor.id], outcome) for monitor, outcome in wave
+        )
+        _release_connection()
     return stored
+
+
+def _release_connection() -> None:
+    """Back to the pool (or closed) while HTTP requests run. Celery's Django fixup does this
+    after each task too; doing it here keeps the pool bounded when a benchmark drives
+    batches from plain greenlets."""
+    if not connection.in_atomic_block:  # (tests run inside a transaction)
+        connection.close()
+
+
+# A batch stores (and hands to evaluation) what finished within this many seconds, then the
+# rest as it finishes: one slow or hanging target (up to its timeout, MONITOR_MAX_TIMEOUT)
+# must not hold back the results, and so the alerts, of the other monitors of its batch.
+# That is also what makes large batches (CHECK_BATCH_SIZE, fewer messages per check) safe.
+# A batch of healthy targets still stores once and sends one evaluation message.
+FIRST_WAVE_SECONDS = 2.0
+
+
+def checks_in_waves(
+    monitors: Sequence[Monitor], *, first_wave: float = FIRST_WAVE_SECONDS
+) -> Iterator[list[tuple[Monitor, CheckOutcome]]]:
+    """Check ``monitors`` concurrently; yield (monitor, outcome) pairs: first those done
+    within ``first_wave`` seconds, then the stragglers (gevent worker only)."""
+    if not monitors:
+        return
+    if not _gevent_patched():
+        yield list(zip(monitors, run_checks_concurrently(monitors), strict=True))
+        return
+    import gevent
+    from gevent.pool import Pool
+
+    pool = Pool(len(monitors))
+    jobs = [(monitor, pool.spawn(run_check, monitor)) for monitor in monitors]
+    gevent.joinall([job for _, job in jobs], timeout=first_wave)
+    pending = [(monitor, job) for monitor, job in jobs if not job.ready()]
+    done = [(monitor, job.get()) for monitor, job in jobs if job.ready()]
+    if done:
+        yield done
+    if pending:
+        gevent.joinall([job for _, job in pending])
+        yield [(monitor, job.get()) for monitor, job in pending]
 
 
 def check_now(monitor: Monitor) -> tuple[CheckResult | None, CheckOutcome]:

@@ -129,3 +129,20 @@ def test_paused_or_deleted_monitors_in_a_batch_are_skipped(celery_worker_process
     wait_for(lambda: CheckResult.objects.filter(monitor=live).exists(), timeout=20)
     assert CheckResult.objects.count() == 1
     assert [path for _, path in target.hits] == ["/ok?live"]
+
+
+def test_a_slow_target_does_not_hold_back_the_results_of_its_batch(
+    celery_worker_process, alice, target
+):
+    fast = make_monitor(alice.personal_team, target.url("/ok?fast"))
+    slow = make_monitor(alice.personal_team, target.url("/slow?s=6"), timeout=8.0)
+    now = timezone.now().isoformat()
+
+    run_check_batch.delay([[fast.id, now], [slow.id, now]])
+
+    # The fast result is stored after the first wave (FIRST_WAVE_SECONDS), long before the
+    # slow check answers; the slow one follows in a second store of the same batch.
+    wait_for(lambda: CheckResult.objects.filter(monitor=fast).exists(), timeout=5)
+    assert not CheckResult.objects.filter(monitor=slow).exists()
+    result = wait_for(lambda: CheckResult.objects.filter(monitor=slow).first(), timeout=20)
+    assert result.status == "up"
