@@ -100,7 +100,7 @@ class MonitorForm(SerializerForm):
         max_length=2048,
         widget=forms.URLInput(attrs={"placeholder": "https://api.example.com/health"}),
     )
-    method = forms.ChoiceField(choices=HttpMethod.choices, initial=HttpMethod.GET)
+    method = forms.ChoiceField(choices=[(m, m) for m in HttpMethod.values], initial=HttpMethod.GET)
     expected_status = forms.CharField(
         max_length=200, initial="200-299", help_text="Codes and ranges, e.g. 200-299,301"
     )
