@@ -33,6 +33,13 @@ from celery.signals import worker_init
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthmon.settings")
+# gevent workers resolve host names with c-ares inside the event loop. gevent's default runs
+# every getaddrinfo() (even for an IP literal) on a pool of 10 native threads: ~9% of the
+# check worker's CPU in py-spy profiles (bench/RESULTS.md), and at most 10 lookups in flight,
+# a ceiling for thousands of distinct hosts behind a slow DNS server. c-ares reads /etc/hosts
+# and resolv.conf but no other nsswitch source (mDNS, LDAP): GEVENT_RESOLVER=thread restores
+# the default. Read by gevent when the hub first resolves a name, i.e. after this import.
+os.environ.setdefault("GEVENT_RESOLVER", "ares")
 
 from healthmon import celery_hooks, multiproc
 
