@@ -242,3 +242,220 @@ def read_capped(response: requests.Response, limit: int) -> tuple[bytes, bool]:
         response.close()
     body = b"".join(chunks)
     return body[:limit], truncated
+
+
+# --- One request for a check, on urllib3 directly ------------------------------------------
+#
+# ``fetch`` is what the checker calls for every check. It behaves like ``request`` (same
+# guard, same default headers, redirects handled as requests handles them, requests'
+# exception types so callers classify errors the same way) but skips requests' Session:
+# building a Session, merging its settings (typing.Protocol isinstance checks on Python 3.11)
+# and its cookie jar cost ~1 ms of CPU per check, more than the HTTP exchange itself
+# (py-spy, bench/RESULTS.md). Webhooks keep ``request``: a few per minute.
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+_BODY_HEADERS = ("content-length", "content-type", "transfer-encoding")
+
+
+@lru_cache(maxsize=2)
+def _tls_context(verify: bool):
+    """One TLS context per process and mode (contexts are safe to share between connections).
+
+    Verification uses certifi's bundle, like requests."""
+    import ssl
+
+    from requests.utils import DEFAULT_CA_BUNDLE_PATH
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    if verify:
+        context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+        context.load_verify_locations(DEFAULT_CA_BUNDLE_PATH)
+    else:
+        context = create_urllib3_context(cert_reqs=ssl.CERT_NONE)
+        context.check_hostname = False
+    return context
+
+
+@lru_cache(maxsize=1)
+def _default_headers() -> tuple[tuple[str, str], ...]:
+    headers = requests.utils.default_headers()
+    headers["User-Agent"] = USER_AGENT
+    return tuple(headers.items())
+
+
+class FetchedResponse:
+    """The parts of a ``requests.Response`` the checker reads, over a urllib3 response."""
+
+    def __init__(self, raw: urllib3.HTTPResponse, url: str, history: list[FetchedResponse]):
+        self.raw = raw
+        self.url = url
+        self.history = history
+        self.status_code = raw.status
+        self.headers = raw.headers  # case-insensitive, like requests' headers
+        self.encoding = requests.utils.get_encoding_from_headers(raw.headers)
+        connection = getattr(raw, "connection", None)
+        self.peer_address = getattr(connection, "peer_address", None)
+        self.tls_cert_der = getattr(connection, "tls_cert_der", None)
+
+    def iter_content(self, chunk_size: int):
+        """Decoded body chunks; errors translated as requests translates them."""
+        from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
+
+        try:
+            yield from self.raw.stream(chunk_size, decode_content=True)
+        except ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        except DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from exc
+        except ReadTimeoutError as exc:
+            raise requests.ConnectionError(exc) from exc
+        except SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
+
+    def close(self) -> None:
+        self.raw.close()
+        connection = getattr(self.raw, "connection", None)
+        if connection is not None:
+            connection.close()
+
+
+def _pool(url: str, verify: bool) -> tuple[HTTPConnectionPool, str]:
+    """A one-connection guarded pool for ``url``'s origin, and the request target."""
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
+    try:
+        parts = parse_url(url)
+    except LocationParseError as exc:
+        raise requests.exceptions.InvalidURL(f"Invalid URL {url!r}: {exc}") from exc
+    if not parts.scheme:
+        raise requests.exceptions.MissingSchema(f"Invalid URL {url!r}: No scheme supplied.")
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise requests.exceptions.InvalidSchema(f"No connection adapters were found for {url!r}")
+    if not parts.host:
+        raise requests.exceptions.InvalidURL(f"Invalid URL {url!r}: No host supplied")
+    if scheme == "https":
+        pool = _GuardedHTTPSConnectionPool(
+            parts.host,
+            parts.port,
+            maxsize=1,
+            retries=False,
+            cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE",
+            ssl_context=_tls_context(verify),
+        )
+    else:
+        pool = _GuardedHTTPConnectionPool(parts.host, parts.port, maxsize=1, retries=False)
+    return pool, parts.request_uri
+
+
+def _send(pool, method, target, *, body, headers, timeout) -> urllib3.HTTPResponse:
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        HTTPError,
+        NewConnectionError,
+        ProtocolError,
+        ReadTimeoutError,
+        SSLError,
+    )
+
+    try:
+        return pool.urlopen(
+            method,
+            target,
+            body=body,
+            headers=headers,
+            redirect=False,
+            retries=False,
+            assert_same_host=False,
+            preload_content=False,
+            decode_content=True,
+            release_conn=False,
+            timeout=timeout,
+        )
+    except _BlockedPeer as exc:
+        raise BlockedNetworkError(exc.address, exc.network) from None
+    except NewConnectionError as exc:  # before its base class ConnectTimeoutError (urllib3 2)
+        raise requests.ConnectionError(exc) from exc
+    except ConnectTimeoutError as exc:
+        raise requests.ConnectTimeout(exc) from exc
+    except ReadTimeoutError as exc:
+        raise requests.ReadTimeout(exc) from exc
+    except SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
+    except (ProtocolError, HTTPError, OSError) as exc:
+        raise requests.ConnectionError(exc) from exc
+
+
+def _redirect_method(status: int, method: str) -> str:
+    """requests' rebuild_method: what a browser does with 301/302/303."""
+    if status == 303 and method != "HEAD":
+        return "GET"
+    if status == 302 and method != "HEAD":
+        return "GET"
+    if status == 301 and method == "POST":
+        return "GET"
+    return method
+
+
+def fetch(
+    method: str,
+    url: str,
+    *,
+    timeout: float | tuple[float, float],
+    headers: dict[str, str] | None = None,
+    data: bytes | None = None,
+    follow_redirects: bool = True,
+    verify: bool = True,
+) -> FetchedResponse:
+    """Send one request on a fresh connection (per hop) and return the response unread.
+
+    The caller streams the body with ``iter_content`` and must ``close()`` it. Raises the
+    ``requests`` exceptions ``request`` raises (``BlockedNetworkError`` among them).
+    """
+    from http.cookies import CookieError, SimpleCookie
+    from urllib.parse import urljoin, urlsplit
+
+    if timeout is None:
+        raise ValueError("outbound requests need a timeout")
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    limits = urllib3.Timeout(connect=connect, read=read)
+    merged = dict(_default_headers())
+    for name, value in (headers or {}).items():
+        for default in [key for key in merged if key.lower() == name.lower()]:
+            del merged[default]
+        merged[name] = value
+    method = method.upper()
+    history: list[FetchedResponse] = []
+    cookies: dict[str, str] = {}  # set by redirect hops, sent back to the same host
+    while True:
+        pool, target = _pool(url, verify)
+        hop_headers = dict(merged)
+        if cookies:
+            hop_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        raw = _send(pool, method, target, body=data, headers=hop_headers, timeout=limits)
+        response = FetchedResponse(raw, url, history)
+        location = raw.headers.get("location")
+        if not (follow_redirects and raw.status in _REDIRECTS and location):
+            return response
+        if len(history) >= MAX_REDIRECTS:
+            response.close()
+            raise requests.TooManyRedirects(f"Exceeded {MAX_REDIRECTS} redirects.")
+        response.close()  # nothing of a redirect's body is read
+        history.append(response)
+        for value in raw.headers.getlist("set-cookie"):
+            try:
+                jar = SimpleCookie(value)
+            except CookieError:
+                continue
+            cookies.update({key: morsel.value for key, morsel in jar.items()})
+        following = urljoin(url, location)
+        if urlsplit(following).hostname != urlsplit(url).hostname:
+            # Like requests: credentials and cookies stay with the host they were meant for.
+            merged = {k: v for k, v in merged.items() if k.lower() != "authorization"}
+            cookies = {}
+        new_method = _redirect_method(raw.status, method)
+        if raw.status not in (307, 308):
+            data = None
+            merged = {k: v for k, v in merged.items() if k.lower() not in _BODY_HEADERS}
+        method, url = new_method, following

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from django.test import override_settings
@@ -88,3 +90,47 @@ def test_tls_certificate_is_kept_even_without_verification():
 
     assert response.status_code == 200
     assert response.tls_cert_der  # DER bytes of the server certificate
+
+
+# --- fetch: the checker's request, on urllib3 directly --------------------------------------
+
+
+def _body(response) -> bytes:
+    try:
+        return b"".join(response.iter_content(65536))
+    finally:
+        response.close()
+
+
+def test_fetch_follows_a_post_302_as_a_get_without_the_body(target):
+    response = outbound.fetch(
+        "post",
+        target.url("/redirect?to=/echo"),
+        timeout=5,
+        headers={"X-Token": "abc"},
+        data=b'{"ping": 1}',
+    )
+
+    echoed = json.loads(_body(response))
+    assert (response.status_code, echoed["method"], echoed["body"]) == (200, "GET", "")
+    assert echoed["headers"]["X-Token"] == "abc"
+    assert echoed["headers"]["User-Agent"] == outbound.USER_AGENT
+    assert [hop.status_code for hop in response.history] == [302]
+
+
+def test_fetch_refuses_a_redirect_to_a_blocked_address_at_that_hop(target):
+    with HttpTarget("127.0.0.2") as inner, override_settings(BLOCKED_NETWORKS=["127.0.0.2/32"]):
+        with pytest.raises(outbound.BlockedNetworkError):
+            outbound.fetch("GET", target.url(f"/redirect?to={inner.url('/ok')}"), timeout=5)
+
+        assert inner.hits == []
+
+
+def test_fetch_raises_what_requests_raises_for_refused_and_invalid_urls():
+    with pytest.raises(requests.ConnectionError) as refused:
+        outbound.fetch("GET", f"http://127.0.0.1:{refused_port()}/", timeout=5)
+    assert not isinstance(refused.value, requests.ConnectTimeout)
+    with pytest.raises(requests.exceptions.MissingSchema):
+        outbound.fetch("GET", "example.com/health", timeout=5)
+    with pytest.raises(ValueError, match="timeout"):
+        outbound.fetch("GET", "http://127.0.0.1/", timeout=None)
