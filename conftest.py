@@ -23,6 +23,13 @@ PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    # Every test creates users; PBKDF2's deliberate slowness (about a second per user on
+    # this machine) is not what any test is about. Production keeps Django's default.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     # Throttle counters live in the cache; each test starts with a clean slate.
     cache.clear()

@@ -218,6 +218,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {
+        "CheckStatusEnum": "monitors.models.CheckStatus",
+        "MonitorStatusEnum": "monitors.models.MonitorStatus",
         "ChannelKindEnum": "notifications.models.ChannelKind",
         "IncidentEventEnum": "notifications.models.Event",
     },

@@ -222,9 +222,7 @@ class RollupWatermark(models.Model):
 class StatusPage(models.Model):
     """A public page showing the state and history of a team's chosen monitors."""
 
-    team = models.ForeignKey(
-        "accounts.Team", on_delete=models.CASCADE, related_name="status_pages"
-    )
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="status_pages")
     slug = models.SlugField(max_length=60, unique=True, help_text="The page is /status/<slug>/")
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=2000)

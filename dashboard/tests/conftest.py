@@ -7,12 +7,6 @@ from accounts.models import User
 from monitors.models import Monitor
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    # Page tests log in many times; PBKDF2's deliberate slowness is not what they test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def alice_web(alice: User) -> Client:
     """A browser session logged in as alice."""

@@ -48,12 +48,6 @@ def store_results(monitor: Monitor, sequence: str, *, first: int = 0) -> list[in
     return [result.id for result in CheckResult.objects.bulk_create(results)]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    # alice and bob are created per test; these tests never check passwords.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def monitor(alice: User) -> Monitor:
     return make_monitor(alice)
