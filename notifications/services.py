@@ -166,13 +166,15 @@ def deliveries_owed(*, incident_id: int, event: str) -> list[int]:
         .filter(id=incident_id)
         .first()
     )
-    if incident is None or incident.monitor_id is None:
+    if incident is None:
         return []
-    channels = [
-        channel
-        for channel in Channel.objects.filter(monitors=incident.monitor_id)
-        if channel.wants(event)
-    ]
+    if incident.monitor_id is None:
+        # The monitor was deleted and its channel links with it; its last word ("resolved:
+        # monitor deleted") goes to the team's default channels rather than to no one.
+        subscribed = Channel.objects.filter(team=incident.team_id, is_default=True)
+    else:
+        subscribed = Channel.objects.filter(monitors=incident.monitor_id)
+    channels = [channel for channel in subscribed if channel.wants(event)]
     if not channels:
         return []
     payload = incident_payload(incident, event, occurred_at=_occurred_at(incident, event))

@@ -223,3 +223,26 @@ def test_deliveries_whose_task_was_lost_are_enqueued_again(
     assert Delivery.objects.get(id=recent).status == DeliveryStatus.PENDING
     assert Delivery.objects.get(id=retrying).status == DeliveryStatus.FAILED
     assert len(receiver.requests) == 1
+
+
+def test_deleting_a_monitor_tells_the_team_default_channels_it_was_resolved(
+    alice, receiver, eager, django_capture_on_commit_callbacks
+):
+    monitor = make_monitor(alice.personal_team)
+    make_webhook(alice.personal_team, receiver.url, monitors=[monitor], is_default=True)
+    make_webhook(alice.personal_team, receiver.url, name="Not default")
+    incident = make_incident(monitor)
+
+    monitor.delete()  # incidents resolves the open incident as "monitor deleted"
+    incident.refresh_from_db()
+    assert incident.resolution == "monitor deleted"
+
+    notify(incident, "resolved", django_capture_on_commit_callbacks)
+
+    [delivery] = Delivery.objects.filter(event="resolved")
+    assert delivery.channel_name == "Ops webhook"
+    assert delivery.status == DeliveryStatus.DELIVERED
+    body = receiver.requests[-1].json()
+    assert body["event"] == "incident.resolved"
+    assert body["monitor"] is None
+    assert body["incident"]["monitor_name"] == "Payments API"
