@@ -8,7 +8,8 @@ evaluation message to the incidents queue after commit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -143,7 +144,7 @@ def check_batch(items: Sequence[Sequence]) -> list[CheckResult]:
     monitors = list(Monitor.objects.filter(id__in=scheduled, is_active=True))
     _release_connection()
     stored: list[CheckResult] = []
-    for wave in checks_in_waves(monitors):
+    for wave in checks_in_waves(monitors, start_at=scheduled):
         stored += store_outcomes(
             (monitor, scheduled[monitor.id], outcome) for monitor, outcome in wave
         )
@@ -167,22 +168,47 @@ def _release_connection() -> None:
 FIRST_WAVE_SECONDS = 2.0
 
 
+# The dispatcher claims monitors up to one beat tick ahead (scheduling.LOOKAHEAD_SECONDS); a
+# check that arrives early waits for its time, at most this long (a bogus far-future time in
+# a message must not park a greenlet).
+MAX_EARLY_SECONDS = 5.0
+
+
+def _seconds_until(moment: datetime | None) -> float:
+    if moment is None:
+        return 0.0
+    return min(MAX_EARLY_SECONDS, max(0.0, (moment - timezone.now()).total_seconds()))
+
+
 def checks_in_waves(
-    monitors: Sequence[Monitor], *, first_wave: float = FIRST_WAVE_SECONDS
+    monitors: Sequence[Monitor],
+    *,
+    first_wave: float = FIRST_WAVE_SECONDS,
+    start_at: Mapping[int, datetime | None] | None = None,
 ) -> Iterator[list[tuple[Monitor, CheckOutcome]]]:
-    """Check ``monitors`` concurrently; yield (monitor, outcome) pairs: first those done
-    within ``first_wave`` seconds, then the stragglers (gevent worker only)."""
+    """Check ``monitors`` concurrently, each at its ``start_at`` time (if given and still
+    ahead); yield (monitor, outcome) pairs: first those done within ``first_wave`` seconds
+    of the last start, then the stragglers (gevent worker only)."""
     if not monitors:
         return
+    start_at = start_at or {}
     if not _gevent_patched():
+        time.sleep(max((_seconds_until(start_at.get(m.id)) for m in monitors), default=0.0))
         yield list(zip(monitors, run_checks_concurrently(monitors), strict=True))
         return
     import gevent
     from gevent.pool import Pool
 
+    def check_when_due(monitor: Monitor) -> CheckOutcome:
+        wait = _seconds_until(start_at.get(monitor.id))
+        if wait:
+            gevent.sleep(wait)
+        return run_check(monitor)
+
+    last_start = max((_seconds_until(start_at.get(m.id)) for m in monitors), default=0.0)
     pool = Pool(len(monitors))
-    jobs = [(monitor, pool.spawn(run_check, monitor)) for monitor in monitors]
-    gevent.joinall([job for _, job in jobs], timeout=first_wave)
+    jobs = [(monitor, pool.spawn(check_when_due, monitor)) for monitor in monitors]
+    gevent.joinall([job for _, job in jobs], timeout=last_start + first_wave)
     pending = [(monitor, job) for monitor, job in jobs if not job.ready()]
     done = [(monitor, job.get()) for monitor, job in jobs if job.ready()]
     if done:

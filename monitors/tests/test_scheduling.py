@@ -176,3 +176,18 @@ def test_two_dispatchers_at_once_never_claim_a_monitor_twice(alice):
 
     everything = claimed[0] + claimed[1]
     assert len(everything) == len(set(everything)) == len(monitors)
+
+
+@pytest.mark.django_db
+def test_dispatch_claims_what_falls_due_before_the_next_tick_but_no_later(alice):
+    now = timezone.now()
+    soon = make_monitors(alice.personal_team, 3, due_at=now + timedelta(seconds=0.5))
+    make_monitors(alice.personal_team, 2, due_at=now + timedelta(seconds=5))
+    sent = []
+
+    count = scheduling.dispatch_due_checks(now=now, send=lambda items, exp: sent.extend(items))
+
+    assert count == 3
+    assert sorted(monitor_id for monitor_id, _ in sent) == sorted(m.id for m in soon)
+    # The batch carries the scheduled time; the worker starts the check then, not earlier.
+    assert {scheduled for _, scheduled in sent} == {(now + timedelta(seconds=0.5)).isoformat()}

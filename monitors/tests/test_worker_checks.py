@@ -146,3 +146,14 @@ def test_a_slow_target_does_not_hold_back_the_results_of_its_batch(
     assert not CheckResult.objects.filter(monitor=slow).exists()
     result = wait_for(lambda: CheckResult.objects.filter(monitor=slow).first(), timeout=20)
     assert result.status == "up"
+
+
+def test_a_check_sent_ahead_of_its_time_starts_on_time(celery_worker_process, alice, target):
+    monitor = make_monitor(alice.personal_team, target.url("/ok?ahead"))
+    due = timezone.now() + timedelta(seconds=1.5)
+
+    run_check_batch.delay([[monitor.id, due.isoformat()]])
+
+    result = wait_for(lambda: CheckResult.objects.filter(monitor=monitor).first(), timeout=20)
+    assert result.scheduled_for == due
+    assert due <= result.checked_at < due + timedelta(seconds=1)
