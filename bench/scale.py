@@ -601,10 +601,15 @@ def run(options: Options) -> dict:
         if not options.keep_database:
             _drop_database(db_url)
     figures["total_seconds"] = round(time.time() - started_wall, 1)
-    if figures.get("ceiling") and figures["ceiling"].get("per_second"):
-        figures["ceiling"]["healthmon_share"] = round(
-            figures["checks_per_second"] / figures["ceiling"]["per_second"], 3
-        )
+    ceiling = figures.get("ceiling")
+    if ceiling and ceiling.get("per_second"):
+        ceiling["healthmon_share"] = round(figures["checks_per_second"] / ceiling["per_second"], 3)
+        worker = next(row for row in figures["processes"] if row["name"] == "worker checks")
+        if worker["cpu_ms_per_check"]:
+            # What one check worker could do on one core, as a multiple of the raw client.
+            capacity = 1000 / worker["cpu_ms_per_check"]
+            ceiling["worker_checks_per_core_second"] = round(capacity)
+            ceiling["worker_capacity_ratio"] = round(capacity / ceiling["per_second"], 2)
     return figures
 
 
@@ -774,9 +779,15 @@ def format_report(f: dict) -> str:
     if c and c.get("per_second"):
         add(
             f"HTTP client ceiling   {c['per_second']:.0f} req/s, {c['cpu_ms_per_request']} ms CPU "
-            f"per request (plain requests, gevent, one process, fresh connection each); "
-            f"healthmon ran {c['healthmon_share'] * 100:.1f}% of that rate"
+            f"per request (plain requests in a gevent pool, one process, a fresh connection "
+            f"each); healthmon sustained {c['healthmon_share'] * 100:.1f}% of that rate"
         )
+        if c.get("worker_checks_per_core_second"):
+            add(
+                f"                      the check worker's CPU per check would do "
+                f"{c['worker_checks_per_core_second']} checks/s on one core: "
+                f"{c['worker_capacity_ratio']}x the raw client"
+            )
     elif c:
         add(f"HTTP client ceiling   failed: {c.get('error')}")
     errors = {name: counts["errors"] for name, counts in f["log"].items() if counts["errors"]}
