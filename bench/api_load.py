@@ -71,6 +71,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn WEB_CONCURRENCY")
     parser.add_argument("--db-name", default=None, help="default <DATABASE_URL name>_api")
     parser.add_argument("--reseed", action="store_true", help="rebuild the seeded database")
+    parser.add_argument("--only", default="", help="endpoints whose name contains this")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy record the web workers (raw stacks)"
+    )
     parser.add_argument("--json", dest="json_path", default=None)
     parser.add_argument("--out-dir", default=str(stack.ROOT / "bench" / "out"))
     return parser.parse_args(argv)
@@ -83,15 +87,29 @@ def _say(message: str) -> None:
     print(f"[bench-api {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def seed_label(monitors: int, checks: int) -> str:
+    return f"healthmon bench.api_load seed: monitors={monitors} checks={checks}"
+
+
 def is_seeded(monitors: int, checks: int) -> bool:
+    """Whether a complete seed of this size is there (the label is written last)."""
     from django.db import connection
 
-    from monitors.models import Monitor
-
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'monitors_checkresult'")
+        cursor.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+            "WHERE datname = current_database()"
+        )
         row = cursor.fetchone()
-    return bool(row) and row[0] >= checks * 0.95 and Monitor.objects.count() == monitors
+    return bool(row) and row[0] == seed_label(monitors, checks)
+
+
+def mark_seeded(monitors: int, checks: int) -> None:
+    from django.db import connection
+
+    name = connection.ops.quote_name(connection.settings_dict["NAME"])
+    with connection.cursor() as cursor:
+        cursor.execute(f"COMMENT ON DATABASE {name} IS %s", [seed_label(monitors, checks)])
 
 
 def seed(monitors: int, checks: int) -> None:
@@ -162,6 +180,7 @@ def seed(monitors: int, checks: int) -> None:
     _seed_incidents(team.id)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
+    mark_seeded(monitors, checks)
     _say(f"seeded in {time.monotonic() - started:.0f}s")
 
 
@@ -220,9 +239,9 @@ def _seed_incidents(team_id: int) -> None:
         cursor.execute(
             """
             INSERT INTO incidents_incident (team_id, monitor_id, monitor_name, started_at,
-                opened_at, cause, last_reason, failure_count)
+                opened_at, resolution, cause, last_reason, failure_count)
             SELECT %s, id, name, now() - interval '5 minutes', now() - interval '4 minutes',
-                   'Expected status 200-299, got 500', '', 10
+                   '', 'Expected status 200-299, got 500', '', 10
             FROM monitors_monitor WHERE status = 'down'
             """,
             [team_id],
@@ -298,6 +317,17 @@ def run_wrk(
     raise RuntimeError(f"wrk printed no figures: {completed.stdout[-500:]} {completed.stderr}")
 
 
+def _profile(pid: int, args: argparse.Namespace, work_dir: Path, name: str):
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    slug = "".join(c if c.isalnum() else "-" for c in name)
+    argv = [
+        py_spy, "record", "--format", "raw", "--rate", "200", "--subprocesses", "--nonblocking",
+        "--duration", str(int(args.seconds)), "--pid", str(pid),
+        "--output", str(work_dir / f"profile-{slug}.txt"),
+    ]  # fmt: skip
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
 def probe_status(url: str, token: str) -> int:
     import urllib.error
     import urllib.request
@@ -363,6 +393,8 @@ def run(args: argparse.Namespace) -> dict:
 
         results = {}
         for name, paths in endpoints(monitor_ids).items():
+            if args.only and args.only not in name:
+                continue
             status = probe_status(base + paths[0], token)
             if status != 200:
                 results[name] = {"error": f"HTTP {status} for {paths[0]}"}
@@ -371,11 +403,14 @@ def run(args: argparse.Namespace) -> dict:
             for path in paths[:20]:  # warm the caches the way a running install has them
                 probe_status(base + path, token)
             web_group.start_window(procs.uptime_ticks())
+            profiler = _profile(web.popen.pid, args, work_dir, name) if args.profile else None
             result = run_wrk(
                 base, paths, token=token, seconds=args.seconds,
                 connections=args.connections, work_dir=work_dir, name=name,
             )  # fmt: skip
             web_group.sample(in_window=True)
+            if profiler is not None:
+                profiler.wait(timeout=60)
             result["web_cpu_ms_per_request"] = (
                 round(web_group.cpu_seconds * 1000 / result["requests"], 2)
                 if result["requests"]
