@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count
 
 from monitors import latency, results
@@ -17,6 +18,8 @@ MAX_ADMIN_CHECKS = 20  # each runs inside the admin request
 
 @admin.register(Monitor)
 class MonitorAdmin(admin.ModelAdmin):
+    # A URL typed without a scheme means https (Django 6's default, chosen explicitly now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
         "name",
         "url",
