@@ -259,7 +259,9 @@ def endpoints(monitor_ids: list[int]) -> dict[str, list[str]]:
     return {
         "list (page 1)": [base],
         "list (status=up, random page)": [
-            f"{base}?status=up&page={random.randint(1, pages - 1 or 1)}" for _ in range(200)
+            # 99% of the monitors are up: stay within the pages that exist.
+            f"{base}?status=up&page={random.randint(1, max(1, pages * 9 // 10))}"
+            for _ in range(200)
         ],
         "list (search)": [f"{base}?search=service+{i:03d}" for i in range(100)],
         "detail": [f"{base}{i}/" for i in sample],
@@ -328,6 +330,15 @@ def _profile(pid: int, args: argparse.Namespace, work_dir: Path, name: str):
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
+def _postmaster_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    return procs.read_stat(backend).ppid
+
+
 def probe_status(url: str, token: str) -> int:
     import urllib.error
     import urllib.request
@@ -390,6 +401,9 @@ def run(args: argparse.Namespace) -> dict:
         base = f"http://127.0.0.1:{port}"
         stack.wait_http(f"{base}/live", timeout=60, processes=processes)
         web_group = Group("web", lambda: procs.process_tree(web.popen.pid))
+        postmaster = _postmaster_pid()
+        database = stack.database_name(db_url)
+        pg_group = Group("postgresql", lambda: procs.postgres_pids(postmaster, database))
 
         results = {}
         for name, paths in endpoints(monitor_ids).items():
@@ -403,16 +417,23 @@ def run(args: argparse.Namespace) -> dict:
             for path in paths[:20]:  # warm the caches the way a running install has them
                 probe_status(base + path, token)
             web_group.start_window(procs.uptime_ticks())
+            pg_group.start_window(procs.uptime_ticks())
             profiler = _profile(web.popen.pid, args, work_dir, name) if args.profile else None
             result = run_wrk(
                 base, paths, token=token, seconds=args.seconds,
                 connections=args.connections, work_dir=work_dir, name=name,
             )  # fmt: skip
             web_group.sample(in_window=True)
+            pg_group.sample(in_window=True)
             if profiler is not None:
                 profiler.wait(timeout=60)
             result["web_cpu_ms_per_request"] = (
                 round(web_group.cpu_seconds * 1000 / result["requests"], 2)
+                if result["requests"]
+                else None
+            )
+            result["db_cpu_ms_per_request"] = (
+                round(pg_group.cpu_seconds * 1000 / result["requests"], 2)
                 if result["requests"]
                 else None
             )
@@ -433,8 +454,16 @@ def format_report(f: dict) -> str:
         f"  command: {f['command']}",
         f"  load average: before {f['load_average_before']}, after {f.get('load_average_after')}",
         "",
-        "  {:<32}{:>9}{:>9}{:>9}{:>9}{:>9}{:>8}{:>11}".format(
-            "endpoint", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "CPU ms/req"
+        "  {:<32}{:>9}{:>9}{:>9}{:>9}{:>9}{:>8}{:>10}{:>10}".format(
+            "endpoint",
+            "req/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "max ms",
+            "errors",
+            "web CPU",
+            "db CPU",
         ),
     ]
     for name, r in f["endpoints"].items():
@@ -445,8 +474,10 @@ def format_report(f: dict) -> str:
         lines.append(
             f"  {name:<32}{r['requests_per_second']:>9.1f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}"
             f"{r['p99_ms']:>9.1f}{r['max_ms']:>9.1f}{r['errors']:>8}"
-            f"{r['web_cpu_ms_per_request'] or 0:>11.2f}{flag}"
+            f"{r['web_cpu_ms_per_request'] or 0:>10.2f}{r['db_cpu_ms_per_request'] or 0:>10.2f}"
+            f"{flag}"
         )
+    lines.append("  (CPU columns: ms of CPU per request in gunicorn and in PostgreSQL)")
     lines.append(f"  logs: {f['logs']}")
     return "\n".join(lines)
 
