@@ -31,6 +31,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import re
 import secrets
 import statistics
@@ -47,6 +48,8 @@ from bench.procs import Group, ProcessSet
 from bench.receiver import WebhookReceiver
 
 TARGET_CPU_MS_PER_CHECK = 2.6
+DNS_ZONE = "bench.test"
+DNS_SERVER = "127.0.0.2"
 TARGET_P99_LAG_S = 2.0
 
 
@@ -74,6 +77,7 @@ class Options:
     out_dir: str
     keep_database: bool
     profile: list[str] = field(default_factory=list)
+    dns: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -107,6 +111,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     add("--keep-database", action="store_true", help="don't drop the database at the end")
     add("--profile", default="", metavar="NAMES",
         help="py-spy record these processes during the window: checks,events,beat,web")  # fmt: skip
+    add("--dns", action="store_true",
+        help="a host name per monitor (m<i>.bench.test), resolved by a real DNS query each "
+        "check against bench.dns on 127.0.0.2:53 (needs root)")  # fmt: skip
     add("--env", action="append", default=[], metavar="NAME=VALUE",
         help="extra environment for the healthmon processes (repeatable)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -141,6 +148,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         out_dir=args.out_dir,
         keep_database=args.keep_database,
         profile=[name for name in args.profile.split(",") if name],
+        dns=args.dns,
         extra_env=extra,
     )
 
@@ -157,13 +165,14 @@ def seed(options: Options, *, target_port: int, receiver_url: str) -> tuple[list
 
     user = user_register(email="bench@example.com", password=secrets.token_urlsafe(16))
     team = user.personal_team
-    base = f"http://127.0.0.1:{target_port}"
+    host = "127.0.0.1"
     # Flipped monitors evenly over the schedule's phases, so their alert times range from
     # "flipped just before its check" to "just after" (the worst case the bound is about).
     flipped = {i * options.monitors // options.flip for i in range(options.flip)}
     monitors = []
     for index in range(options.monitors):
         path = f"/flip/{index}" if index in flipped else f"/m/{index}"
+        base = f"http://{f'm{index}.{DNS_ZONE}' if options.dns else host}:{target_port}"
         monitors.append(
             Monitor(
                 team=team,
@@ -257,6 +266,19 @@ class Sampler(threading.Thread):
         while not self.stopped.wait(1.0):
             with self.lock:
                 self.sample()
+
+
+def start_dns(processes: ProcessSet):
+    import subprocess
+
+    argv = [sys.executable, "-m", "bench.dns", "--address", DNS_SERVER]
+    managed = processes.start("dns", argv, env=dict(os.environ), cwd=stack.ROOT,
+                              stdout=subprocess.PIPE)  # fmt: skip
+    line = managed.popen.stdout.readline().decode()
+    if not line.startswith("READY"):
+        processes.check_alive()
+        raise SystemExit(f"bench.dns did not start (port 53 needs root): {line!r}")
+    return managed
 
 
 def postmaster_pid() -> int:
@@ -458,6 +480,7 @@ def run(options: Options) -> dict:
             failure_rate=options.failure_rate,
             workers=options.target_processes,
         )
+        dns = start_dns(processes) if options.dns else None
         seeding = time.monotonic()
         ids, flip_ids = seed(options, target_port=target_port, receiver_url=receiver.url)
         _say(f"seeded {len(ids)} monitors in {time.monotonic() - seeding:.1f}s")
@@ -470,6 +493,7 @@ def run(options: Options) -> dict:
             LOG_LEVEL=options.log_level.upper(),
             PROMETHEUS_MULTIPROC_DIR=str(prom_dir),
             MONITOR_MIN_INTERVAL=str(min(30, options.interval)),
+            **({"GEVENT_RESOLVER": "ares", "GEVENTARES_SERVERS": DNS_SERVER} if dns else {}),
             **options.extra_env,
         )
         web_port = stack.free_port()
@@ -501,6 +525,8 @@ def run(options: Options) -> dict:
                 "target (not counted)", lambda: procs.process_tree(target.popen.pid), counted=False
             ),
         ]
+        if dns is not None:
+            groups.append(Group("dns server (not counted)", lambda: {dns.popen.pid}, counted=False))
         sampler = Sampler(groups, broker_url)
         sampler.start()
 
