@@ -78,6 +78,7 @@ class Options:
     keep_database: bool
     profile: list[str] = field(default_factory=list)
     dns: bool = False
+    check_workers: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -100,6 +101,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     add("--failure-rate", type=float, default=0.0, help="0..1 of checks answered 500")
     add("--target-processes", type=int, default=1)
     add("--check-concurrency", type=int, default=100, help="gevent pool of the check worker")
+    add("--check-workers", type=int, default=1, help="check worker processes (default 1)")
     add("--events-concurrency", type=int, default=10, help="pool of incidents+notifications")
     add("--log-level", default="info")
     add("--db-name", default=None, help="database to (re)create (default <DATABASE_URL>_scale)")
@@ -149,6 +151,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         keep_database=args.keep_database,
         profile=[name for name in args.profile.split(",") if name],
         dns=args.dns,
+        check_workers=max(1, args.check_workers),
         extra_env=extra,
     )
 
@@ -498,16 +501,25 @@ def run(options: Options) -> dict:
         )
         web_port = stack.free_port()
         beat = stack.celery_beat(processes, env=env, log_level=options.log_level)
-        checks = stack.celery_worker(
-            processes, "checks", queues="checks", pool="gevent",
-            concurrency=options.check_concurrency, env=env, log_level=options.log_level,
-        )  # fmt: skip
+        check_workers = [
+            stack.celery_worker(
+                processes,
+                "checks" if n == 0 else f"checks{n + 1}",
+                queues="checks",
+                pool="gevent",
+                concurrency=options.check_concurrency,
+                env=env,
+                log_level=options.log_level,
+            )
+            for n in range(options.check_workers)
+        ]
+        checks = check_workers[0]
         events = stack.celery_worker(
             processes, "events", queues="incidents,notifications", pool="gevent",
             concurrency=options.events_concurrency, env=env, log_level=options.log_level,
         )  # fmt: skip
         web = stack.gunicorn(processes, env=env, port=web_port)
-        for worker in (checks, events):
+        for worker in (*check_workers, events):
             procs.wait_for_log(worker, "ready.", timeout=90, processes=processes)
         stack.wait_http(f"http://127.0.0.1:{web_port}/live", timeout=60, processes=processes)
         _say("stack is up")
@@ -517,7 +529,10 @@ def run(options: Options) -> dict:
         groups = [
             Group("web (gunicorn)", lambda: procs.process_tree(web.popen.pid)),
             Group("beat", lambda: procs.process_tree(beat.popen.pid)),
-            Group("worker checks", lambda: procs.process_tree(checks.popen.pid)),
+            Group(
+                "worker checks",
+                lambda: set().union(*(procs.process_tree(w.popen.pid) for w in check_workers)),
+            ),
             Group("worker incidents+notif.", lambda: procs.process_tree(events.popen.pid)),
             Group("postgresql", lambda: procs.postgres_pids(postmaster, database)),
             Group("redis", lambda: redis_pids(broker_url)),
@@ -614,9 +629,9 @@ def run(options: Options) -> dict:
         }
 
         _say("stopping the stack; measuring the raw HTTP client ceiling")
-        for managed in (web, events, checks, beat):
+        for managed in (web, events, *check_workers, beat):
             procs._signal_group(managed.popen.pid, 15)
-        for managed in (web, events, checks, beat):
+        for managed in (web, events, *check_workers, beat):
             with contextlib.suppress(Exception):
                 managed.popen.wait(timeout=20)
         figures["ceiling"] = run_ceiling(target_port, options, log_dir)
