@@ -432,7 +432,12 @@ def fetch(
         pool, target = _pool(url, verify)
         hop_headers = dict(merged)
         if cookies:
-            hop_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+            # After the monitor's own Cookie header, if it has one.
+            own = [key for key in hop_headers if key.lower() == "cookie"]
+            jar = "; ".join(f"{k}={v}" for k, v in cookies.items())
+            hop_headers[own[0] if own else "Cookie"] = "; ".join(
+                [*(hop_headers[key] for key in own), jar]
+            )
         raw = _send(pool, method, target, body=data, headers=hop_headers, timeout=limits)
         response = FetchedResponse(raw, url, history)
         location = raw.headers.get("location")

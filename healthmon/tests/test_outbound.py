@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -134,3 +136,37 @@ def test_fetch_raises_what_requests_raises_for_refused_and_invalid_urls():
         outbound.fetch("GET", "example.com/health", timeout=5)
     with pytest.raises(ValueError, match="timeout"):
         outbound.fetch("GET", "http://127.0.0.1/", timeout=None)
+
+
+class _CookieRedirect(BaseHTTPRequestHandler):
+    """/login sets a session cookie and redirects to /home, which echoes the Cookie header."""
+
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path == "/login":
+            self.send_response(302)
+            self.send_header("Location", "/home")
+            self.send_header("Set-Cookie", "session=abc; Path=/")
+            self.send_header("Content-Length", "0")
+        else:
+            body = (self.headers.get("Cookie") or "").encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.path != "/login":
+            self.wfile.write(body)
+
+
+def test_fetch_sends_cookies_set_during_redirects_with_the_monitors_own():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CookieRedirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/login"
+        response = outbound.fetch("GET", url, timeout=5, headers={"Cookie": "pref=1"})
+        assert _body(response) == b"pref=1; session=abc"
+    finally:
+        server.shutdown()
+        server.server_close()
