@@ -457,7 +457,9 @@ def fetch(
         following = urljoin(url, location)
         if urlsplit(following).hostname != urlsplit(url).hostname:
             # Like requests: credentials and cookies stay with the host they were meant for.
-            merged = {k: v for k, v in merged.items() if k.lower() != "authorization"}
+            merged = {
+                k: v for k, v in merged.items() if k.lower() not in ("authorization", "cookie")
+            }
             cookies = {}
         new_method = _redirect_method(raw.status, method)
         if raw.status not in (307, 308):

@@ -170,3 +170,17 @@ def test_fetch_sends_cookies_set_during_redirects_with_the_monitors_own():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_fetch_keeps_authorization_and_cookies_from_another_host(target):
+    with HttpTarget("127.0.0.2") as other:
+        response = outbound.fetch(
+            "GET",
+            target.url(f"/redirect?to={other.url('/echo')}"),
+            timeout=5,
+            headers={"Authorization": "Bearer secret", "Cookie": "session=abc"},
+        )
+        echoed = json.loads(_body(response))
+
+    assert "Authorization" not in echoed["headers"]
+    assert "Cookie" not in echoed["headers"]
