@@ -107,8 +107,11 @@ class Monitor(models.Model):
             models.Index(
                 fields=["next_check_at"], condition=Q(is_active=True), name="monitor_due_idx"
             ),
-            # Team-scoped lists filtered by status.
-            models.Index(fields=["team", "status"], name="monitor_team_status_idx"),
+            # Team-scoped lists in their default order (name, id): a page is read from the
+            # index instead of sorting every monitor of the team for each request.
+            models.Index(fields=["team", "name", "id"], name="monitor_team_name_idx"),
+            # The same, filtered by status (and counts by status).
+            models.Index(fields=["team", "status", "name", "id"], name="monitor_team_status_idx"),
         ]
 
     def __str__(self) -> str:
