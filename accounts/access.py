@@ -20,7 +20,8 @@ def team_roles(request: Request) -> dict[int, str]:
         return {}
     cached = getattr(request, "_healthmon_team_roles", None)
     if cached is None:
-        cached = dict(Membership.objects.filter(user=request.user).values_list("team_id", "role"))
+        memberships = Membership.objects.filter(user=request.user).order_by()
+        cached = dict(memberships.values_list("team_id", "role"))
         request._healthmon_team_roles = cached
     return cached
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Prefetch, Subquery
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -15,8 +15,8 @@ from monitors import services
 from monitors.check_api import MonitorChecksMixin
 from monitors.filters import MonitorFilter
 from monitors.history_api import MonitorHistoryActionsMixin
-from monitors.models import Monitor
-from monitors.serializers import MonitorSerializer
+from monitors.models import Monitor, Tag
+from monitors.serializers import PREFETCHED_CHANNELS, PREFETCHED_TAGS, MonitorSerializer
 
 
 class MonitorViewSet(
@@ -24,7 +24,7 @@ class MonitorViewSet(
 ):
     """Monitors of your teams. Viewers read; editors and above change."""
 
-    queryset = Monitor.objects.prefetch_related("tags", "channels")
+    queryset = Monitor.objects.all()
     serializer_class = MonitorSerializer
     write_role = Role.EDITOR
     filterset_class = MonitorFilter
@@ -32,15 +32,31 @@ class MonitorViewSet(
     ordering_fields = ["name", "created_at", "last_checked_at", "last_response_time_ms", "status"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
+    # Actions that answer with MonitorSerializer; the others (checks, stats, sla, badge,
+    # check-now, delete) only need the row.
+    serializing_actions = frozenset(
+        {"list", "retrieve", "create", "update", "partial_update", "pause", "resume"}
+    )
+
     def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action not in self.serializing_actions:
+            return queryset
         # The open incident id in the same query (a correlated subquery served by the
-        # partial unique index), instead of one query per monitor on a page. The model is
-        # reached through the reverse relation: monitors does not import incidents.
+        # partial unique index), instead of one query per monitor on a page. The models are
+        # reached through the reverse relations: monitors imports neither incidents nor
+        # notifications.
         incident = Monitor._meta.get_field("incidents").related_model
-        open_incident = incident.objects.filter(
-            monitor=OuterRef("pk"), resolved_at__isnull=True
-        ).values("id")[:1]
-        return super().get_queryset().annotate(open_incident_id=Subquery(open_incident))
+        open_incident = (
+            incident.objects.filter(monitor=OuterRef("pk"), resolved_at__isnull=True)
+            .order_by()  # at most one: no sort per row
+            .values("id")[:1]
+        )
+        channel = Monitor._meta.get_field("channels").related_model
+        return queryset.annotate(open_incident_id=Subquery(open_incident)).prefetch_related(
+            Prefetch("tags", queryset=Tag.objects.only("id", "name"), to_attr=PREFETCHED_TAGS),
+            Prefetch("channels", queryset=channel.objects.only("id"), to_attr=PREFETCHED_CHANNELS),
+        )
 
     def perform_create(self, serializer: MonitorSerializer) -> None:
         team = self.team_for_create(serializer)
@@ -49,7 +65,11 @@ class MonitorViewSet(
 
     def perform_update(self, serializer: MonitorSerializer) -> None:
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
-        serializer.instance = services.monitor_update(monitor=serializer.instance, **fields)
+        monitor = services.monitor_update(monitor=serializer.instance, **fields)
+        # The lists prefetched for reading predate the write: read the relations again.
+        for to_attr in (PREFETCHED_TAGS, PREFETCHED_CHANNELS):
+            monitor.__dict__.pop(to_attr, None)
+        serializer.instance = monitor
 
     @extend_schema(request=None, responses=MonitorSerializer)
     @action(detail=True, methods=["post"])
