@@ -32,34 +32,14 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from bench import procs, stack
 
 ROOT = Path(__file__).resolve().parent.parent
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process, from /proc."""
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    fields = raw[raw.rfind(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def bench_database_url(base: str) -> str:
-    parts = urlsplit(base)
-    name = parts.path.lstrip("/") or "healthmon"
-    return urlunsplit(parts._replace(path=f"/{name}_bench_checks"))
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    return procs.read_stat(pid).cpu_ticks / procs.CLOCK_TICKS
 
 
 def start_target() -> tuple[subprocess.Popen, int]:
@@ -96,13 +76,8 @@ def main() -> None:
     parser.add_argument("--ceiling-seconds", type=float, default=10.0)
     args = parser.parse_args()
 
-    base = os.environ.get("DATABASE_URL", "")
-    if not base.startswith("postgres"):
-        raise SystemExit(
-            "Set DATABASE_URL to a PostgreSQL server (a *_bench_checks database is made)"
-        )
-    db_url = bench_database_url(base)
-    recreate_database(db_url)
+    db_url = stack.database_url("bench_checks")
+    stack.recreate_database(db_url)
     os.environ.update(DATABASE_URL=db_url, CELERY_BROKER_URL=args.broker, DEBUG="true")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthmon.settings")
     import django

@@ -20,24 +20,8 @@ import argparse
 import os
 import time
 from datetime import timedelta
-from urllib.parse import urlsplit, urlunsplit
 
-
-def bench_database_url(base: str) -> str:
-    parts = urlsplit(base)
-    name = parts.path.lstrip("/") or "healthmon"
-    return urlunsplit(parts._replace(path=f"/{name}_bench_incidents"))
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+from bench import stack
 
 
 def main() -> None:
@@ -48,11 +32,8 @@ def main() -> None:
     parser.add_argument("--failing", type=float, default=0.1, help="share of failing monitors")
     args = parser.parse_args()
 
-    base = os.environ.get("DATABASE_URL", "")
-    if not base.startswith("postgres"):
-        raise SystemExit("Set DATABASE_URL to a PostgreSQL server (a *_bench_incidents db is made)")
-    db_url = bench_database_url(base)
-    recreate_database(db_url)
+    db_url = stack.database_url("bench_incidents")
+    stack.recreate_database(db_url)
     os.environ.update(DATABASE_URL=db_url, DEBUG="true", LOG_LEVEL="WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthmon.settings")
     import django
