@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS
 
 from accounts.access import TeamField, team_roles
+from healthmon.serializers import DirectReadMixin
 from monitors.assertions import validate_assertions
 from monitors.models import Monitor
 from monitors.status_codes import parse_status_spec
@@ -75,7 +76,7 @@ class ChannelIdsField(serializers.PrimaryKeyRelatedField):
         return channel_model.objects.filter(team_id__in=list(team_roles(request)))
 
 
-class MonitorSerializer(serializers.ModelSerializer):
+class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
     team = TeamField(required=False, help_text="Owning team; defaults to your personal team")
     status = serializers.SerializerMethodField(
         help_text="unknown, up, down (the incident state machine) or paused"
