@@ -45,7 +45,7 @@ init = function(args)
 end
 request = function()
   index = index %% #paths + 1
-  return wrk.format("GET", paths[index], {["Authorization"] = "Bearer " .. token})
+  return wrk.format("GET", paths[index], {["Authorization"] = "Bearer " .. token%(extra_headers)s})
 end
 done = function(summary, latency, requests)
   local out = {
@@ -68,6 +68,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checks", type=int, default=10_000_000, help="check result rows")
     parser.add_argument("--seconds", type=float, default=20, help="wrk duration per endpoint")
     parser.add_argument("--connections", type=int, default=4, help="wrk connections")
+    parser.add_argument(
+        "--close",
+        action="store_true",
+        help="Connection: close on every request (clients without keepalive): requests then "
+        "spread over gunicorn's workers instead of staying with the worker that accepted "
+        "each wrk connection",
+    )
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn WEB_CONCURRENCY")
     parser.add_argument("--db-name", default=None, help="default <DATABASE_URL name>_api")
     parser.add_argument("--reseed", action="store_true", help="rebuild the seeded database")
@@ -280,12 +287,14 @@ def run_wrk(
     connections: int,
     work_dir: Path,
     name: str,
+    close: bool = False,
 ) -> dict:
     slug = "".join(c if c.isalnum() else "-" for c in name)
     paths_file = work_dir / f"{slug}.paths"
     paths_file.write_text("\n".join(paths) + "\n")
     script = work_dir / f"{slug}.lua"
-    script.write_text(LUA % {"token": token, "paths_file": paths_file})
+    extra = ', ["Connection"] = "close"' if close else ""
+    script.write_text(LUA % {"token": token, "paths_file": paths_file, "extra_headers": extra})
     completed = subprocess.run(
         [
             "wrk",
@@ -364,6 +373,7 @@ def run(args: argparse.Namespace) -> dict:
         "monitors": args.monitors,
         "check_rows": args.checks,
         "connections": args.connections,
+        "connection_close": args.close,
         "load_average_before": procs.load_average(),
         "logs": str(work_dir),
     }
@@ -422,6 +432,7 @@ def run(args: argparse.Namespace) -> dict:
             result = run_wrk(
                 base, paths, token=token, seconds=args.seconds,
                 connections=args.connections, work_dir=work_dir, name=name,
+                close=args.close,
             )  # fmt: skip
             web_group.sample(in_window=True)
             pg_group.sample(in_window=True)
@@ -450,7 +461,8 @@ def format_report(f: dict) -> str:
     lines = [
         "",
         f"healthmon API under load: {f['monitors']} monitors, {f['check_rows']:,} check rows, "
-        f"wrk -c{f['connections']} (one thread, its own process)",
+        f"wrk -c{f['connections']} (one thread, its own process"
+        + (", Connection: close)" if f.get("connection_close") else ", keepalive)"),
         f"  command: {f['command']}",
         f"  load average: before {f['load_average_before']}, after {f.get('load_average_after')}",
         "",
