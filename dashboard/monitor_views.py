@@ -40,9 +40,7 @@ def public_state(monitor: Monitor) -> str:
 
 
 def _filtered_monitors(request: HttpRequest) -> QuerySet[Monitor]:
-    open_since = Incident.objects.filter(monitor=OuterRef("pk"), resolved_at__isnull=True).values(
-        "started_at"
-    )[:1]
+    open_since = Incident.objects.open_of(OuterRef("pk")).values("started_at")[:1]
     monitors = (
         scoped(Monitor.objects.select_related("team"), request)
         .prefetch_related("tags")

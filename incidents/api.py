@@ -64,7 +64,5 @@ class MonitorStateViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet)
     ordering_fields = ["monitor_id", "last_result_at", "consecutive_failures"]
 
     def get_queryset(self):
-        open_incident = Incident.objects.filter(
-            monitor=OuterRef("monitor_id"), resolved_at__isnull=True
-        ).values("id")[:1]
+        open_incident = Incident.objects.open_of(OuterRef("monitor_id")).values("id")[:1]
         return super().get_queryset().annotate(open_incident_id=Subquery(open_incident))

@@ -48,6 +48,14 @@ class Resolution(models.TextChoices):
     MONITOR_DELETED = "monitor deleted", "Monitor deleted"
 
 
+class IncidentQuerySet(models.QuerySet):
+    def open_of(self, monitor) -> IncidentQuerySet:
+        """The open incident of ``monitor`` (an id, a Monitor or an ``OuterRef`` in a
+        subquery). There is at most one (a partial unique index serves the lookup), so it is
+        left unordered: no sort per row when used as a correlated subquery."""
+        return self.filter(monitor=monitor, resolved_at__isnull=True).order_by()
+
+
 class Incident(models.Model):
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="incidents")
     monitor = models.ForeignKey(
@@ -78,6 +86,8 @@ class Incident(models.Model):
     # finds its incidents through them and re-announces them (see services).
     opening_check_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     resolving_check_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+
+    objects = IncidentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -260,13 +260,13 @@ def _open_incident(monitor: Monitor, event: IncidentOpened) -> int | None:
 
 
 def _record_failure(monitor_id: int, event: FailureRecorded) -> None:
-    Incident.objects.filter(monitor_id=monitor_id, resolved_at__isnull=True).update(
+    Incident.objects.open_of(monitor_id).update(
         failure_count=F("failure_count") + 1, last_reason=event.reason[:500]
     )
 
 
 def _resolve_incident(monitor_id: int, event: IncidentResolved) -> int | None:
-    incident = Incident.objects.filter(monitor_id=monitor_id, resolved_at__isnull=True).first()
+    incident = Incident.objects.open_of(monitor_id).first()
     if incident is None:
         return None  # resolved by hand or deleted meanwhile: nothing to announce
     incident.resolved_at = event.resolved_at
@@ -334,11 +334,7 @@ def incidents_resolve_for_deleted_monitor(*, monitor_id: int) -> list[int]:
     """
     with transaction.atomic():
         list(MonitorState.objects.select_for_update().filter(monitor_id=monitor_id))
-        open_ids = list(
-            Incident.objects.filter(monitor_id=monitor_id, resolved_at__isnull=True).values_list(
-                "id", flat=True
-            )
-        )
+        open_ids = list(Incident.objects.open_of(monitor_id).values_list("id", flat=True))
         if open_ids:
             Incident.objects.filter(id__in=open_ids).update(
                 resolved_at=timezone.now(), resolution=Resolution.MONITOR_DELETED

@@ -47,11 +47,7 @@ class MonitorViewSet(
         # reached through the reverse relations: monitors imports neither incidents nor
         # notifications.
         incident = Monitor._meta.get_field("incidents").related_model
-        open_incident = (
-            incident.objects.filter(monitor=OuterRef("pk"), resolved_at__isnull=True)
-            .order_by()  # at most one: no sort per row
-            .values("id")[:1]
-        )
+        open_incident = incident.objects.open_of(OuterRef("pk")).values("id")[:1]
         channel = Monitor._meta.get_field("channels").related_model
         return queryset.annotate(open_incident_id=Subquery(open_incident)).prefetch_related(
             Prefetch("tags", queryset=Tag.objects.only("id", "name"), to_attr=PREFETCHED_TAGS),
