@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--monitors", type=int, default=10_000)
     parser.add_argument("--checks", type=int, default=10_000_000, help="check result rows")
     parser.add_argument("--seconds", type=float, default=20, help="wrk duration per endpoint")
-    parser.add_argument("--connections", type=int, default=4, help="wrk connections")
+    parser.add_argument("--connections", type=int, default=2, help="wrk connections")
     parser.add_argument(
         "--close",
         action="store_true",
