@@ -149,8 +149,9 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
     def get_open_incident(self, monitor: Monitor) -> int | None:
         if hasattr(monitor, "open_incident_id"):
             return monitor.open_incident_id
-        incident = monitor.incidents.filter(resolved_at__isnull=True).only("id").first()
-        return incident.id if incident else None
+        # Not annotated (a monitor just created or changed): Incident.objects.open_of, reached
+        # through the reverse relation's manager.
+        return monitor.incidents.open_of(monitor).values_list("id", flat=True).first()
 
     # --- field validation ------------------------------------------------------------------
     def validate_url(self, value: str) -> str:
