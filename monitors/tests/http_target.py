@@ -91,6 +91,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a gevent worker opening 60 connections at
+    # once overflowed it and got "Connection reset by peer" for some checks.
+    request_queue_size = 256
 
     def handle_error(self, request, client_address) -> None:
         # Clients that give up (timeouts, capped reads) are what the tests are about.
