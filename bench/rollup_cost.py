@@ -71,7 +71,7 @@ def main() -> None:
     from accounts.models import Team
     from monitors.models import CheckResult, CheckStatus, Monitor
     from monitors.rollups import prune_history, rollup_batch
-    from monitors.stats import daily_bars, monitor_stats, uptime_by_monitor
+    from reports.stats import daily_bars, monitor_stats, uptime_by_monitor
 
     call_command("migrate", verbosity=0)
     team = Team.objects.create(name="bench")

@@ -12,7 +12,7 @@ from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
-from monitors.stats import DayBar
+from reports.stats import DayBar
 
 
 def _points(values: Sequence[float | None], width: float, height: float, top: float) -> list:

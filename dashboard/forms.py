@@ -12,9 +12,9 @@ from django.http import HttpRequest
 from rest_framework import serializers
 
 from accounts.models import Team
-from monitors.history_api import StatusPageSerializer
+from api.history import StatusPageSerializer
+from api.serializers import MonitorSerializer
 from monitors.models import HttpMethod, Monitor, StatusPage
-from monitors.serializers import MonitorSerializer
 
 
 def _messages(detail) -> list[str]:

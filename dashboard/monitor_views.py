@@ -21,7 +21,7 @@ from dashboard.forms import MonitorForm
 from incidents.models import Incident
 from monitors import services
 from monitors.models import CheckResult, CheckStatus, Monitor, MonitorBadge, MonitorStatus
-from monitors.stats import daily_bars, hourly_response_series, monitor_stats, uptime_by_monitor
+from reports.stats import daily_bars, hourly_response_series, monitor_stats, uptime_by_monitor
 
 PAGE_SIZE = 50
 RECENT_CHECKS = 20

@@ -14,10 +14,10 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Role
 from dashboard.access import can, get_scoped_or_404, require_role, scoped, teams_with_role
 from dashboard.forms import StatusPageForm
-from monitors.badges import status_badge, uptime_badge
 from monitors.models import Monitor, MonitorBadge, StatusPage
-from monitors.stats import WINDOWS, uptime_by_monitor
-from monitors.status_pages import public_status_cached
+from reports.badges import status_badge, uptime_badge
+from reports.stats import WINDOWS, uptime_by_monitor
+from reports.status_pages import public_status_cached
 
 # --- Public ---------------------------------------------------------------------------------
 

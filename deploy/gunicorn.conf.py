@@ -12,8 +12,8 @@
 import gc
 import os
 
-from healthmon.logs import logging_config
 from healthmon.multiproc import mark_process_dead
+from lib.logs import logging_config
 
 bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

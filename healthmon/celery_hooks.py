@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from celery import signals
 
-from healthmon import heartbeats, logs, multiproc, request_id
+from healthmon import heartbeats, multiproc
+from lib import logs, request_id
 
 
 def connect() -> None:

@@ -1,7 +1,7 @@
 """Domain events turned into metrics and log lines, in the process where they happen.
 
 The apps leave hook points and know nothing of Prometheus:
-- ``monitors.results.record_stored_results`` calls ``checks_stored`` for each stored batch;
+- ``monitors.hooks.checks_stored``, sent once per stored batch;
 - ``incidents.signals.incident_changed`` (after commit, once per new event);
 - ``notifications.hooks.delivery_attempted`` and ``dead_lettered``.
 The receivers are connected in ``HealthmonConfig.ready``. Every log line carries the ids a
@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import transaction
 
-from healthmon import metrics
+from lib import metrics
 
 check_logger = logging.getLogger("healthmon.events.checks")
 incident_logger = logging.getLogger("healthmon.events.incidents")
@@ -38,7 +38,7 @@ def _never_raises(receiver: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def checks_stored(results: Sequence[Any]) -> None:
+def checks_stored(sender=None, *, results: Sequence[Any], **kwargs) -> None:
     """A batch of ``CheckResult`` rows was saved (inside its transaction): count and log
     them once it commits, so a rolled-back batch is neither counted nor reported."""
     results = list(results)
@@ -139,7 +139,12 @@ def dead_lettered(sender=None, *, dead_letter: Any, created: bool = True, **kwar
 
 def connect() -> None:
     from incidents.signals import incident_changed as incident_signal
+    from monitors import hooks as monitor_hooks
     from notifications import hooks
+
+    monitor_hooks.checks_stored.connect(
+        checks_stored, dispatch_uid="healthmon.events.checks_stored"
+    )
 
     incident_signal.connect(incident_changed, dispatch_uid="healthmon.events.incident_changed")
     hooks.delivery_attempted.connect(

@@ -2,7 +2,7 @@
 
 What a scrape returns:
 - django-prometheus' request, response and database metrics and healthmon's own counters
-  (``healthmon.metrics``), merged over all processes in multiprocess mode;
+  (``lib.metrics``), merged over all processes in multiprocess mode;
 - ``StateCollector``: monitors by state, open incidents, dead letters, queue depths, workers
   seen per queue, beat's last tick, and per-monitor gauges in the style of blackbox_exporter
   for at most ``METRICS_MONITOR_LIMIT`` monitors (down ones first), so a scrape of a very

@@ -14,7 +14,7 @@ from typing import Any
 
 
 def _tag_request_id(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
-    from healthmon.request_id import current_request_id
+    from lib.request_id import current_request_id
 
     request_id = current_request_id()
     if request_id:

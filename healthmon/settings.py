@@ -14,10 +14,10 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from healthmon.env import envbool, envfloat, envint, envlist, envsecret, envstr
 from healthmon.heartbeats import default_heartbeat_url
-from healthmon.logs import logging_config
 from healthmon.sentry import init_sentry
+from lib.env import envbool, envfloat, envint, envlist, envsecret, envstr
+from lib.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("HEALTHMON_VAR_DIR", str(BASE_DIR / "var")))
@@ -66,7 +66,7 @@ MIDDLEWARE = [
     # /live /ready /health /metrics, answered before host validation (pods are hit by IP).
     "healthmon.probes.OpsEndpointsMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "healthmon.request_id.RequestIdMiddleware",
+    "lib.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

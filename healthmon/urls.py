@@ -6,7 +6,7 @@ from dashboard.urls import public_urlpatterns
 
 api_v1 = [
     path("", include("accounts.urls")),
-    path("", include("monitors.urls")),
+    path("", include("api.urls")),
     path("", include("incidents.urls")),
     path("", include("notifications.urls")),
 ]

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
-from healthmon.celery import app
 from incidents import signals
 from incidents.models import Incident, MonitorState, Resolution
 from incidents.state_machine import (
@@ -302,7 +302,7 @@ def _announce(
     for incident_id, event in announcements:
         signals.incident_changed.send_robust(sender=Incident, incident_id=incident_id, event=event)
     for incident_id, event in [*announcements, *(replayed or [])]:
-        app.send_task(NOTIFY_TASK, args=[incident_id, str(event)])
+        current_app.send_task(NOTIFY_TASK, args=[incident_id, str(event)])
 
 
 # --- Acknowledgement ------------------------------------------------------------------------

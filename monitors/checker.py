@@ -21,7 +21,7 @@ import requests
 from cryptography import x509
 from django.utils import timezone
 
-from healthmon import outbound
+from lib import outbound
 from monitors.judge import MAX_REASON, ResponseSnapshot, Verdict, judge
 from monitors.models import CheckPhase, CheckStatus, Monitor
 

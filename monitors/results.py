@@ -14,11 +14,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+from celery import current_app
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from healthmon import events
+from monitors import hooks
 from monitors.bulk_sql import bulk_set
 from monitors.checker import CheckOutcome, run_check
 from monitors.models import CheckResult, Monitor
@@ -58,9 +59,7 @@ def run_checks_concurrently(monitors: Sequence[Monitor]) -> list[CheckOutcome]:
 
 def send_for_evaluation(result_ids: list[int]) -> None:
     """The contract with incidents: one message per stored batch, sent by task name."""
-    from healthmon.celery import app
-
-    app.send_task(EVALUATE_TASK, args=[result_ids])
+    current_app.send_task(EVALUATE_TASK, args=[result_ids])
 
 
 def record_stored_results(results: list[CheckResult]) -> None:
@@ -69,7 +68,7 @@ def record_stored_results(results: list[CheckResult]) -> None:
     Called once per stored batch, inside its transaction, with saved rows (ids set).
     Keep it cheap: a slow hook delays every check batch.
     """
-    events.checks_stored(results)  # metrics and log lines, after commit
+    hooks.checks_stored.send(sender=CheckResult, results=results)
 
 
 def store_outcomes(

@@ -26,7 +26,7 @@ import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from healthmon import outbound
+from lib import outbound
 from notifications.messages import event_of, render
 from notifications.models import Channel, ChannelKind
 
@@ -310,7 +310,7 @@ class AppriseTransport(Transport):
 
     @staticmethod
     def _refuse_blocked_host(host: str | None) -> None:
-        """Best effort: Apprise makes its own connections, outside healthmon.outbound's
+        """Best effort: Apprise makes its own connections, outside lib.outbound's
         connect-time guard, so refuse a user-chosen host that resolves into a blocked network.
         Hosts without a dot are tokens in many schemes (slack://TokenA/...), not names."""
         if not host or ("." not in host and ":" not in host):

@@ -11,7 +11,7 @@ from dashboard.tests.conftest import make_monitor, web_for
 from incidents.models import Incident
 from monitors.models import CheckResult, StatusPage
 from monitors.rollups import rollup_new_results
-from monitors.status_pages import overall_state
+from reports.status_pages import overall_state
 
 pytestmark = pytest.mark.django_db
 

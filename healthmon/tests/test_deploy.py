@@ -398,8 +398,8 @@ def test_alerts_and_dashboard_only_use_metrics_that_exist(alice, alice_client, a
     names = set()
     for name in exported:
         names |= {name, f"{name}_total", f"{name}_bucket", f"{name}_count", f"{name}_sum"}
-    # Counted only when they happen (labels unknown before): defined in healthmon.metrics.
-    from healthmon import metrics
+    # Counted only when they happen (labels unknown before): defined in lib.metrics.
+    from lib import metrics
 
     for counter in (metrics.NOTIFICATIONS, metrics.DEAD_LETTERED, metrics.NOTIFICATION_DURATION):
         names |= {f"{counter._name}{suffix}" for suffix in ("", "_total", "_bucket", "_count")}

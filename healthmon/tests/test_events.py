@@ -8,7 +8,8 @@ import logging
 import pytest
 from django.utils import timezone
 
-from healthmon import events, metrics
+from healthmon import events
+from lib import metrics
 from monitors.models import CheckResult, Monitor
 from notifications.deadletters import dead_letter_record
 
@@ -41,7 +42,7 @@ def test_a_stored_batch_is_counted_and_its_failures_logged_once_committed(
     caplog.set_level(logging.INFO, logger="healthmon.events")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        events.checks_stored(results)
+        events.checks_stored(results=results)
     assert sample(metrics.CHECKS, status="up") == up_before  # nothing before the commit
     for callback in callbacks:
         callback()

@@ -13,10 +13,11 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import wait_for
-from healthmon import events, metrics
-from healthmon.logs import ConsoleFormatter, ContextFilter, JsonFormatter
-from healthmon.request_id import HEADER, request_id_var
+from healthmon import events
 from incidents.models import Incident
+from lib import metrics
+from lib.logs import ConsoleFormatter, ContextFilter, JsonFormatter
+from lib.request_id import HEADER, request_id_var
 from monitors.models import Monitor
 from monitors.tests.http_target import HttpTarget
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COUNT_CHECKS = """
 import django
 django.setup()
-from healthmon import metrics
+from lib import metrics
 metrics.record_check(status="timeout", duration_seconds=2.0)
 metrics.record_check(status="timeout", duration_seconds=2.0)
 """

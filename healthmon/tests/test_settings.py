@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from healthmon.env import envbool, envint, envsecret
+from lib.env import envbool, envint, envsecret
 
 ROOT = Path(__file__).resolve().parents[2]
 

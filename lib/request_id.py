@@ -5,7 +5,7 @@ a context variable for the request and returns it in the response. Celery's
 ``before_task_publish`` copies it into the task message headers; ``task_prerun`` restores it in
 the worker, so tasks enqueued by that task carry it on. A task nobody's request caused (beat's
 dispatcher) starts a chain of its own: its task id becomes the request id of everything it
-enqueues. The logging filter in ``healthmon.logs`` reads the same variable.
+enqueues. The logging filter in ``lib.logs`` reads the same variable.
 """
 
 from __future__ import annotations

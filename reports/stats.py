@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from incidents.models import Incident
 from monitors import latency
 from monitors.latency import BUCKET_FIELDS
 from monitors.models import CheckRollup, Monitor, RollupPeriod
@@ -170,10 +171,6 @@ def daily_bars(
 # --- Incidents ------------------------------------------------------------------------------
 
 
-def _incident_model():
-    return Monitor._meta.get_field("incidents").related_model
-
-
 @dataclass(frozen=True)
 class IncidentSpan:
     id: int
@@ -184,8 +181,7 @@ class IncidentSpan:
 def incident_spans(monitor_id: int, *, since: datetime, until: datetime) -> list[IncidentSpan]:
     """Incidents of a monitor that overlap [since, until), oldest first."""
     rows = (
-        _incident_model()
-        .objects.filter(monitor_id=monitor_id, started_at__lt=until)
+        Incident.objects.filter(monitor_id=monitor_id, started_at__lt=until)
         .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=since))
         .order_by("started_at")
         .values_list("id", "started_at", "resolved_at")

@@ -1,4 +1,4 @@
-"""MonitorSerializer's direct attribute reads (healthmon.serializers.DirectReadMixin) give
+"""MonitorSerializer's direct attribute reads (lib.serializers.DirectReadMixin) give
 exactly what DRF's own field-by-field representation gives."""
 
 from datetime import timedelta
@@ -8,8 +8,8 @@ from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.test import APIRequestFactory
 
+from api.serializers import MonitorSerializer
 from monitors.models import Monitor
-from monitors.serializers import MonitorSerializer
 from monitors.services import monitor_create
 
 pytestmark = pytest.mark.django_db

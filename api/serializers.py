@@ -9,10 +9,11 @@ from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS
 
 from accounts.access import TeamField, team_roles
-from healthmon.serializers import DirectReadMixin
+from lib.serializers import DirectReadMixin
 from monitors.assertions import validate_assertions
 from monitors.models import Monitor
 from monitors.status_codes import parse_status_spec
+from notifications.models import Channel
 
 # RFC 9110 field-name token.
 HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -59,8 +60,7 @@ class ChannelIdList(serializers.ManyRelatedField):
 
 
 class ChannelIdsField(serializers.PrimaryKeyRelatedField):
-    """Notification channels by id, among the user's teams. The model is reached through the
-    reverse relation (``Channel.monitors``): monitors does not import notifications."""
+    """Notification channels by id, among the user's teams."""
 
     @classmethod
     def many_init(cls, *args, **kwargs) -> ChannelIdList:
@@ -69,11 +69,10 @@ class ChannelIdsField(serializers.PrimaryKeyRelatedField):
         return ChannelIdList(**list_kwargs)
 
     def get_queryset(self):
-        channel_model = Monitor._meta.get_field("channels").related_model
         request = self.context.get("request")
         if request is None or not request.user.is_authenticated:
-            return channel_model.objects.none()
-        return channel_model.objects.filter(team_id__in=list(team_roles(request)))
+            return Channel.objects.none()
+        return Channel.objects.filter(team_id__in=list(team_roles(request)))
 
 
 class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):

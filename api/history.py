@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from accounts.access import TeamField, TeamScopedViewSetMixin, teams_of
 from accounts.models import Role
 from monitors.models import Monitor, MonitorBadge, StatusPage
-from monitors.stats import WINDOWS, monitor_stats, sla_report
+from reports.stats import WINDOWS, monitor_stats, sla_report
 
 # --- Stats and SLA ----------------------------------------------------------------------------
 

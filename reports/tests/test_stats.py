@@ -4,10 +4,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from incidents.models import Incident
 from monitors.latency import precision_bound
-from monitors.models import CheckResult, Monitor
+from monitors.models import CheckResult
 from monitors.rollups import rollup_new_results
-from monitors.stats import (
+from monitors.tests.history_data import generate_results, make_monitor, raw_figures
+from reports.stats import (
     IncidentSpan,
     daily_bars,
     hourly_response_series,
@@ -17,10 +19,8 @@ from monitors.stats import (
     uptime_by_monitor,
     window_start,
 )
-from monitors.tests.history_data import generate_results, make_monitor, raw_figures
 
 NOW = datetime(2026, 5, 20, 14, 30, 15, tzinfo=UTC)
-Incident = Monitor._meta.get_field("incidents").related_model
 
 
 @pytest.mark.parametrize(

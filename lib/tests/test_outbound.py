@@ -10,7 +10,7 @@ import pytest
 import requests
 from django.test import override_settings
 
-from healthmon import outbound
+from lib import outbound
 from monitors.tests.http_target import HttpTarget, refused_port, self_signed_tls
 
 

@@ -9,7 +9,7 @@ of a redirect chain connects through the same guard.
 
 Interface (keep it small)::
 
-    from healthmon import outbound
+    from lib import outbound
 
     response = outbound.request("POST", url, timeout=10, json=payload)   # one-shot
     with outbound.session(follow_redirects=False) as s:                  # reuse connections

@@ -14,8 +14,9 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from monitors.models import Monitor, MonitorStatus, StatusPage
-from monitors.stats import DayBar, daily_bars
+from incidents.models import Incident
+from monitors.models import MonitorStatus, StatusPage
+from reports.stats import DayBar, daily_bars
 
 BAR_DAYS = 90
 RECENT_INCIDENT_DAYS = 14
@@ -89,10 +90,9 @@ def public_status(page: StatusPage, *, now: datetime | None = None) -> PublicSta
         )
         for monitor in monitors
     ]
-    incident_model = Monitor._meta.get_field("incidents").related_model  # no import of incidents
     names = {monitor.id: monitor.name for monitor in monitors}
     incidents = (
-        incident_model.objects.filter(monitor_id__in=list(names))
+        Incident.objects.filter(monitor_id__in=list(names))
         .filter(
             Q(resolved_at__isnull=True)
             | Q(resolved_at__gte=now - timedelta(days=RECENT_INCIDENT_DAYS))

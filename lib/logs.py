@@ -8,7 +8,7 @@
 
 Fields passed with ``extra={...}`` (``monitor_id``, ``incident_id``, ``delivery_id``...) appear
 as top-level keys, so a log pipeline can filter on them. The context filter adds the request id
-(``healthmon.request_id``) and, inside a Celery task, the task id and name to every record.
+(``lib.request_id``) and, inside a Celery task, the task id and name to every record.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
-from healthmon.request_id import current_request_id
+from lib.request_id import current_request_id
 
 LOG_FORMATS = ("json", "console")
 
@@ -86,10 +86,10 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": "healthmon.logs.ContextFilter"}},
+        "filters": {"context": {"()": "lib.logs.ContextFilter"}},
         "formatters": {
-            "json": {"()": "healthmon.logs.JsonFormatter"},
-            "console": {"()": "healthmon.logs.ConsoleFormatter"},
+            "json": {"()": "lib.logs.JsonFormatter"},
+            "console": {"()": "lib.logs.ConsoleFormatter"},
         },
         "handlers": {
             "default": {

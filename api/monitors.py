@@ -11,12 +11,14 @@ from rest_framework.response import Response
 
 from accounts.access import TeamScopedViewSetMixin
 from accounts.models import Role
+from api.filters import MonitorFilter
+from api.history import MonitorHistoryActionsMixin
+from api.serializers import PREFETCHED_CHANNELS, PREFETCHED_TAGS, MonitorSerializer
+from incidents.models import Incident
 from monitors import services
 from monitors.check_api import MonitorChecksMixin
-from monitors.filters import MonitorFilter
-from monitors.history_api import MonitorHistoryActionsMixin
 from monitors.models import Monitor, Tag
-from monitors.serializers import PREFETCHED_CHANNELS, PREFETCHED_TAGS, MonitorSerializer
+from notifications.models import Channel
 
 
 class MonitorViewSet(
@@ -43,15 +45,11 @@ class MonitorViewSet(
         if self.action not in self.serializing_actions:
             return queryset
         # The open incident id in the same query (a correlated subquery served by the
-        # partial unique index), instead of one query per monitor on a page. The models are
-        # reached through the reverse relations: monitors imports neither incidents nor
-        # notifications.
-        incident = Monitor._meta.get_field("incidents").related_model
-        open_incident = incident.objects.open_of(OuterRef("pk")).values("id")[:1]
-        channel = Monitor._meta.get_field("channels").related_model
+        # partial unique index), instead of one query per monitor on a page.
+        open_incident = Incident.objects.open_of(OuterRef("pk")).values("id")[:1]
         return queryset.annotate(open_incident_id=Subquery(open_incident)).prefetch_related(
             Prefetch("tags", queryset=Tag.objects.only("id", "name"), to_attr=PREFETCHED_TAGS),
-            Prefetch("channels", queryset=channel.objects.only("id"), to_attr=PREFETCHED_CHANNELS),
+            Prefetch("channels", queryset=Channel.objects.only("id"), to_attr=PREFETCHED_CHANNELS),
         )
 
     def perform_create(self, serializer: MonitorSerializer) -> None:

@@ -1,0 +1,9 @@
+from rest_framework.routers import DefaultRouter
+
+from api import history, monitors
+
+router = DefaultRouter(trailing_slash=True)
+router.register("monitors", monitors.MonitorViewSet, basename="monitor")
+router.register("status-pages", history.StatusPageViewSet, basename="status-page-api")
+
+urlpatterns = router.urls
