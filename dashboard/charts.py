@@ -15,7 +15,9 @@ from django.utils.safestring import SafeString, mark_safe
 from reports.stats import DayBar
 
 
-def _points(values: Sequence[float | None], width: float, height: float, top: float) -> list:
+def _points(
+    values: Sequence[float | None], width: float, height: float, top: float
+) -> list[list[tuple[float, float]]]:
     """Polyline segments (lists of x,y) for values; a None breaks the line."""
     present = [v for v in values if v is not None]
     if not present:
@@ -23,7 +25,8 @@ def _points(values: Sequence[float | None], width: float, height: float, top: fl
     low, high = 0.0, max(max(present), top)
     span = high - low or 1.0
     step = width / max(len(values) - 1, 1)
-    segments, current = [], []
+    segments: list[list[tuple[float, float]]] = []
+    current: list[tuple[float, float]] = []
     for index, value in enumerate(values):
         if value is None:
             if current:

@@ -10,10 +10,13 @@ that caused it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sentry_sdk.types import Event, Hint
 
 
-def _tag_request_id(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+def _tag_request_id(event: Event, hint: Hint) -> Event:
     from lib.request_id import current_request_id
 
     request_id = current_request_id()

@@ -48,7 +48,7 @@ class Resolution(models.TextChoices):
     MONITOR_DELETED = "monitor deleted", "Monitor deleted"
 
 
-class IncidentQuerySet(models.QuerySet):
+class IncidentQuerySet(models.QuerySet["Incident"]):
     def open_of(self, monitor) -> IncidentQuerySet:
         """The open incident of ``monitor`` (an id, a Monitor or an ``OuterRef`` in a
         subquery). There is at most one (a partial unique index serves the lookup), so it is

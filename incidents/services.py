@@ -115,7 +115,7 @@ def evaluate_check_results(result_ids: Iterable[int]) -> Evaluation:
 
     with transaction.atomic():
         states = _lock_states(observations)
-        stale_ids: list[int] = []
+        stale_ids: list[int | None] = []
         changed: list[MonitorState] = []
         for monitor_id, state in states.items():
             if _evaluate_monitor(state, observations[monitor_id], evaluation, stale_ids):
@@ -172,7 +172,7 @@ def _evaluate_monitor(
     state: MonitorState,
     observations: list[Observation],
     evaluation: Evaluation,
-    stale_ids: list[int],
+    stale_ids: list[int | None],
 ) -> bool:
     """Apply one monitor's new results under its lock; returns whether it needs saving."""
     monitor = state.monitor
@@ -276,7 +276,7 @@ def _resolve_incident(monitor_id: int, event: IncidentResolved) -> int | None:
     return incident.id
 
 
-def _announcements_caused_by(check_ids: list[int]) -> list[Announcement]:
+def _announcements_caused_by(check_ids: list[int | None]) -> list[Announcement]:
     """The incident events these (already evaluated) results caused, in order."""
     found = Incident.objects.filter(
         Q(opening_check_id__in=check_ids) | Q(resolving_check_id__in=check_ids)

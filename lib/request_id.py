@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
@@ -54,7 +55,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = accept_request_id(request.headers.get(HEADER))
-        request.request_id = request_id
+        request.request_id = request_id  # type: ignore[attr-defined]  # for views; not in stubs
         token = request_id_var.set(request_id)
         started = time.monotonic()
         try:
@@ -83,14 +84,14 @@ class RequestIdMiddleware:
 # --- Celery: carry the id through task messages ---------------------------------------------
 
 
-def put_request_id_in_headers(headers: dict | None = None, **kwargs) -> None:
+def put_request_id_in_headers(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
     """``before_task_publish``: runs in whichever process sends the task."""
     request_id = request_id_var.get()
     if request_id and headers is not None:
         headers.setdefault(TASK_HEADER, request_id)
 
 
-def restore_request_id(task_id: str | None = None, task=None, **kwargs) -> None:
+def restore_request_id(task_id: str | None = None, task: Any = None, **kwargs: Any) -> None:
     """``task_prerun``: in the worker, in the greenlet/thread that runs the task."""
     inherited = getattr(task.request, TASK_HEADER, None) if task is not None else None
     if not (isinstance(inherited, str) and _ACCEPTABLE.match(inherited)):
@@ -98,6 +99,6 @@ def restore_request_id(task_id: str | None = None, task=None, **kwargs) -> None:
     request_id_var.set(inherited or task_id)
 
 
-def clear_request_id(**kwargs) -> None:
+def clear_request_id(**kwargs: Any) -> None:
     """``task_postrun``: a pool thread or process must not leak the id into the next task."""
     request_id_var.set(None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rest_framework import fields
 from rest_framework.relations import PKOnlyObject
 
@@ -32,7 +34,13 @@ class DirectReadMixin:
     fields, nested serializers) goes through DRF unchanged, so the output is the same.
     """
 
-    def to_representation(self, instance) -> dict:
+    if TYPE_CHECKING:  # provided by the Serializer this mixin is combined with
+
+        @property
+        def _readable_fields(self) -> list[fields.Field]: ...
+
+    # Keys are field names; DRF's stubs allow an unbound field's name to be None.
+    def to_representation(self, instance: Any) -> dict[Any, Any]:
         plan = self.__dict__.get("_direct_read_plan")
         if plan is None:
             plan = self._direct_read_plan = [

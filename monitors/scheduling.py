@@ -97,6 +97,7 @@ def _claim(
         )
         advanced = []
         for monitor_id, scheduled_for, interval in due:
+            assert scheduled_for is not None  # next_check_at__lte never matches NULL
             check_now, following = next_deadline(
                 scheduled_for=scheduled_for, interval=interval, now=now, respread_max=respread_max
             )
@@ -117,9 +118,9 @@ def batch_messages(claims: list[Claim], *, batch_size: int) -> list[tuple[list, 
     messages = []
     ordered = sorted(claims, key=lambda c: (c.interval, c.scheduled_for))
     for interval, group in groupby(ordered, key=lambda c: c.interval):
-        group = list(group)
-        for start in range(0, len(group), batch_size):
-            chunk = group[start : start + batch_size]
+        members = list(group)
+        for start in range(0, len(members), batch_size):
+            chunk = members[start : start + batch_size]
             items = [[c.monitor_id, c.scheduled_for.isoformat()] for c in chunk]
             expires = chunk[0].scheduled_for + timedelta(seconds=interval)
             messages.append((items, expires))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,7 +29,7 @@ def _set_tags(monitor: Monitor, names: list[str]) -> None:
 
 @transaction.atomic
 def monitor_create(
-    *, team: Team, tags: list[str] | None = None, channels: list | None = None, **fields
+    *, team: Team, tags: list[str] | None = None, channels: list | None = None, **fields: Any
 ) -> Monitor:
     monitor = Monitor(team=team, **fields)
     if monitor.next_check_at is None:
@@ -44,7 +45,7 @@ def monitor_create(
 
 @transaction.atomic
 def monitor_update(
-    *, monitor: Monitor, tags: list[str] | None = None, channels: list | None = None, **fields
+    *, monitor: Monitor, tags: list[str] | None = None, channels: list | None = None, **fields: Any
 ) -> Monitor:
     old_interval = monitor.interval
     for name, value in fields.items():

@@ -7,6 +7,7 @@ import secrets as secrets_module
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -87,7 +88,7 @@ def channel_update(
     channel: Channel,
     secrets: dict | None = None,
     monitors: list[Monitor] | None = None,
-    **fields,
+    **fields: Any,
 ) -> Channel:
     for name, value in fields.items():
         setattr(channel, name, value)

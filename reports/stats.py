@@ -10,9 +10,10 @@ relation because monitors must not import incidents.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -58,7 +59,7 @@ class RollupTotals:
     histogram: list[int] = field(default_factory=lambda: [0] * latency.LATENCY_BUCKET_COUNT)
 
     @classmethod
-    def from_sums(cls, sums: dict) -> RollupTotals:
+    def from_sums(cls, sums: Mapping[str, Any]) -> RollupTotals:
         return cls(
             checks=sums.get("checks") or 0,
             up=sums.get("up") or 0,

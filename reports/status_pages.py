@@ -114,7 +114,7 @@ def public_status(page: StatusPage, *, now: datetime | None = None) -> PublicSta
 
 def public_status_cached(page: StatusPage) -> PublicStatus:
     key = f"status-page:{page.id}:{page.updated_at.timestamp()}"
-    status = cache.get(key)
+    status: PublicStatus | None = cache.get(key)
     if status is None:
         status = public_status(page)
         cache.set(key, status, CACHE_SECONDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -28,7 +29,10 @@ def make_monitor(
     fields.setdefault("url", "https://orders.example.com/health")
     fields.setdefault("failure_threshold", 2)
     fields.setdefault("success_threshold", 1)
-    return monitor_create(team=team or owner.personal_team, name=name, **fields)
+    if team is None:
+        assert owner is not None, "a monitor needs an owner or a team"
+        team = owner.personal_team
+    return monitor_create(team=team, name=name, **fields)
 
 
 def store_results(monitor: Monitor, sequence: str, *, first: int = 0) -> list[int]:
@@ -77,7 +81,7 @@ def sent(monkeypatch) -> Sent:
 
 
 @pytest.fixture
-def hooked() -> list[tuple[int, str]]:
+def hooked() -> Iterator[list[tuple[int, str]]]:
     """Events received by the metrics hook ``incidents.signals.incident_changed``."""
     received: list[tuple[int, str]] = []
 

@@ -17,7 +17,7 @@ def target():
         yield server
 
 
-def run(*args) -> tuple[str, int]:
+def run(*args) -> tuple[str, str | int | None]:
     from io import StringIO
 
     out = StringIO()
