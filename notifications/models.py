@@ -126,11 +126,16 @@ class DeliveryQuerySet(models.QuerySet):
     """
 
     def _apply(
-        self, transition: DeliveryTransition, delivery_id: int, *, also: Q | None = None, **fields
+        self,
+        transition: DeliveryTransition,
+        delivery_id: int,
+        *,
+        or_where: Q | None = None,
+        **fields,
     ) -> bool:
         in_source = Q(status__in=transition.sources)
-        if also is not None:
-            in_source |= also
+        if or_where is not None:
+            in_source |= or_where
         changed = self.filter(in_source, id=delivery_id).update(status=transition.target, **fields)
         return changed == 1
 
@@ -146,7 +151,7 @@ class DeliveryQuerySet(models.QuerySet):
         return self._apply(
             DeliveryTransition.CLAIM,
             delivery_id,
-            also=take_over,
+            or_where=take_over,
             attempts=F("attempts") + 1,
             last_attempt_at=now,
         )
