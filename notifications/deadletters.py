@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts.models import User
 from incidents.models import Incident
 from notifications.hooks import dead_letter_replayed, dead_lettered
-from notifications.models import DeadLetter, Delivery, DeliveryStatus
+from notifications.models import DeadLetter, Delivery
 from notifications.transports import redact, transport_for
 
 logger = logging.getLogger(__name__)
@@ -109,9 +109,7 @@ def dead_letter_record(
                 setattr(dead_letter, name, value)
             dead_letter.save()
         if delivery is not None:
-            Delivery.objects.filter(id=delivery.id).exclude(
-                status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.SKIPPED]
-            ).update(status=DeliveryStatus.DEAD)
+            Delivery.objects.dead_letter(delivery.id)
     logger.warning(
         "dead-lettered %s [%s] after %d attempt(s): %s",
         task_name,
@@ -151,9 +149,7 @@ def _enqueue_or_release(dead_letter: DeadLetter) -> None:
                 id=dead_letter.id, replay_task_id=dead_letter.replay_task_id
             ).update(replayed_at=None, replayed_by=None, replay_task_id="")
             if dead_letter.delivery_id:
-                Delivery.objects.filter(
-                    id=dead_letter.delivery_id, status=DeliveryStatus.PENDING
-                ).update(status=DeliveryStatus.DEAD)
+                Delivery.objects.undo_replay(dead_letter.delivery_id)
         raise
     logger.info("replayed dead letter %s as task %s", dead_letter.id, dead_letter.replay_task_id)
     dead_letter_replayed.send(DeadLetter, dead_letter=dead_letter)
@@ -183,9 +179,6 @@ def dead_letter_replay(
             )
         if dead_letter.delivery_id:
             # Make the delivery claimable again (the task's claim skips dead rows).
-            Delivery.objects.filter(
-                id=dead_letter.delivery_id,
-                status__in=[DeliveryStatus.DEAD, DeliveryStatus.FAILED],
-            ).update(status=DeliveryStatus.PENDING, queued_at=now)
+            Delivery.objects.replay(dead_letter.delivery_id, now=now)
         transaction.on_commit(lambda: _enqueue_or_release(dead_letter))
     return dead_letter

@@ -4,10 +4,12 @@ attempts, and the tasks that gave up (``DeadLetter``)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
+from enum import Enum
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 
@@ -75,8 +77,105 @@ class DeliveryStatus(models.TextChoices):
     SKIPPED = "skipped", "Skipped (channel disabled or deleted)"
 
 
+class IllegalDeliveryTransition(Exception):
+    """A delivery was asked to change to a status that its current one cannot lead to."""
+
+
+class DeliveryTransition(Enum):
+    """Every way a delivery's status may change: (verb, from any of, to). Nothing else
+    writes ``Delivery.status``; a new way (an operator's retry, a sweep taking over lapsed
+    leases) is one more member here and one method on ``Delivery`` or its manager."""
+
+    CLAIM = "claim", {DeliveryStatus.PENDING, DeliveryStatus.FAILED}, DeliveryStatus.SENDING
+    # The worker holding it died mid-send and its lease lapsed (see DeliveryQuerySet.claim).
+    TAKE_OVER = "take over", {DeliveryStatus.SENDING}, DeliveryStatus.SENDING
+    DELIVER = "record as delivered", {DeliveryStatus.SENDING}, DeliveryStatus.DELIVERED
+    FAIL = "record as failed", {DeliveryStatus.SENDING}, DeliveryStatus.FAILED
+    SKIP = "skip", {DeliveryStatus.SENDING}, DeliveryStatus.SKIPPED
+    # The task failed for good: before its claim (pending, failed) or mid-attempt (sending).
+    DEAD_LETTER = (
+        "dead-letter",
+        {DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED},
+        DeliveryStatus.DEAD,
+    )
+    REPLAY = "replay", {DeliveryStatus.DEAD, DeliveryStatus.FAILED}, DeliveryStatus.PENDING
+    # The broker refused the replayed task: dead again, so that it can be replayed later.
+    UNDO_REPLAY = "undo the replay of", {DeliveryStatus.PENDING}, DeliveryStatus.DEAD
+
+    def __init__(self, verb: str, sources: set[str], target: str) -> None:
+        self.verb = verb
+        self.sources = frozenset(sources)
+        self.target = target
+
+    def check(self, status: str) -> str:
+        """The status after this transition from ``status``; raises if it is not allowed."""
+        if status not in self.sources:
+            allowed = " or ".join(sorted(self.sources))
+            raise IllegalDeliveryTransition(
+                f"Cannot {self.verb} a delivery that is {status}: "
+                f"only a {allowed} delivery can become {self.target}."
+            )
+        return self.target
+
+
+class DeliveryQuerySet(models.QuerySet):
+    """Transitions of a delivery known by id, as conditional UPDATEs: of two processes racing
+    for the same row (two workers, a worker and a replay), exactly one changes it. Each
+    returns whether this call changed the row; False means it was not in a source status,
+    which for a redelivered task or a repeated replay is the expected answer, not an error.
+    """
+
+    def _apply(
+        self,
+        transition: DeliveryTransition,
+        delivery_id: int,
+        *,
+        or_where: Q | None = None,
+        **fields,
+    ) -> bool:
+        in_source = Q(status__in=transition.sources)
+        if or_where is not None:
+            in_source |= or_where
+        changed = self.filter(in_source, id=delivery_id).update(status=transition.target, **fields)
+        return changed == 1
+
+    def claim(self, delivery_id: int, *, now: datetime) -> bool:
+        """Take a delivery for one attempt, like healthchecks' flip claim.
+
+        Delivered, dead and skipped rows are never claimed, so a redelivered task cannot send
+        twice. A row left sending longer than NOTIFY_SENDING_LEASE belonged to a worker that
+        died mid-send; it is taken over.
+        """
+        lapsed = now - timedelta(seconds=settings.NOTIFY_SENDING_LEASE)
+        take_over = Q(status__in=DeliveryTransition.TAKE_OVER.sources, last_attempt_at__lt=lapsed)
+        return self._apply(
+            DeliveryTransition.CLAIM,
+            delivery_id,
+            or_where=take_over,
+            attempts=F("attempts") + 1,
+            last_attempt_at=now,
+        )
+
+    def dead_letter(self, delivery_id: int) -> bool:
+        """Mark it dead because its task failed for good; delivered and skipped rows stay."""
+        return self._apply(DeliveryTransition.DEAD_LETTER, delivery_id)
+
+    def replay(self, delivery_id: int, *, now: datetime) -> bool:
+        """Make a dead (or failing) delivery claimable again for a replayed task."""
+        return self._apply(DeliveryTransition.REPLAY, delivery_id, queued_at=now)
+
+    def undo_replay(self, delivery_id: int) -> bool:
+        """Undo ``replay`` when its task could not be enqueued; a claimed row stays claimed."""
+        return self._apply(DeliveryTransition.UNDO_REPLAY, delivery_id)
+
+
 class Delivery(models.Model):
-    """One alert owed to one channel for one incident event; claimed by one task at a time."""
+    """One alert owed to one channel for one incident event; claimed by one task at a time.
+
+    Its status changes only through ``DeliveryTransition``: by id through the manager
+    (claim, dead-letter, replay), or by the worker holding the claim through the ``mark_*``
+    methods below.
+    """
 
     key = models.UUIDField(
         default=uuid.uuid4, unique=True, editable=False, help_text="Sent as Idempotency-Key"
@@ -113,6 +212,8 @@ class Delivery(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
+    objects = DeliveryQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -136,6 +237,40 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} of incident {self.incident_id} to {self.channel_name}"
+
+    def mark_delivered(self, *, response_code: int | None, now: datetime) -> None:
+        self._move(
+            DeliveryTransition.DELIVER,
+            response_code=response_code,
+            last_error="",
+            delivered_at=now,
+        )
+
+    def mark_failed(self, *, response_code: int | None, error: str) -> None:
+        # A permanent failure becomes "dead" when the task's failure is dead-lettered.
+        self._move(DeliveryTransition.FAIL, response_code=response_code, last_error=error)
+
+    def mark_skipped(self, *, reason: str) -> None:
+        self._move(DeliveryTransition.SKIP, last_error=reason)
+
+    def _move(self, transition: DeliveryTransition, **fields) -> None:
+        """Apply a transition to this claimed row, in memory and, conditionally, in the table."""
+        target = transition.check(self.status)
+        changed = Delivery.objects.filter(id=self.id, status__in=transition.sources).update(
+            status=target, **fields
+        )
+        if changed != 1:
+            # The row changed since this worker claimed it (dead-lettered, or taken over
+            # after the lease lapsed and finished by the other worker): say so, never
+            # overwrite what the other process recorded.
+            now_in = Delivery.objects.filter(id=self.id).values_list("status", flat=True)
+            raise IllegalDeliveryTransition(
+                f"Cannot {transition.verb} delivery {self.id}: it changed to "
+                f"{now_in.first() or 'deleted'} since it was claimed."
+            )
+        self.status = target
+        for name, value in fields.items():
+            setattr(self, name, value)
 
 
 class AttemptOutcome(models.TextChoices):

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Team
@@ -27,6 +27,7 @@ from notifications.models import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
+    DeliveryTransition,
     Event,
 )
 from notifications.transports import TransportError, redact, transport_for
@@ -218,7 +219,7 @@ def deliveries_stalled(*, now: datetime | None = None, limit: int = 500) -> list
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(
                 Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=cutoff),
-                status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED],
+                status__in=DeliveryTransition.CLAIM.sources,
                 queued_at__lt=cutoff,
             )
             .order_by("queued_at")
@@ -229,22 +230,9 @@ def deliveries_stalled(*, now: datetime | None = None, limit: int = 500) -> list
 
 
 def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> Delivery | None:
-    """Take a delivery for one attempt, or None if there is nothing to do.
-
-    A conditional UPDATE, like healthchecks' flip claim: of two workers holding the same
-    message (a redelivery, a duplicate), exactly one gets the row. Delivered, dead and skipped
-    rows are never claimed, so a redelivered task cannot send twice. A row left "sending"
-    longer than NOTIFY_SENDING_LEASE belonged to a worker that died mid-send; it is taken over.
-    """
-    now = now or timezone.now()
-    stale = now - timedelta(seconds=settings.NOTIFY_SENDING_LEASE)
-    claimable = Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED]) | Q(
-        status=DeliveryStatus.SENDING, last_attempt_at__lt=stale
-    )
-    claimed = Delivery.objects.filter(claimable, id=delivery_id).update(
-        status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, last_attempt_at=now
-    )
-    if claimed != 1:
+    """Take a delivery for one attempt (``DeliveryQuerySet.claim``), or None if there is
+    nothing to do: of two workers holding the same message, exactly one gets the row."""
+    if not Delivery.objects.claim(delivery_id, now=now or timezone.now()):
         return None
     return Delivery.objects.select_related("channel", "channel__team").get(id=delivery_id)
 
@@ -281,15 +269,10 @@ def _record_attempt(
         response_code=response_code,
         error=error,
     )
-    delivery.response_code = response_code
-    delivery.last_error = error
     if outcome == AttemptOutcome.DELIVERED:
-        delivery.status = DeliveryStatus.DELIVERED
-        delivery.delivered_at = timezone.now()
+        delivery.mark_delivered(response_code=response_code, now=timezone.now())
     else:
-        # A permanent failure becomes "dead" when the task's failure is dead-lettered.
-        delivery.status = DeliveryStatus.FAILED
-    delivery.save(update_fields=["status", "response_code", "last_error", "delivered_at"])
+        delivery.mark_failed(response_code=response_code, error=error)
 
 
 def delivery_attempt(*, delivery: Delivery) -> None:
@@ -297,11 +280,9 @@ def delivery_attempt(*, delivery: Delivery) -> None:
     (its message already redacted) when it failed."""
     channel = delivery.channel
     if channel is None or not channel.enabled:
-        delivery.status = DeliveryStatus.SKIPPED
-        delivery.last_error = (
-            "The channel was deleted." if channel is None else "The channel is disabled."
+        delivery.mark_skipped(
+            reason="The channel was deleted." if channel is None else "The channel is disabled."
         )
-        delivery.save(update_fields=["status", "last_error"])
         return
     transport = transport_for(channel)
     started_at, started = timezone.now(), time.monotonic()

@@ -210,10 +210,8 @@ def test_deliveries_whose_task_was_lost_are_enqueued_again(
         services.deliveries_owed(incident_id=make_incident(monitor).id, event="opened")
         for monitor in monitors
     )
-    Delivery.objects.filter(id=lost).update(queued_at=long_ago)
-    Delivery.objects.filter(id=retrying).update(
-        queued_at=long_ago, status=DeliveryStatus.FAILED, last_attempt_at=timezone.now()
-    )
+    services.delivery_claim(delivery_id=retrying).mark_failed(response_code=503, error="HTTP 503")
+    Delivery.objects.filter(id__in=[lost, retrying]).update(queued_at=long_ago)
 
     with django_capture_on_commit_callbacks(execute=True):
         result = requeue_stalled_deliveries.apply()
