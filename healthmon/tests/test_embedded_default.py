@@ -64,15 +64,17 @@ class Embedded:
     worker_log: Path
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(
+        done = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
             env=self.env,
             capture_output=True,
             text=True,
             timeout=60,
-            check=check,
         )
+        if check and done.returncode != 0:
+            pytest.fail(f"manage.py {args[0]} failed:\n{done.stdout}\n{done.stderr}")
+        return done
 
     def rows(self, *queries: tuple) -> list[list[tuple]]:
         """Run ``(sql, *params)`` queries in one read transaction (one consistent snapshot
