@@ -8,6 +8,7 @@ import os
 import shlex
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -45,7 +46,8 @@ def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            "PATH": f"{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}",
+            # The running interpreter's venv, wherever it is (`make test VENV=...`).
+            "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
             "DATABASE_URL": (
                 f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:"
                 f"{db['PORT'] or 5432}/{db['NAME']}"

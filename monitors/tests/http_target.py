@@ -8,6 +8,7 @@
     /big?mb=5      200 with that many MiB of "x"
     /status/404    that status
     /echo          200, the request's method, headers and body as JSON
+    /switch        ``target.switch_status`` (200 until the test sets another)
 
 ``HttpTarget`` runs in a thread (the Celery worker under test is another process, so a
 thread in the test process serves it fine); ``refused_port()`` is a port nobody listens on.
@@ -74,6 +75,8 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.write(chunk)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client stopped reading at its cap, as it should
+        elif path == "/switch":
+            self._send(self.server.switch_status, b"switch")
         elif path.startswith("/status/"):
             self._send(int(path.rsplit("/", 1)[1]), b"status")
         elif path == "/echo":
@@ -106,6 +109,7 @@ class HttpTarget:
     def __init__(self, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> None:
         self.server = _QuietServer((host, 0), _Handler)
         self.server.hits = []
+        self.server.switch_status = 200
         if tls is not None:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.scheme = "https" if tls else "http"
@@ -123,6 +127,14 @@ class HttpTarget:
 
     def url(self, path: str = "/ok") -> str:
         return f"{self.scheme}://{self.host}:{self.port}{path}"
+
+    @property
+    def switch_status(self) -> int:
+        return self.server.switch_status
+
+    @switch_status.setter
+    def switch_status(self, status: int) -> None:
+        self.server.switch_status = status
 
     @property
     def hits(self) -> list[tuple[str, str]]:
