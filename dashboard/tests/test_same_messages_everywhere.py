@@ -11,10 +11,10 @@ from django.core.exceptions import ValidationError
 from conftest import client_for
 from dashboard.tests.conftest import web_for
 from dashboard.tests.test_monitor_pages import form_data
+from monitors.assertions import validate_assertions
 from monitors.models import Monitor
 from monitors.tests.test_admin_writes import ADD, admin_errors, admin_form
 from monitors.tests.test_monitors_command import run
-from monitors.validation import validate_monitor_assertions
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ BAD_ASSERTIONS = [{"type": "nonsense"}]
 def assertion_message() -> str:
     """Whatever the assertion validator says (its wording is its own business)."""
     with pytest.raises(ValidationError) as refused:
-        validate_monitor_assertions(BAD_ASSERTIONS)
+        validate_assertions(BAD_ASSERTIONS)
     return refused.value.messages[0]
 
 
