@@ -78,7 +78,9 @@ def monitor_create(
     return monitor
 
 
-def _reschedule(monitor: Monitor, *, old_interval: int, was_active: bool, fields: dict[str, Any]) -> None:
+def _reschedule(
+    monitor: Monitor, *, old_interval: int, was_active: bool, fields: dict[str, Any]
+) -> None:
     deadline_given = fields.get("next_check_at") is not None
     if monitor.is_active and not was_active and not deadline_given:
         monitor.next_check_at = first_check_at(min(monitor.interval, RESUME_WITHIN))

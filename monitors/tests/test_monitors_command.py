@@ -19,7 +19,8 @@ def run(*args: str) -> tuple[int, str, str]:
     try:
         call_command("monitors", *args, stdout=out, stderr=err)
     except SystemExit as exit_:
-        return int(exit_.code), out.getvalue(), err.getvalue()
+        assert isinstance(exit_.code, int)
+        return exit_.code, out.getvalue(), err.getvalue()
     return 0, out.getvalue(), err.getvalue()
 
 
