@@ -1,30 +1,15 @@
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit
+from copy import copy
 
-from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS
 
 from accounts.access import TeamField, team_roles
 from lib.serializers import DirectReadMixin
-from monitors.assertions import validate_assertions
 from monitors.models import Monitor
-from monitors.status_codes import parse_status_spec
+from monitors.validation import MAX_TAGS, clean_tag_names, validate_channels_team
 from notifications.models import Channel
-
-# RFC 9110 field-name token.
-HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-TAG = re.compile(r"^[\w .:/-]{1,50}$")
-MAX_HEADERS = 50
-MAX_BODY = 64 * 1024
-
-
-def _django_error(exc: DjangoValidationError) -> serializers.ValidationError:
-    return serializers.ValidationError(exc.messages)
-
 
 # Lists prefetch tags and channels into plain lists (``Prefetch(..., to_attr=...)``): reading
 # them through the related managers instead builds a manager and a queryset per monitor and
@@ -80,7 +65,9 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
     status = serializers.SerializerMethodField(
         help_text="unknown, up, down (the incident state machine) or paused"
     )
-    tags = TagListField(child=serializers.CharField(max_length=50), required=False, max_length=20)
+    tags = TagListField(
+        child=serializers.CharField(max_length=50), required=False, max_length=MAX_TAGS
+    )
     open_incident = serializers.SerializerMethodField()
     channels = ChannelIdsField(
         many=True,
@@ -134,13 +121,7 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        extra_kwargs = {
-            "timeout": {"min_value": 0.1},
-            "interval": {"min_value": 1, "max_value": 86400},
-            "failure_threshold": {"min_value": 1, "max_value": 100},
-            "success_threshold": {"min_value": 1, "max_value": 100},
-            "next_check_at": {"required": False},
-        }
+        extra_kwargs = {"next_check_at": {"required": False}}
 
     def get_status(self, monitor: Monitor) -> str:
         return monitor.status if monitor.is_active else "paused"
@@ -152,72 +133,13 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
         # through the reverse relation's manager.
         return monitor.incidents.open_of(monitor).values_list("id", flat=True).first()
 
-    # --- field validation ------------------------------------------------------------------
-    def validate_url(self, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https"):
-            raise serializers.ValidationError("Only http:// and https:// URLs can be monitored.")
-        if not parts.hostname:
-            raise serializers.ValidationError("The URL needs a host name.")
-        return value
-
-    def validate_headers(self, value: object) -> dict[str, str]:
-        if not isinstance(value, dict):
-            raise serializers.ValidationError('Headers must be an object, e.g. {"Accept": "*/*"}.')
-        if len(value) > MAX_HEADERS:
-            raise serializers.ValidationError(f"At most {MAX_HEADERS} headers.")
-        for name, header_value in value.items():
-            if not HEADER_NAME.match(name):
-                raise serializers.ValidationError(f"{name!r} is not a valid header name.")
-            if not isinstance(header_value, str):
-                raise serializers.ValidationError(f"The value of {name!r} must be a string.")
-            if "\r" in header_value or "\n" in header_value:
-                raise serializers.ValidationError(f"The value of {name!r} contains a line break.")
-        return value
-
-    def validate_body(self, value: str) -> str:
-        if len(value.encode()) > MAX_BODY:
-            raise serializers.ValidationError(f"The request body is limited to {MAX_BODY} bytes.")
-        return value
-
-    def validate_expected_status(self, value: str) -> str:
-        try:
-            parse_status_spec(value)
-        except DjangoValidationError as exc:
-            raise _django_error(exc) from None
-        return value.replace(" ", "")
-
-    def validate_assertions(self, value: object) -> list:
-        try:
-            validate_assertions(value)
-        except DjangoValidationError as exc:
-            raise _django_error(exc) from None
-        return value
-
-    def validate_interval(self, value: int) -> int:
-        minimum = settings.MONITOR_MIN_INTERVAL
-        if value < minimum:
-            raise serializers.ValidationError(f"The interval must be at least {minimum} seconds.")
-        return value
-
-    def validate_timeout(self, value: float) -> float:
-        if value > settings.MONITOR_MAX_TIMEOUT:
-            raise serializers.ValidationError(
-                f"The timeout must be at most {settings.MONITOR_MAX_TIMEOUT:g} seconds."
-            )
-        return value
+    # --- validation -------------------------------------------------------------------------
+    # Each field's rules are the model field's validators (ModelSerializer copies them), the
+    # rules spanning fields are Monitor.clean(): monitors.validation defines both, so the API,
+    # the dashboard, the admin and the CLI answer the same bad monitor with the same words.
 
     def validate_tags(self, value: list[str]) -> list[str]:
-        cleaned = []
-        for tag in value:
-            tag = tag.strip()
-            if not TAG.match(tag):
-                raise serializers.ValidationError(
-                    f"{tag!r}: tags are 1-50 letters, digits, spaces or . : / - _"
-                )
-            if tag not in cleaned:
-                cleaned.append(tag)
-        return cleaned
+        return clean_tag_names(value)
 
     def validate_team(self, team):
         if self.instance is not None and team.id != self.instance.team_id:
@@ -225,35 +147,27 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
         return team
 
     def validate(self, attrs: dict) -> dict:
-        def current(name: str):
-            if name in attrs:
-                return attrs[name]
-            if self.instance is not None:
-                return getattr(self.instance, name)
-            return Monitor._meta.get_field(name).get_default()
-
-        if current("timeout") >= current("interval"):
-            raise serializers.ValidationError(
-                {"timeout": "The timeout must be below the interval."}
-            )
-        self._check_channels_team(attrs)
+        # Django's ValidationError raised here becomes a 400 keyed by field (DRF converts it).
+        self._candidate(attrs).clean()
+        if attrs.get("channels"):
+            validate_channels_team(team_id=self._team_id(attrs), channels=attrs["channels"])
         return attrs
 
-    def _check_channels_team(self, attrs: dict) -> None:
-        if not attrs.get("channels"):
-            return
+    def _candidate(self, attrs: dict) -> Monitor:
+        """The monitor as it would be saved: the stored one (if any) with ``attrs`` applied."""
+        candidate = copy(self.instance) if self.instance is not None else Monitor()
+        for name, value in attrs.items():
+            if name not in ("tags", "channels", "team"):
+                setattr(candidate, name, value)
+        return candidate
+
+    def _team_id(self, attrs: dict) -> int | None:
         if self.instance is not None:
-            team_id = self.instance.team_id
-        elif attrs.get("team") is not None:
-            team_id = attrs["team"].id
-        else:
-            personal = getattr(self.context["request"].user, "personal_team", None)
-            team_id = personal.id if personal else None
-        foreign = [channel.id for channel in attrs["channels"] if channel.team_id != team_id]
-        if foreign:
-            raise serializers.ValidationError(
-                {"channels": [f"Channel {pk} belongs to another team." for pk in foreign]}
-            )
+            return self.instance.team_id
+        if attrs.get("team") is not None:
+            return attrs["team"].id
+        personal = getattr(self.context["request"].user, "personal_team", None)
+        return personal.id if personal else None
 
 
 class MonitorActionSerializer(serializers.Serializer):

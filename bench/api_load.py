@@ -121,6 +121,7 @@ def mark_seeded(monitors: int, checks: int) -> None:
 
 def seed(monitors: int, checks: int) -> None:
     from django.db import connection
+    from django.utils import timezone
 
     from accounts.services import user_register
     from monitors.models import Monitor
@@ -128,6 +129,7 @@ def seed(monitors: int, checks: int) -> None:
     started = time.monotonic()
     user = user_register(email="api-bench@example.com", password=secrets.token_urlsafe(16))
     team = user.personal_team
+    later = timezone.now() + timedelta(days=1)  # rows to read, never checked
     Monitor.objects.bulk_create(
         [
             Monitor(
@@ -139,6 +141,7 @@ def seed(monitors: int, checks: int) -> None:
                 last_check_status="up",
                 last_status_code=200,
                 last_response_time_ms=random.randint(20, 400),
+                next_check_at=later,
             )
             for index in range(monitors)
         ],

@@ -185,7 +185,8 @@ def seed(options: Options, *, target_port: int, receiver_url: str) -> tuple[list
                 timeout=min(10.0, max(1.0, options.interval - 1)),
                 failure_threshold=options.failure_threshold,
                 success_threshold=options.success_threshold,
-                next_check_at=None,  # scheduled once the stack is up (see schedule())
+                # Paused until the stack is up: schedule() activates them with deadlines.
+                is_active=False,
             )
         )
     Monitor.objects.bulk_create(monitors, batch_size=2000)
@@ -209,7 +210,7 @@ def schedule(ids: list[int], *, interval: int, start: datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            UPDATE monitors_monitor m SET next_check_at = %s + make_interval(
+            UPDATE monitors_monitor m SET is_active = true, next_check_at = %s + make_interval(
                 secs => (ranked.rank - 1) * %s::float8 / %s)
             FROM (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM monitors_monitor) ranked
             WHERE m.id = ranked.id

@@ -1,6 +1,8 @@
 """Forms of the dashboard. Validation is the API's: each form hands its data to the API
 serializer and shows that serializer's messages, so a page can never accept what the API
-refuses (or the other way round)."""
+refuses (or the other way round). For monitors the serializer in turn runs the model's
+validators (monitors/validation.py), which the admin and the CLI run too; the views save
+through monitors.services."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Count
 
-from monitors import latency, results
+from monitors import latency, results, services
 from monitors.models import (
     CheckResult,
     CheckRollup,
@@ -47,6 +47,9 @@ class MonitorAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
+    # The services own the schedule: the first deadline is spread over the interval and a
+    # re-activated monitor is due within seconds.
+    schedule_fields = ["next_check_at"]
     fieldsets = (
         (None, {"fields": ("team", "name", "url", "is_active", "tags")}),
         (
@@ -61,6 +64,30 @@ class MonitorAdmin(admin.ModelAdmin):
         ("Current state", {"fields": readonly_fields}),
     )
     actions = ["check_now"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        fixed = [*self.readonly_fields, *self.schedule_fields]
+        # Tags and channels belong to a team: a monitor is not moved (as in the API).
+        return [*fixed, "team"] if obj is not None else fixed
+
+    # The form validates through the model (Monitor.full_clean: the same validators and
+    # messages as the API); saving goes through the services, for their side effects.
+    def save_model(self, request, obj: Monitor, form, change: bool) -> None:
+        fields = {name: value for name, value in form.cleaned_data.items() if name != "tags"}
+        tags = [tag.name for tag in form.cleaned_data.get("tags", [])]
+        if change:
+            stored = Monitor.objects.get(pk=obj.pk)  # its old interval and state matter
+            saved = services.monitor_update(monitor=stored, tags=tags, **fields)
+        else:
+            saved = services.monitor_create(tags=tags, **fields)
+        # The admin logs and redirects with the object it passed in.
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        # Tags were set by the service (form.save_m2m would set them again); no inlines here.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     @admin.action(description="Check selected monitors now (stores the results)")
     def check_now(self, request, queryset) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import secrets
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from monitors import validation
 from monitors.latency import BUCKET_FIELDS
 
 
@@ -66,20 +68,37 @@ class Tag(models.Model):
 class Monitor(models.Model):
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="monitors")
     name = models.CharField(max_length=200)
-    url = models.URLField(max_length=2048)
+    url = models.URLField(max_length=2048, validators=[validation.validate_monitor_url])
     method = models.CharField(max_length=7, choices=HttpMethod.choices, default=HttpMethod.GET)
-    headers = models.JSONField(default=dict, blank=True)
-    body = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True, validators=[validation.validate_headers])
+    body = models.TextField(blank=True, validators=[validation.validate_body])
     expected_status = models.CharField(
-        max_length=200, default="200-299", help_text="Codes and ranges, e.g. 200-299,301"
+        max_length=200,
+        default="200-299",
+        help_text="Codes and ranges, e.g. 200-299,301",
+        validators=[validation.validate_status_spec],
     )
-    timeout = models.FloatField(default=10.0, help_text="Seconds; must be below the interval")
-    interval = models.PositiveIntegerField(default=60, help_text="Seconds between checks")
-    failure_threshold = models.PositiveSmallIntegerField(default=2)
-    success_threshold = models.PositiveSmallIntegerField(default=1)
+    timeout = models.FloatField(
+        default=10.0,
+        help_text="Seconds; must be below the interval",
+        validators=[MinValueValidator(0.1), validation.validate_timeout],
+    )
+    interval = models.PositiveIntegerField(
+        default=60,
+        help_text="Seconds between checks",
+        validators=[MaxValueValidator(86400), validation.validate_interval],
+    )
+    failure_threshold = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    success_threshold = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
     follow_redirects = models.BooleanField(default=True)
     verify_tls = models.BooleanField(default=True)
-    assertions = models.JSONField(default=list, blank=True)
+    assertions = models.JSONField(
+        default=list, blank=True, validators=[validation.validate_monitor_assertions]
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="monitors")
     is_active = models.BooleanField(default=True)
 
@@ -94,7 +113,9 @@ class Monitor(models.Model):
     last_reason = models.CharField(max_length=500, blank=True)
     cert_expires_at = models.DateTimeField(null=True, blank=True)
     next_check_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the dispatcher will next claim this monitor"
+        null=True,
+        blank=True,
+        help_text="When the dispatcher will next claim this monitor (set by the services)",
     )
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -113,9 +134,24 @@ class Monitor(models.Model):
             # The same, filtered by status (and counts by status).
             models.Index(fields=["team", "status", "name", "id"], name="monitor_team_status_idx"),
         ]
+        constraints = [
+            # The dispatcher only ever claims `next_check_at <= now`: an active monitor
+            # without a deadline would silently never be checked.
+            models.CheckConstraint(
+                condition=Q(is_active=False) | Q(next_check_at__isnull=False),
+                name="monitor_active_has_deadline",
+                violation_error_message="An active monitor needs a next check time.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The rules that span fields (each field's own rules are its validators)."""
+        self.expected_status = self.expected_status.replace(" ", "")
+        if self.timeout is not None and self.interval is not None:
+            validation.validate_timeout_below_interval(timeout=self.timeout, interval=self.interval)
 
 
 class CheckResult(models.Model):

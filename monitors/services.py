@@ -1,16 +1,27 @@
-"""Writes for monitors: create, update, pause, resume; each keeps the schedule consistent."""
+"""Writes for monitors: create, update, pause, resume.
+
+Every writer (API, dashboard, admin, ``manage.py monitors``, demo setup) comes through here,
+so each write is validated by the model (``Monitor.full_clean``) and keeps the schedule
+consistent: an active monitor always has a ``next_check_at`` (a database constraint too).
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Team
 from monitors.models import Monitor, Tag
+from monitors.validation import clean_tag_names, validate_channels_team
+
+# A resumed (or re-activated) monitor is checked within this many seconds.
+RESUME_WITHIN = 5
 
 
 def first_check_at(interval: int, *, now: datetime | None = None) -> datetime:
@@ -27,39 +38,79 @@ def _set_tags(monitor: Monitor, names: list[str]) -> None:
     monitor.tags.set(Tag.objects.filter(team=monitor.team_id, name__in=names))
 
 
-@transaction.atomic
-def monitor_create(
-    *, team: Team, tags: list[str] | None = None, channels: list | None = None, **fields: Any
-) -> Monitor:
-    monitor = Monitor(team=team, **fields)
-    if monitor.next_check_at is None:
-        monitor.next_check_at = first_check_at(monitor.interval)
-    monitor.full_clean(exclude=["url"])  # the API validates URLs more strictly than Django
-    monitor.save()  # notifications attaches the team's default channels (post_save)
-    if tags:
+def _validate_relations(
+    monitor: Monitor, tags: Iterable[str] | None, channels: list | None
+) -> list[str] | None:
+    """Clean tag names and check channels belong to the monitor's team, keyed by field."""
+    if channels:
+        validate_channels_team(team_id=monitor.team_id, channels=channels)
+    if tags is None:
+        return None
+    try:
+        return clean_tag_names(tags)
+    except ValidationError as exc:
+        raise ValidationError({"tags": exc.messages}) from None
+
+
+def _save_relations(monitor: Monitor, tags: list[str] | None, channels: list | None) -> None:
+    if tags is not None:
         _set_tags(monitor, tags)
     if channels is not None:
         monitor.channels.set(channels)  # explicit channels replace the defaults
-    return monitor
 
 
 @transaction.atomic
-def monitor_update(
-    *, monitor: Monitor, tags: list[str] | None = None, channels: list | None = None, **fields: Any
+def monitor_create(
+    *,
+    team: Team,
+    tags: Iterable[str] | None = None,
+    channels: list | None = None,
+    next_check_at: datetime | None = None,
+    **fields: Any,
 ) -> Monitor:
-    old_interval = monitor.interval
-    for name, value in fields.items():
-        setattr(monitor, name, value)
-    if "next_check_at" not in fields and monitor.interval < old_interval and monitor.next_check_at:
+    """Validate and save a new monitor; raises ``ValidationError`` keyed by field."""
+    monitor = Monitor(team=team, **fields)
+    monitor.next_check_at = next_check_at or first_check_at(monitor.interval)
+    monitor.full_clean()
+    tag_names = _validate_relations(monitor, tags, channels)
+    monitor.save()  # notifications attaches the team's default channels (post_save)
+    _save_relations(monitor, tag_names, channels)
+    return monitor
+
+
+def _reschedule(
+    monitor: Monitor, *, old_interval: int, was_active: bool, fields: dict[str, Any]
+) -> None:
+    deadline_given = fields.get("next_check_at") is not None
+    if monitor.is_active and not was_active and not deadline_given:
+        monitor.next_check_at = first_check_at(min(monitor.interval, RESUME_WITHIN))
+    elif monitor.is_active and monitor.next_check_at is None:
+        # No deadline given (as for a new monitor): the scheduler picks one.
+        monitor.next_check_at = first_check_at(monitor.interval)
+    elif not deadline_given and monitor.interval < old_interval and monitor.next_check_at:
         # A shorter interval takes effect now rather than after the old, longer wait.
         monitor.next_check_at = min(
             monitor.next_check_at, timezone.now() + timedelta(seconds=monitor.interval)
         )
+
+
+@transaction.atomic
+def monitor_update(
+    *,
+    monitor: Monitor,
+    tags: Iterable[str] | None = None,
+    channels: list | None = None,
+    **fields: Any,
+) -> Monitor:
+    """Validate and save changes to ``monitor`` (as stored: its old values matter)."""
+    old_interval, was_active = monitor.interval, monitor.is_active
+    for name, value in fields.items():
+        setattr(monitor, name, value)
+    _reschedule(monitor, old_interval=old_interval, was_active=was_active, fields=fields)
+    monitor.full_clean()
+    tag_names = _validate_relations(monitor, tags, channels)
     monitor.save()
-    if tags is not None:
-        _set_tags(monitor, tags)
-    if channels is not None:
-        monitor.channels.set(channels)
+    _save_relations(monitor, tag_names, channels)
     return monitor
 
 
@@ -72,6 +123,6 @@ def monitor_pause(*, monitor: Monitor) -> Monitor:
 def monitor_resume(*, monitor: Monitor) -> Monitor:
     if not monitor.is_active:
         monitor.is_active = True
-        monitor.next_check_at = first_check_at(min(monitor.interval, 5))
+        monitor.next_check_at = first_check_at(min(monitor.interval, RESUME_WITHIN))
         monitor.save(update_fields=["is_active", "next_check_at", "updated_at"])
     return monitor

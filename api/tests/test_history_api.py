@@ -180,7 +180,12 @@ def test_status_page_cannot_show_another_teams_monitor(alice, bob, alice_client)
 
 
 def test_status_page_monitors_must_be_in_the_pages_team(alice, alice_client, shared_team):
-    shared_monitor = Monitor.objects.create(team=shared_team, name="Shared", url="https://x.io/")
+    shared_monitor = Monitor.objects.create(
+        team=shared_team,
+        name="Shared",
+        url="https://x.io/",
+        next_check_at=timezone.now() + timedelta(hours=1),
+    )
     response = alice_client.post(
         PAGES, {"slug": "acme", "title": "Acme", "monitors": [shared_monitor.id]}, format="json"
     )

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import User
 from monitors.models import Monitor
@@ -30,5 +33,5 @@ def web_for(user: User) -> Client:
 
 def make_monitor(team, name: str = "Orders API", **fields) -> Monitor:
     fields.setdefault("url", "https://orders.internal.example.com/health")
-    fields.setdefault("next_check_at", None)
+    fields.setdefault("next_check_at", timezone.now() + timedelta(hours=1))
     return Monitor.objects.create(team=team, name=name, **fields)

@@ -391,6 +391,7 @@ def test_alerts_and_dashboard_only_use_metrics_that_exist(alice, alice_client, a
         last_status_code=500,
         last_checked_at="2026-01-05T10:00:00Z",
         cert_expires_at="2026-02-05T10:00:00Z",
+        next_check_at="2100-01-01T00:00:00Z",
     )
     alice_client.get("/api/v1/monitors/")
     exported = set(re.findall(r"^# TYPE (\S+)", anon_client.get("/metrics").content.decode(), re.M))

@@ -4,6 +4,7 @@ letters from the notifications app's hook."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -24,7 +25,10 @@ def test_a_stored_batch_is_counted_and_its_failures_logged_once_committed(
     alice, caplog, django_capture_on_commit_callbacks
 ):
     monitor = Monitor.objects.create(
-        team=alice.personal_team, name="orders", url="https://o.example/"
+        team=alice.personal_team,
+        name="orders",
+        url="https://o.example/",
+        next_check_at=timezone.now() + timedelta(hours=1),
     )
     now = timezone.now()
     results = CheckResult.objects.bulk_create(

@@ -8,9 +8,11 @@ import json
 import logging
 import re
 import uuid
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from django.utils import timezone
 
 from conftest import wait_for
 from healthmon import events
@@ -103,7 +105,10 @@ def test_each_request_is_logged_once_with_its_id_status_and_duration(alice_clien
 @pytest.mark.django_db
 def test_incident_events_are_counted_and_logged_with_incident_and_monitor_ids(alice, caplog):
     monitor = Monitor.objects.create(
-        team=alice.personal_team, name="orders", url="https://o.example/"
+        team=alice.personal_team,
+        name="orders",
+        url="https://o.example/",
+        next_check_at=timezone.now() + timedelta(hours=1),
     )
     incident = Incident.objects.create(
         team=alice.personal_team,
@@ -172,6 +177,7 @@ def test_request_id_of_an_api_call_is_on_the_log_lines_of_the_tasks_it_caused(
             url=target.url("/fail"),
             failure_threshold=1,
             timeout=2.0,
+            next_check_at=timezone.now() + timedelta(hours=1),
         )
         # check-now checks in the web process, then enqueues the evaluation; the failure
         # opens an incident, whose evaluation enqueues the notification task in turn.

@@ -49,7 +49,14 @@ def promtool_check_metrics(text: str) -> subprocess.CompletedProcess:
 
 
 def make_monitor(team, url: str, **fields) -> Monitor:
-    values = {"team": team, "name": url, "url": url, "interval": 30, "timeout": 2.0}
+    values = {
+        "team": team,
+        "name": url,
+        "url": url,
+        "interval": 30,
+        "timeout": 2.0,
+        "next_check_at": timezone.now() + timedelta(hours=1),
+    }
     values.update(fields)
     return Monitor.objects.create(**values)
 

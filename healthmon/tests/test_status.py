@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -101,10 +102,13 @@ def test_dead_letters_are_listed_by_task():
 @pytest.mark.django_db
 def test_command_summarises_the_database_and_exits_1_with_check_when_beat_is_down(alice):
     team = alice.personal_team
+    later = timezone.now() + timedelta(hours=1)
     down = Monitor.objects.create(
-        team=team, name="payments", url="https://p.example/", status="down"
+        team=team, name="payments", url="https://p.example/", status="down", next_check_at=later
     )
-    Monitor.objects.create(team=team, name="orders", url="https://o.example/", status="up")
+    Monitor.objects.create(
+        team=team, name="orders", url="https://o.example/", status="up", next_check_at=later
+    )
     Monitor.objects.create(team=team, name="old", url="https://x.example/", is_active=False)
     Incident.objects.create(
         team=team,

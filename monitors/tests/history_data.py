@@ -6,12 +6,15 @@ import random
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+from django.utils import timezone
+
 from accounts.models import Team
 from monitors import latency
 from monitors.models import CheckResult, CheckStatus, Monitor
 
 
 def make_monitor(team: Team, name: str = "Orders API", **fields) -> Monitor:
+    fields.setdefault("next_check_at", timezone.now() + timedelta(hours=1))
     return Monitor.objects.create(team=team, name=name, url="https://orders.example.com/", **fields)
 
 

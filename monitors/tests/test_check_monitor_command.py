@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from monitors.models import CheckResult, Monitor
 from monitors.tests.http_target import HttpTarget, refused_port
@@ -53,6 +56,7 @@ def test_a_monitor_by_id_shows_the_failed_assertion_and_saves_on_request(alice, 
         name="Orders",
         url=target.url("/ok"),
         assertions=[{"type": "json_path_equals", "path": "$.status", "value": "degraded"}],
+        next_check_at=timezone.now() + timedelta(hours=1),
     )
 
     output, code = run(str(monitor.id), "--save")
@@ -75,7 +79,12 @@ def test_bad_input_is_a_one_line_error():
 
 
 def test_admin_action_checks_selected_monitors(admin_client, alice, target):
-    monitor = Monitor.objects.create(team=alice.personal_team, name="Orders", url=target.url("/ok"))
+    monitor = Monitor.objects.create(
+        team=alice.personal_team,
+        name="Orders",
+        url=target.url("/ok"),
+        next_check_at=timezone.now() + timedelta(hours=1),
+    )
 
     response = admin_client.post(
         "/admin/monitors/monitor/",

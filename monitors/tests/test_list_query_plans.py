@@ -5,11 +5,13 @@ filters or Django's ``icontains`` SQL that stops matching the indexes fails here
 """
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from monitors.models import Monitor
 
@@ -23,12 +25,14 @@ URL = "/api/v1/monitors/"
 
 @pytest.fixture
 def many_monitors(alice):
+    later = timezone.now() + timedelta(hours=1)
     Monitor.objects.bulk_create(
         Monitor(
             team=alice.personal_team,
             name=f"service {index:05d}",
             url=f"https://svc{index}.example.com/health",
             status="up" if index % 10 else "down",
+            next_check_at=later,
         )
         for index in range(3000)
     )

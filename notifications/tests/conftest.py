@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -46,7 +47,10 @@ def eager() -> Iterator[None]:
 
 def make_monitor(team: Team, name: str = "Payments API") -> Monitor:
     return Monitor.objects.create(
-        team=team, name=name, url="https://payments.example.com/health", next_check_at=None
+        team=team,
+        name=name,
+        url="https://payments.example.com/health",
+        next_check_at=timezone.now() + timedelta(hours=1),
     )
 
 

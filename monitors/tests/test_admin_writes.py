@@ -1,0 +1,101 @@
+"""Monitors written through the real Django admin: validated by the model, saved by the
+services (so they are scheduled like any other monitor)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from monitors.models import Monitor
+from monitors.scheduling import claim_due_monitors
+
+pytestmark = pytest.mark.django_db
+
+ADD = "/admin/monitors/monitor/add/"
+
+
+def admin_form(team, **overrides) -> dict:
+    """What the admin's add form posts for a valid monitor, with ``overrides``."""
+    data = {
+        "team": team.id,
+        "name": "Checkout",
+        "url": "https://checkout.example.com/health",
+        "is_active": "on",
+        "method": "GET",
+        "headers": "{}",
+        "body": "",
+        "timeout": "5",
+        "follow_redirects": "on",
+        "verify_tls": "on",
+        "expected_status": "200-299",
+        "assertions": "[]",
+        "failure_threshold": "2",
+        "success_threshold": "1",
+        "interval": "60",
+        "_save": "Save",
+    }
+    data.update(overrides)
+    return data
+
+
+def admin_errors(response) -> dict[str, list[str]]:
+    return dict(response.context["adminform"].form.errors)
+
+
+def test_monitor_added_in_the_admin_is_claimed_by_the_dispatcher(admin_client, alice):
+    response = admin_client.post(ADD, admin_form(alice.personal_team))
+
+    assert response.status_code == 302, admin_errors(response)
+    monitor = Monitor.objects.get(name="Checkout")
+    assert monitor.next_check_at is not None
+    # The first check is spread over one interval (60 s), like a monitor made by the API.
+    claims = claim_due_monitors(now=timezone.now() + timedelta(seconds=61))
+    assert [claim.monitor_id for claim in claims] == [monitor.id]
+
+
+def test_tags_chosen_in_the_admin_are_saved_by_the_service(admin_client, alice):
+    from monitors.models import Tag
+
+    prod = Tag.objects.create(team=alice.personal_team, name="prod")
+
+    admin_client.post(ADD, admin_form(alice.personal_team, tags=[prod.id]))
+
+    assert [tag.name for tag in Monitor.objects.get(name="Checkout").tags.all()] == ["prod"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("assertions", '[{"type": "nonsense"}]', "Assertion 1: Unknown assertion type 'nonsense'"),
+        ("url", "ftp://files.example.com/", "Only http:// and https:// URLs can be monitored."),
+        ("interval", "10", "The interval must be at least 30 seconds."),
+        ("timeout", "60", "The timeout must be below the interval."),
+    ],
+)
+def test_invalid_monitor_in_the_admin_shows_field_errors_and_creates_nothing(
+    admin_client, alice, field, value, message
+):
+    response = admin_client.post(ADD, admin_form(alice.personal_team, **{field: value}))
+
+    assert response.status_code == 200
+    assert any(error.startswith(message) for error in admin_errors(response)[field])
+    assert not Monitor.objects.exists()
+
+
+def test_reactivating_a_paused_monitor_in_the_admin_makes_it_due_within_seconds(
+    admin_client, alice
+):
+    admin_client.post(ADD, admin_form(alice.personal_team, interval="3600", is_active=""))
+    monitor = Monitor.objects.get(name="Checkout")
+
+    response = admin_client.post(
+        f"/admin/monitors/monitor/{monitor.id}/change/",
+        admin_form(alice.personal_team, interval="3600"),
+    )
+
+    assert response.status_code == 302, admin_errors(response)
+    monitor.refresh_from_db()
+    assert monitor.is_active
+    assert monitor.next_check_at <= timezone.now() + timedelta(seconds=6)
