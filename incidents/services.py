@@ -37,13 +37,12 @@ from incidents.state_machine import (
     IncidentResolved,
     Memory,
     Observation,
-    State,
     Thresholds,
     is_stale,
     transition,
 )
 from monitors.bulk_sql import bulk_set
-from monitors.models import CheckResult, CheckStatus, Monitor
+from monitors.models import CheckResult, CheckStatus, Monitor, MonitorStatus
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +212,7 @@ def _evaluate_monitor(
 
 def memory_of(state: MonitorState) -> Memory:
     return Memory(
-        state=State(state.state),
+        state=MonitorStatus(state.state),
         consecutive_failures=state.consecutive_failures,
         consecutive_successes=state.consecutive_successes,
         last_result_at=state.last_result_at,

@@ -26,21 +26,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
 
-
-class State(StrEnum):
-    # The values are those of ``monitors.models.MonitorStatus``, which mirrors this state.
-    UNKNOWN = "unknown"
-    UP = "up"
-    DOWN = "down"
+# The monitor's status is the machine's state: one enum, stored as is in ``MonitorState`` and
+# mirrored on ``Monitor.status`` (an enum import only; the machine still touches no database).
+from monitors.models import MonitorStatus
 
 
 @dataclass(frozen=True, slots=True)
 class Memory:
     """What the machine remembers between results (stored in ``MonitorState``)."""
 
-    state: State = State.UNKNOWN
+    state: MonitorStatus = MonitorStatus.UNKNOWN
     consecutive_failures: int = 0
     consecutive_successes: int = 0
     last_result_at: datetime | None = None
@@ -125,7 +121,7 @@ def _on_failure(
         failing_cause=observation.reason if starts_run else memory.failing_cause,
         recovering_since=None,  # a failure ends any recovering run
     )
-    if memory.state == State.DOWN:
+    if memory.state == MonitorStatus.DOWN:
         # Still down (perhaps after a blip of success): the open incident counts it.
         event = FailureRecorded(observation.checked_at, observation.reason, observation.check_id)
         return new, (event,)
@@ -138,14 +134,14 @@ def _on_failure(
             last_reason=observation.reason,
             check_id=observation.check_id,
         )
-        return replace(new, state=State.DOWN), (opened,)
+        return replace(new, state=MonitorStatus.DOWN), (opened,)
     return new, ()
 
 
 def _on_success(
     memory: Memory, observation: Observation, thresholds: Thresholds
 ) -> tuple[Memory, tuple[Event, ...]]:
-    down = memory.state == State.DOWN
+    down = memory.state == MonitorStatus.DOWN
     new = replace(
         memory,
         consecutive_failures=0,
@@ -156,11 +152,11 @@ def _on_success(
         # Only a recovery needs to remember where its run began: that is when it resolves.
         recovering_since=(memory.recovering_since or observation.checked_at) if down else None,
     )
-    if memory.state == State.UNKNOWN:
-        return replace(new, state=State.UP), ()
+    if memory.state == MonitorStatus.UNKNOWN:
+        return replace(new, state=MonitorStatus.UP), ()
     if down and new.consecutive_successes >= thresholds.success:
         resolved = IncidentResolved(resolved_at=new.recovering_since, check_id=observation.check_id)
-        return replace(new, state=State.UP, recovering_since=None), (resolved,)
+        return replace(new, state=MonitorStatus.UP, recovering_since=None), (resolved,)
     return new, ()
 
 

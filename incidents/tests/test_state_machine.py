@@ -23,11 +23,11 @@ from incidents.state_machine import (
     IncidentResolved,
     Memory,
     Observation,
-    State,
     Thresholds,
     run,
     transition,
 )
+from monitors.models import MonitorStatus
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -61,7 +61,7 @@ def play(sequence: str, failure: int, success: int, memory: Memory | None = None
     return memory, [describe(e) for e in events]
 
 
-U, UP, DOWN = State.UNKNOWN, State.UP, State.DOWN
+U, UP, DOWN = MonitorStatus.UNKNOWN, MonitorStatus.UP, MonitorStatus.DOWN
 
 # (sequence, failure_threshold, success_threshold, final state, events)
 TABLE = [
@@ -234,7 +234,7 @@ def test_thresholds_below_one_are_refused():
 # --- Exhaustive: every sequence up to 8 checks, every threshold pair 1..3 ---------------------
 
 
-def oracle(sequence: str, failure: int, success: int) -> tuple[State, list[str]]:
+def oracle(sequence: str, failure: int, success: int) -> tuple[MonitorStatus, list[str]]:
     """The rules restated over runs of equal results, independently of the implementation."""
     state, events = U, []
     runs = [(char, len(list(group))) for char, group in itertools.groupby(sequence)]
