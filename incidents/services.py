@@ -21,7 +21,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
 from celery import current_app
 from django.db import IntegrityError, transaction
@@ -30,7 +29,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from incidents import signals
-from incidents.models import Incident, MonitorState, Resolution
+from incidents.models import Incident, IncidentEvent, MonitorState, Resolution
 from incidents.state_machine import (
     FailureRecorded,
     IncidentOpened,
@@ -57,12 +56,6 @@ MEMORY_FIELDS = [
     "failing_cause",
     "recovering_since",
 ]
-
-
-class IncidentEvent(StrEnum):
-    OPENED = "opened"
-    RESOLVED = "resolved"
-    ACKNOWLEDGED = "acknowledged"
 
 
 Announcement = tuple[int, IncidentEvent]  # (incident id, event)
