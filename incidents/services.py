@@ -40,12 +40,11 @@ from incidents.state_machine import (
     is_stale,
     transition,
 )
+from lib import task_names
 from monitors.bulk_sql import bulk_set
 from monitors.models import CheckResult, CheckStatus, Monitor, MonitorStatus
 
 logger = logging.getLogger(__name__)
-
-NOTIFY_TASK = "notifications.tasks.notify_incident"
 
 MEMORY_FIELDS = [
     "state",
@@ -294,7 +293,7 @@ def _announce(
     for incident_id, event in announcements:
         signals.incident_changed.send_robust(sender=Incident, incident_id=incident_id, event=event)
     for incident_id, event in [*announcements, *(replayed or [])]:
-        current_app.send_task(NOTIFY_TASK, args=[incident_id, str(event)])
+        current_app.send_task(task_names.NOTIFY_INCIDENT, args=[incident_id, str(event)])
 
 
 # --- Acknowledgement ------------------------------------------------------------------------
