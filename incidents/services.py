@@ -37,8 +37,7 @@ from incidents.state_machine import (
     Memory,
     Observation,
     Thresholds,
-    is_stale,
-    transition,
+    run,
 )
 from lib import task_names
 from monitors.bulk_sql import bulk_set
@@ -175,25 +174,24 @@ def _evaluate_monitor(
     thresholds = Thresholds(
         failure=max(1, monitor.failure_threshold), success=max(1, monitor.success_threshold)
     )
-    before = memory = memory_of(state)
-    for observation in sorted(observations, key=lambda o: (o.checked_at, o.check_id)):
-        if is_stale(memory, observation):
-            evaluation.stale += 1
-            stale_ids.append(observation.check_id)
-            continue
-        evaluation.evaluated += 1
-        memory, events = transition(memory, observation, thresholds)
-        for event in events:
-            if isinstance(event, IncidentOpened):
-                incident_id = _open_incident(monitor, event)
-                if incident_id is not None:
-                    evaluation.announcements.append((incident_id, IncidentEvent.OPENED))
-            elif isinstance(event, FailureRecorded):
-                _record_failure(monitor.id, event)
-            elif isinstance(event, IncidentResolved):
-                incident_id = _resolve_incident(monitor.id, event)
-                if incident_id is not None:
-                    evaluation.announcements.append((incident_id, IncidentEvent.RESOLVED))
+    before = memory_of(state)
+    memory, events, stale = run(before, observations, thresholds)
+    evaluation.evaluated += len(observations) - len(stale)
+    evaluation.stale += len(stale)
+    stale_ids.extend(observation.check_id for observation in stale)
+    for event in events:
+        # The events never feed back into the machine, so acting on them after the whole
+        # run is the same as acting after each result.
+        if isinstance(event, IncidentOpened):
+            incident_id = _open_incident(monitor, event)
+            if incident_id is not None:
+                evaluation.announcements.append((incident_id, IncidentEvent.OPENED))
+        elif isinstance(event, FailureRecorded):
+            _record_failure(monitor.id, event)
+        elif isinstance(event, IncidentResolved):
+            incident_id = _resolve_incident(monitor.id, event)
+            if incident_id is not None:
+                evaluation.announcements.append((incident_id, IncidentEvent.RESOLVED))
     if memory == before and monitor.status == memory.state:
         return False
     # Saved by the caller, with ``Monitor.status``: the user-visible mirror of the state,

@@ -2,8 +2,8 @@
 
 Pure: no database, no clock, no network, so every edge is covered by a table in milliseconds
 (``incidents/tests/test_state_machine.py``). ``incidents.services`` loads a monitor's
-``MonitorState`` under a row lock, folds the new results through ``transition`` in
-``checked_at`` order, stores the memory and acts on the events.
+``MonitorState`` under a row lock, folds the new results through ``run`` (``transition`` in
+``checked_at`` order), stores the memory and acts on the events.
 
 Rules
 -----
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import NamedTuple
 
 # The monitor's status is the machine's state: one enum, stored as is in ``MonitorState`` and
 # mirrored on ``Monitor.status`` (an enum import only; the machine still touches no database).
@@ -160,12 +161,20 @@ def _on_success(
     return new, ()
 
 
-def run(
-    memory: Memory, observations: list[Observation], thresholds: Thresholds
-) -> tuple[Memory, list[Event]]:
+class Run(NamedTuple):
+    memory: Memory  # after the last result
+    events: list[Event]  # in the order they happened
+    stale: list[Observation]  # ignored: not newer than the last result evaluated before them
+
+
+def run(memory: Memory, observations: list[Observation], thresholds: Thresholds) -> Run:
     """Apply results in ``checked_at`` order (the order they happened, not arrived)."""
     events: list[Event] = []
+    stale: list[Observation] = []
     for observation in sorted(observations, key=lambda o: (o.checked_at, o.check_id or 0)):
+        if is_stale(memory, observation):
+            stale.append(observation)
+            continue
         memory, new_events = transition(memory, observation, thresholds)
         events.extend(new_events)
-    return memory, events
+    return Run(memory, events, stale)
