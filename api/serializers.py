@@ -254,7 +254,3 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"channels": [f"Channel {pk} belongs to another team." for pk in foreign]}
             )
-
-
-class MonitorActionSerializer(serializers.Serializer):
-    """Empty body for pause/resume."""
