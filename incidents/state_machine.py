@@ -128,7 +128,8 @@ def _on_failure(
         return new, (event,)
     if new.consecutive_failures >= thresholds.failure:
         opened = IncidentOpened(
-            started_at=new.failing_since,
+            # Always set within a failure run; the fallback only satisfies the type.
+            started_at=new.failing_since or observation.checked_at,
             opened_at=observation.checked_at,
             cause=new.failing_cause,
             failure_count=new.consecutive_failures,
@@ -156,7 +157,10 @@ def _on_success(
     if memory.state == MonitorStatus.UNKNOWN:
         return replace(new, state=MonitorStatus.UP), ()
     if down and new.consecutive_successes >= thresholds.success:
-        resolved = IncidentResolved(resolved_at=new.recovering_since, check_id=observation.check_id)
+        resolved = IncidentResolved(
+            resolved_at=new.recovering_since or observation.checked_at,  # set while down
+            check_id=observation.check_id,
+        )
         return replace(new, state=MonitorStatus.UP, recovering_since=None), (resolved,)
     return new, ()
 

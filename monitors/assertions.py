@@ -51,7 +51,7 @@ def _json_equal(actual: Any, expected: Any) -> bool:
     # In Python True == 1; in JSON true and 1 are different answers.
     if isinstance(actual, bool) or isinstance(expected, bool):
         return isinstance(actual, bool) and isinstance(expected, bool) and actual is expected
-    return actual == expected
+    return bool(actual == expected)
 
 
 # --- The kinds ------------------------------------------------------------------------------
@@ -68,7 +68,7 @@ class Assertion:
     def __init__(self, spec: Mapping[str, Any]) -> None:
         """Parse the values (the keys are checked already); ValidationError if unusable."""
         self.spec = spec
-        self.value = spec.get("value")
+        self.value: Any = spec.get("value")  # each kind checks its own
 
     def failure(self, snapshot: ResponseSnapshot, now: datetime) -> str | None:
         """Why the response does not pass, or None when it does."""
@@ -133,7 +133,7 @@ class JsonPathExists(Assertion):
             return f"{self.path}: the body is over the read limit, so it cannot be parsed as JSON"
         try:
             document = json.loads(snapshot.text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             return f"{self.path}: the body is not valid JSON ({exc.msg} at line {exc.lineno})"
         values = [match.value for match in self.expression.find(document)]
         if not values:

@@ -50,7 +50,8 @@ def messages(assertions: object) -> list[str]:
 
 def test_every_kind_is_registered_under_its_type():
     def subclasses(cls: type) -> set[type]:
-        return {sub for child in cls.__subclasses__() for sub in {child, *subclasses(child)}}
+        children: list[type] = cls.__subclasses__()
+        return {sub for child in children for sub in {child, *subclasses(child)}}
 
     assert set(KINDS.values()) == subclasses(Assertion)
     assert all(KINDS[kind].kind == kind for kind in KINDS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ JSON_BODY = b'{"status": "ok", "version": 3, "ready": true, "items": [{"id": 1},
 
 
 def snap(**overrides) -> ResponseSnapshot:
-    values = {
+    values: dict[str, Any] = {
         "status_code": 200,
         "elapsed_ms": 120,
         "headers": {"Content-Type": "application/json", "X-Service": "orders-v2"},
