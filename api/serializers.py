@@ -168,7 +168,3 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
             return attrs["team"].id
         personal = getattr(self.context["request"].user, "personal_team", None)
         return personal.id if personal else None
-
-
-class MonitorActionSerializer(serializers.Serializer):
-    """Empty body for pause/resume."""

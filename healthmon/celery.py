@@ -42,6 +42,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthmon.settings")
 os.environ.setdefault("GEVENT_RESOLVER", "ares")
 
 from healthmon import celery_hooks, multiproc
+from lib import task_names
 
 # Before any Prometheus metric exists (django-prometheus creates its own when Django loads
 # the apps); then logging, request ids, heartbeats and metrics hooks (healthmon/celery_hooks).
@@ -60,11 +61,7 @@ app.conf.task_queues = (
     Queue("notifications", Exchange("notifications", type="direct"), routing_key="notifications"),
 )
 app.conf.task_default_queue = "incidents"
-app.conf.task_routes = {
-    "monitors.tasks.*": {"queue": "checks"},
-    "incidents.tasks.*": {"queue": "incidents"},
-    "notifications.tasks.*": {"queue": "notifications"},
-}
+app.conf.task_routes = {name: {"queue": queue} for name, queue in task_names.QUEUE_OF_TASK.items()}
 
 # JSON only: a pickle payload from a compromised broker would be code execution.
 app.conf.task_serializer = "json"
@@ -89,23 +86,8 @@ if app.conf.broker_url and app.conf.broker_url.startswith(("redis://", "rediss:/
         "visibility_timeout": 3600,
     }
 
-
-class LateAckForIdempotentTasks:
-    """Evaluation and delivery are idempotent, so a message is acknowledged only after the
-    task finished, and requeued if the worker process dies mid-task."""
-
-    prefixes = ("incidents.tasks.", "notifications.tasks.")
-
-    def annotate(self, task):
-        if task.name.startswith(self.prefixes):
-            return {"acks_late": True, "reject_on_worker_lost": True}
-        return None
-
-    def annotate_any(self):
-        return None
-
-
-app.conf.task_annotations = [LateAckForIdempotentTasks()]
+# When each task's message is acknowledged is chosen in its own decorator, from the two
+# policies of lib/task_acks.py; nothing here overrides it.
 
 # Beat (django-celery-beat's DatabaseScheduler) writes these into PeriodicTask rows at start
 # (update_or_create by name, so restarts and a second beat are idempotent; an admin's
@@ -114,23 +96,23 @@ app.conf.beat_schedule = {
     # History (monitors/rollups.py): merge new check results into hourly and daily rollups;
     # prune raw results past CHECK_RETENTION_DAYS in bounded batches.
     "rollup-check-results": {
-        "task": "monitors.tasks.rollup_check_results",
+        "task": task_names.ROLLUP_CHECK_RESULTS,
         "schedule": 5.0,
         "options": {"expire_seconds": 5},
     },
     "prune-check-results": {
-        "task": "monitors.tasks.prune_check_results",
+        "task": task_names.PRUNE_CHECK_RESULTS,
         "schedule": 600.0,
         "options": {"expire_seconds": 600},
     },
     "dispatch-due-checks": {
-        "task": "monitors.tasks.dispatch_due_checks",
+        "task": task_names.DISPATCH_DUE_CHECKS,
         "schedule": 1.0,
         # A dispatch that waited 2 s is superseded by the next one; don't run a queue of them.
         "options": {"expire_seconds": 2},
     },
     "requeue-stalled-deliveries": {
-        "task": "notifications.tasks.requeue_stalled_deliveries",
+        "task": task_names.REQUEUE_STALLED_DELIVERIES,
         "schedule": 300.0,
         "options": {"expire_seconds": 300},
     },

@@ -67,6 +67,7 @@ class StateCollector:
         # Imported here: the apps import healthmon, not the other way round at import time.
         from incidents.selectors import count_open_incidents
         from monitors.models import Monitor
+        from monitors.rollups import rollup_backlog
         from notifications.selectors import dead_letter_backlog, deliveries_in_flight
 
         monitor_model = Monitor
@@ -108,6 +109,15 @@ class StateCollector:
         for status, count in sorted(in_flight.items()):
             deliveries.add_metric([status], count)
         yield deliveries
+
+        backlog = rollup_backlog()
+        rollup_lag = _gauge(
+            "healthmon_rollup_lag_seconds",
+            "Age of the oldest check result not merged into rollups yet (0 when caught up): "
+            "uptime and SLA reports lag this far behind.",
+        )
+        rollup_lag.add_metric([], backlog.oldest_pending_seconds)
+        yield rollup_lag
 
         yield from self._per_monitor(
             monitor_model, active=counts["up"] + counts["down"] + counts["unknown"]

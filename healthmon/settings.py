@@ -221,7 +221,7 @@ SPECTACULAR_SETTINGS = {
         "CheckStatusEnum": "monitors.models.CheckStatus",
         "MonitorStatusEnum": "monitors.models.MonitorStatus",
         "ChannelKindEnum": "notifications.models.ChannelKind",
-        "IncidentEventEnum": "notifications.models.Event",
+        "IncidentEventEnum": "incidents.models.IncidentEvent",
     },
 }
 

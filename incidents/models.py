@@ -43,6 +43,14 @@ class MonitorState(models.Model):
         return f"{self.monitor_id}: {self.state}"
 
 
+class IncidentEvent(models.TextChoices):
+    """What happened to an incident: announced by the evaluator, subscribed to by channels."""
+
+    OPENED = "opened", "Incident opened"
+    RESOLVED = "resolved", "Incident resolved"
+    ACKNOWLEDGED = "acknowledged", "Incident acknowledged"
+
+
 class Resolution(models.TextChoices):
     RECOVERED = "recovered", "Recovered"
     MONITOR_DELETED = "monitor deleted", "Monitor deleted"

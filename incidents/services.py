@@ -21,7 +21,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
 from celery import current_app
 from django.db import IntegrityError, transaction
@@ -30,24 +29,21 @@ from django.utils import timezone
 
 from accounts.models import User
 from incidents import signals
-from incidents.models import Incident, MonitorState, Resolution
+from incidents.models import Incident, IncidentEvent, MonitorState, Resolution
 from incidents.state_machine import (
     FailureRecorded,
     IncidentOpened,
     IncidentResolved,
     Memory,
     Observation,
-    State,
     Thresholds,
-    is_stale,
-    transition,
+    run,
 )
+from lib import task_names
 from monitors.bulk_sql import bulk_set
-from monitors.models import CheckResult, CheckStatus, Monitor
+from monitors.models import CheckResult, CheckStatus, Monitor, MonitorStatus
 
 logger = logging.getLogger(__name__)
-
-NOTIFY_TASK = "notifications.tasks.notify_incident"
 
 MEMORY_FIELDS = [
     "state",
@@ -58,12 +54,6 @@ MEMORY_FIELDS = [
     "failing_cause",
     "recovering_since",
 ]
-
-
-class IncidentEvent(StrEnum):
-    OPENED = "opened"
-    RESOLVED = "resolved"
-    ACKNOWLEDGED = "acknowledged"
 
 
 Announcement = tuple[int, IncidentEvent]  # (incident id, event)
@@ -184,25 +174,24 @@ def _evaluate_monitor(
     thresholds = Thresholds(
         failure=max(1, monitor.failure_threshold), success=max(1, monitor.success_threshold)
     )
-    before = memory = memory_of(state)
-    for observation in sorted(observations, key=lambda o: (o.checked_at, o.check_id)):
-        if is_stale(memory, observation):
-            evaluation.stale += 1
-            stale_ids.append(observation.check_id)
-            continue
-        evaluation.evaluated += 1
-        memory, events = transition(memory, observation, thresholds)
-        for event in events:
-            if isinstance(event, IncidentOpened):
-                incident_id = _open_incident(monitor, event)
-                if incident_id is not None:
-                    evaluation.announcements.append((incident_id, IncidentEvent.OPENED))
-            elif isinstance(event, FailureRecorded):
-                _record_failure(monitor.id, event)
-            elif isinstance(event, IncidentResolved):
-                incident_id = _resolve_incident(monitor.id, event)
-                if incident_id is not None:
-                    evaluation.announcements.append((incident_id, IncidentEvent.RESOLVED))
+    before = memory_of(state)
+    memory, events, stale = run(before, observations, thresholds)
+    evaluation.evaluated += len(observations) - len(stale)
+    evaluation.stale += len(stale)
+    stale_ids.extend(observation.check_id for observation in stale)
+    for event in events:
+        # The events never feed back into the machine, so acting on them after the whole
+        # run is the same as acting after each result.
+        if isinstance(event, IncidentOpened):
+            incident_id = _open_incident(monitor, event)
+            if incident_id is not None:
+                evaluation.announcements.append((incident_id, IncidentEvent.OPENED))
+        elif isinstance(event, FailureRecorded):
+            _record_failure(monitor.id, event)
+        elif isinstance(event, IncidentResolved):
+            incident_id = _resolve_incident(monitor.id, event)
+            if incident_id is not None:
+                evaluation.announcements.append((incident_id, IncidentEvent.RESOLVED))
     if memory == before and monitor.status == memory.state:
         return False
     # Saved by the caller, with ``Monitor.status``: the user-visible mirror of the state,
@@ -213,7 +202,7 @@ def _evaluate_monitor(
 
 def memory_of(state: MonitorState) -> Memory:
     return Memory(
-        state=State(state.state),
+        state=MonitorStatus(state.state),
         consecutive_failures=state.consecutive_failures,
         consecutive_successes=state.consecutive_successes,
         last_result_at=state.last_result_at,
@@ -302,7 +291,7 @@ def _announce(
     for incident_id, event in announcements:
         signals.incident_changed.send_robust(sender=Incident, incident_id=incident_id, event=event)
     for incident_id, event in [*announcements, *(replayed or [])]:
-        current_app.send_task(NOTIFY_TASK, args=[incident_id, str(event)])
+        current_app.send_task(task_names.NOTIFY_INCIDENT, args=[incident_id, str(event)])
 
 
 # --- Acknowledgement ------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 Pure: no database, no clock, no network, so every edge is covered by a table in milliseconds
 (``incidents/tests/test_state_machine.py``). ``incidents.services`` loads a monitor's
-``MonitorState`` under a row lock, folds the new results through ``transition`` in
-``checked_at`` order, stores the memory and acts on the events.
+``MonitorState`` under a row lock, folds the new results through ``run`` (``transition`` in
+``checked_at`` order), stores the memory and acts on the events.
 
 Rules
 -----
@@ -26,21 +26,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
+from typing import NamedTuple
 
-
-class State(StrEnum):
-    # The values are those of ``monitors.models.MonitorStatus``, which mirrors this state.
-    UNKNOWN = "unknown"
-    UP = "up"
-    DOWN = "down"
+# The monitor's status is the machine's state: one enum, stored as is in ``MonitorState`` and
+# mirrored on ``Monitor.status`` (an enum import only; the machine still touches no database).
+from monitors.models import MonitorStatus
 
 
 @dataclass(frozen=True, slots=True)
 class Memory:
     """What the machine remembers between results (stored in ``MonitorState``)."""
 
-    state: State = State.UNKNOWN
+    state: MonitorStatus = MonitorStatus.UNKNOWN
     consecutive_failures: int = 0
     consecutive_successes: int = 0
     last_result_at: datetime | None = None
@@ -125,27 +122,28 @@ def _on_failure(
         failing_cause=observation.reason if starts_run else memory.failing_cause,
         recovering_since=None,  # a failure ends any recovering run
     )
-    if memory.state == State.DOWN:
+    if memory.state == MonitorStatus.DOWN:
         # Still down (perhaps after a blip of success): the open incident counts it.
         event = FailureRecorded(observation.checked_at, observation.reason, observation.check_id)
         return new, (event,)
     if new.consecutive_failures >= thresholds.failure:
         opened = IncidentOpened(
-            started_at=new.failing_since,
+            # Always set within a failure run; the fallback only satisfies the type.
+            started_at=new.failing_since or observation.checked_at,
             opened_at=observation.checked_at,
             cause=new.failing_cause,
             failure_count=new.consecutive_failures,
             last_reason=observation.reason,
             check_id=observation.check_id,
         )
-        return replace(new, state=State.DOWN), (opened,)
+        return replace(new, state=MonitorStatus.DOWN), (opened,)
     return new, ()
 
 
 def _on_success(
     memory: Memory, observation: Observation, thresholds: Thresholds
 ) -> tuple[Memory, tuple[Event, ...]]:
-    down = memory.state == State.DOWN
+    down = memory.state == MonitorStatus.DOWN
     new = replace(
         memory,
         consecutive_failures=0,
@@ -156,20 +154,31 @@ def _on_success(
         # Only a recovery needs to remember where its run began: that is when it resolves.
         recovering_since=(memory.recovering_since or observation.checked_at) if down else None,
     )
-    if memory.state == State.UNKNOWN:
-        return replace(new, state=State.UP), ()
+    if memory.state == MonitorStatus.UNKNOWN:
+        return replace(new, state=MonitorStatus.UP), ()
     if down and new.consecutive_successes >= thresholds.success:
-        resolved = IncidentResolved(resolved_at=new.recovering_since, check_id=observation.check_id)
-        return replace(new, state=State.UP, recovering_since=None), (resolved,)
+        resolved = IncidentResolved(
+            resolved_at=new.recovering_since or observation.checked_at,  # set while down
+            check_id=observation.check_id,
+        )
+        return replace(new, state=MonitorStatus.UP, recovering_since=None), (resolved,)
     return new, ()
 
 
-def run(
-    memory: Memory, observations: list[Observation], thresholds: Thresholds
-) -> tuple[Memory, list[Event]]:
+class Run(NamedTuple):
+    memory: Memory  # after the last result
+    events: list[Event]  # in the order they happened
+    stale: list[Observation]  # ignored: not newer than the last result evaluated before them
+
+
+def run(memory: Memory, observations: list[Observation], thresholds: Thresholds) -> Run:
     """Apply results in ``checked_at`` order (the order they happened, not arrived)."""
     events: list[Event] = []
+    stale: list[Observation] = []
     for observation in sorted(observations, key=lambda o: (o.checked_at, o.check_id or 0)):
+        if is_stale(memory, observation):
+            stale.append(observation)
+            continue
         memory, new_events = transition(memory, observation, thresholds)
         events.extend(new_events)
-    return memory, events
+    return Run(memory, events, stale)

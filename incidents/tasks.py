@@ -7,14 +7,15 @@ from django.db import DatabaseError
 from kombu.exceptions import OperationalError as BrokerError
 
 from incidents import services
+from lib import task_names
+from lib.task_acks import REDELIVER_IF_LOST
 
 
 @shared_task(
-    name="incidents.tasks.evaluate_check_results",
+    name=task_names.EVALUATE_CHECK_RESULTS,
     # Idempotent (stale results change nothing), so a message may be delivered twice:
     # acknowledge only after the work is done and requeue it if the worker dies meanwhile.
-    acks_late=True,
-    reject_on_worker_lost=True,
+    **REDELIVER_IF_LOST,
     # A deadlock, a dropped connection or a broker refusing the notification messages after
     # commit: try again; the retry evaluates what is left and re-sends what was not sent.
     autoretry_for=(DatabaseError, BrokerError),

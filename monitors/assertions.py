@@ -1,79 +1,275 @@
-"""Response assertions a monitor can carry: their schema and its validation.
+"""Response assertions a monitor can carry: one small class per kind.
 
-An assertion is a JSON object with a ``type`` and the keys that type needs, e.g.
+An assertion is stored as a JSON object with a ``type`` and the keys that type needs, e.g.
 ``{"type": "json_path_equals", "path": "$.status", "value": "ok"}``. All must hold.
+
+Each kind says which keys it takes, parses and checks their values when built (raising
+ValidationError: on every write, through ``validate_assertions``) and judges a response
+(``failure``, on every check), so adding a kind is adding one class to ``KINDS``.
+Nothing here touches the database or the network: ``monitors.judge`` calls ``failure`` with
+a response snapshot and the time.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext import parse as parse_json_path
 
-from monitors.status_codes import parse_status_spec
+from monitors.status_codes import parse_status_spec, status_matches
 
-# type -> (required keys, optional keys)
-ASSERTION_TYPES: dict[str, tuple[set[str], set[str]]] = {
-    "status_code": ({"value"}, set()),
-    "body_contains": ({"value"}, set()),
-    "body_not_contains": ({"value"}, set()),
-    "json_path_equals": ({"path", "value"}, set()),
-    "json_path_exists": ({"path"}, set()),
-    "header_equals": ({"name", "value"}, set()),
-    "header_contains": ({"name", "value"}, set()),
-    "response_time_below": ({"value"}, set()),
-    "cert_valid_days": ({"value"}, set()),
-}
+if TYPE_CHECKING:  # the judge imports this module; the snapshot is only a type here
+    from monitors.judge import ResponseSnapshot
+
 MAX_ASSERTIONS = 20
 
 
-def _positive_number(value: object, what: str) -> None:
+# --- Helpers shared by the kinds ------------------------------------------------------------
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _require_text(kind: str, key: str, value: object, what: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{kind}: {key} must be {what}.")
+
+
+def _require_positive_number(kind: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValidationError(f"{what} must be a positive number.")
+        raise ValidationError(f"{kind}: value must be a positive number.")
 
 
-def validate_assertion(assertion: object) -> None:
-    if not isinstance(assertion, dict):
-        raise ValidationError("Each assertion must be an object with a 'type'.")
-    kind = assertion.get("type")
-    if kind not in ASSERTION_TYPES:
-        known = ", ".join(sorted(ASSERTION_TYPES))
-        raise ValidationError(f"Unknown assertion type {kind!r}; use one of: {known}.")
-    required, optional = ASSERTION_TYPES[kind]
-    missing = required - assertion.keys()
-    if missing:
-        raise ValidationError(f"{kind} needs {', '.join(sorted(missing))}.")
-    extra = assertion.keys() - required - optional - {"type"}
-    if extra:
-        raise ValidationError(f"{kind} does not take {', '.join(sorted(extra))}.")
+def _json_equal(actual: Any, expected: Any) -> bool:
+    # In Python True == 1; in JSON true and 1 are different answers.
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return isinstance(actual, bool) and isinstance(expected, bool) and actual is expected
+    return bool(actual == expected)
 
-    value = assertion.get("value")
-    if kind == "status_code":
-        parse_status_spec(str(value))
-    elif kind in ("body_contains", "body_not_contains", "header_equals", "header_contains"):
-        if not isinstance(value, str) or not value:
-            raise ValidationError(f"{kind}: value must be a non-empty string.")
-    elif kind in ("response_time_below", "cert_valid_days"):
-        _positive_number(value, f"{kind}: value")
-    if "path" in assertion:
-        path = assertion["path"]
-        if not isinstance(path, str) or not path:
-            raise ValidationError(f"{kind}: path must be a JSONPath such as $.status.")
+
+# --- The kinds ------------------------------------------------------------------------------
+
+
+class Assertion:
+    """One assertion of one kind, built by ``parse_assertion`` from its stored spec."""
+
+    kind: ClassVar[str]
+    keys: ClassVar[frozenset[str]]  # all required, none optional
+    # A failed status_code assertion is a status failure (phase "status"), not a content one.
+    judges_status_code: ClassVar[bool] = False
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        """Parse the values (the keys are checked already); ValidationError if unusable."""
+        self.spec = spec
+        self.value: Any = spec.get("value")  # each kind checks its own
+
+    def failure(self, snapshot: ResponseSnapshot, now: datetime) -> str | None:
+        """Why the response does not pass, or None when it does."""
+        raise NotImplementedError
+
+
+class StatusCode(Assertion):
+    kind = "status_code"
+    keys = frozenset({"value"})
+    judges_status_code = True
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        self.ranges = parse_status_spec(str(self.value))
+
+    def failure(self, snapshot: ResponseSnapshot, now: datetime) -> str | None:
+        if status_matches(self.ranges, snapshot.status_code):
+            return None
+        return f"status code {snapshot.status_code} is not {self.value}"
+
+
+class BodyContains(Assertion):
+    kind = "body_contains"
+    keys = frozenset({"value"})
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        _require_text(self.kind, "value", self.value, "a non-empty string")
+
+    def failure(self, snapshot: ResponseSnapshot, now: datetime) -> str | None:
+        if self.value in snapshot.text:
+            return None
+        scope = " (first 1 MiB searched)" if snapshot.body_truncated else ""
+        return f"body does not contain {_short(self.value)}{scope}"
+
+
+class BodyNotContains(BodyContains):
+    kind = "body_not_contains"
+
+    def failure(self, snapshot: ResponseSnapshot, now: datetime) -> str | None:
+        if self.value in snapshot.text:
+            return f"body contains {_short(self.value)}"
+        return None
+
+
+class JsonPathExists(Assertion):
+    kind = "json_path_exists"
+    keys = frozenset({"path"})
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        self.path = spec["path"]
+        _require_text(self.kind, "path", self.path, "a JSONPath such as $.status")
         try:
-            parse_json_path(path)
+            self.expression = parse_json_path(self.path)
         except (JsonPathLexerError, JsonPathParserError, Exception) as exc:
-            raise ValidationError(f"{kind}: {path!r} is not a valid JSONPath ({exc}).") from None
-    if "name" in assertion and (not isinstance(assertion["name"], str) or not assertion["name"]):
-        raise ValidationError(f"{kind}: name must be a header name.")
+            message = f"{self.kind}: {self.path!r} is not a valid JSONPath ({exc})."
+            raise ValidationError(message) from None
+
+    def failure(self, snapshot: ResponseSnapshot, now: datetime) -> str | None:
+        if snapshot.body_truncated:
+            return f"{self.path}: the body is over the read limit, so it cannot be parsed as JSON"
+        try:
+            document = json.loads(snapshot.text)
+        except json.JSONDecodeError as exc:
+            return f"{self.path}: the body is not valid JSON ({exc.msg} at line {exc.lineno})"
+        values = [match.value for match in self.expression.find(document)]
+        if not values:
+            return f"{self.path} not found in the JSON body"
+        return self.mismatch(values)
+
+    def mismatch(self, values: list[Any]) -> str | None:
+        return None  # found is enough
+
+
+class JsonPathEquals(JsonPathExists):
+    kind = "json_path_equals"
+    keys = frozenset({"path", "value"})  # the value may be any JSON
+
+    def mismatch(self, values: list[Any]) -> str | None:
+        if any(_json_equal(value, self.value) for value in values):
+            return None
+        actual = values[0] if len(values) == 1 else values
+        return f"{self.path} is {_short(actual)}, expected {_short(self.value)}"
+
+
+class HeaderEquals(Assertion):
+    kind = "header_equals"
+    keys = frozenset({"name", "value"})
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        self.name = spec["name"]
+        _require_text(self.kind, "value", self.value, "a non-empty string")
+        _require_text(self.kind, "name", self.name, "a header name")
+
+    def failure(self, snapshot: ResponseSnapshot, now: datetime) -> str | None:
+        actual = snapshot.header(self.name)
+        if actual is None:
+            return f"header {self.name} is missing"
+        return self.mismatch(self.name, actual)
+
+    def mismatch(self, name: str, actual: str) -> str | None:
+        if actual.strip() == self.value:
+            return None
+        return f"header {name} is {_short(actual)}, expected {_short(self.value)}"
+
+
+class HeaderContains(HeaderEquals):
+    kind = "header_contains"
+
+    def mismatch(self, name: str, actual: str) -> str | None:
+        if self.value in actual:
+            return None
+        return f"header {name} ({_short(actual)}) does not contain {_short(self.value)}"
+
+
+class ResponseTimeBelow(Assertion):
+    kind = "response_time_below"
+    keys = frozenset({"value"})
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        _require_positive_number(self.kind, self.value)
+
+    def failure(self, snapshot: ResponseSnapshot, now: datetime) -> str | None:
+        if snapshot.elapsed_ms < self.value:
+            return None
+        return f"response took {snapshot.elapsed_ms} ms, limit {self.value:g} ms"
+
+
+class CertValidDays(Assertion):
+    kind = "cert_valid_days"
+    keys = frozenset({"value"})
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        _require_positive_number(self.kind, self.value)
+
+    def failure(self, snapshot: ResponseSnapshot, now: datetime) -> str | None:
+        if snapshot.cert_expires_at is None:
+            return "no TLS certificate to check (not an https:// URL)"
+        days_left = (snapshot.cert_expires_at - now).total_seconds() / 86400
+        if days_left > self.value:
+            return None
+        expiry = f"{snapshot.cert_expires_at:%Y-%m-%d}"
+        if days_left < 0:
+            return f"TLS certificate expired on {expiry}"
+        return (
+            f"TLS certificate expires on {expiry}, in {days_left:.1f} days (minimum {self.value:g})"
+        )
+
+
+KINDS: dict[str, type[Assertion]] = {
+    kind.kind: kind
+    for kind in (
+        StatusCode,
+        BodyContains,
+        BodyNotContains,
+        JsonPathEquals,
+        JsonPathExists,
+        HeaderEquals,
+        HeaderContains,
+        ResponseTimeBelow,
+        CertValidDays,
+    )
+}
+
+
+# --- Validation and parsing -----------------------------------------------------------------
+
+
+def parse_assertion(spec: object) -> Assertion:
+    """The assertion ``spec`` describes; ValidationError (one message) if it is malformed."""
+    if not isinstance(spec, dict):
+        raise ValidationError("Each assertion must be an object with a 'type'.")
+    kind = KINDS.get(spec.get("type"))  # type: ignore[arg-type]
+    if kind is None:
+        known = ", ".join(sorted(KINDS))
+        raise ValidationError(f"Unknown assertion type {spec.get('type')!r}; use one of: {known}.")
+    missing = kind.keys - spec.keys()
+    if missing:
+        raise ValidationError(f"{kind.kind} needs {', '.join(sorted(missing))}.")
+    extra = spec.keys() - kind.keys - {"type"}
+    if extra:
+        raise ValidationError(f"{kind.kind} does not take {', '.join(sorted(extra))}.")
+    return kind(spec)
 
 
 def validate_assertions(assertions: object) -> None:
+    """Raise ValidationError naming every malformed assertion ("Assertion 2: ..."), so one
+    round trip shows everything to fix."""
     if not isinstance(assertions, list):
         raise ValidationError("Assertions must be a list.")
     if len(assertions) > MAX_ASSERTIONS:
         raise ValidationError(f"At most {MAX_ASSERTIONS} assertions.")
-    for index, assertion in enumerate(assertions):
+    problems = []
+    for index, spec in enumerate(assertions, start=1):
         try:
-            validate_assertion(assertion)
+            parse_assertion(spec)
         except ValidationError as exc:
-            raise ValidationError(f"Assertion {index + 1}: {exc.messages[0]}") from None
+            problems.append(f"Assertion {index}: {exc.messages[0]}")
+    if problems:
+        raise ValidationError(problems)

@@ -18,14 +18,15 @@ Precision: a percentile read from the histogram lies in the same bucket as the e
 - 60 s and more: reported as 60000 ms (a lower bound; checks time out before that).
 
 Linear interpolation inside the bucket usually lands much closer than the bound.
+Rollups fill the buckets in SQL (``monitors.rollups``); ``monitors/tests/latency_oracle.py``
+states the same bucketing and the bound in Python, for the tests.
 The edges are part of the stored data: changing them needs a data migration of the rollups.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 LATENCY_EDGES_MS: tuple[int, ...] = (
     5, 10, 15, 20, 25, 30, 40, 50, 60, 80,
@@ -49,17 +50,6 @@ def bucket_bounds(index: int) -> tuple[int, int | None]:
     lower = LATENCY_EDGES_MS[index - 1] if index > 0 else 0
     upper = LATENCY_EDGES_MS[index] if index < len(LATENCY_EDGES_MS) else None
     return lower, upper
-
-
-def bucket_index(response_time_ms: int) -> int:
-    return bisect_right(LATENCY_EDGES_MS, response_time_ms)
-
-
-def histogram_of(response_times_ms: Iterable[int]) -> list[int]:
-    counts = [0] * LATENCY_BUCKET_COUNT
-    for value in response_times_ms:
-        counts[bucket_index(value)] += 1
-    return counts
 
 
 def merge(*histograms: Sequence[int]) -> list[int]:
@@ -90,17 +80,3 @@ def percentile(counts: Sequence[int], q: float) -> float | None:
             return lower + (upper - lower) * (rank - seen - 0.5) / count
         seen += count
     raise AssertionError("unreachable: rank <= total")
-
-
-def exact_percentile(samples: Sequence[int], q: float) -> int | None:
-    """Nearest-rank percentile of raw samples; what tests compare the histogram against."""
-    if not samples:
-        return None
-    ordered = sorted(samples)
-    return ordered[max(math.ceil(q * len(ordered)), 1) - 1]
-
-
-def precision_bound(value: float) -> float:
-    """The width of the bucket holding ``value``: the largest error of ``percentile``."""
-    lower, upper = bucket_bounds(bucket_index(int(value)))
-    return float(upper - lower) if upper is not None else 0.0

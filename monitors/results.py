@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from lib import task_names
 from monitors import hooks
 from monitors.bulk_sql import bulk_set
 from monitors.checker import CheckOutcome, run_check
@@ -26,7 +27,6 @@ from monitors.models import CheckResult, Monitor
 
 logger = logging.getLogger(__name__)
 
-EVALUATE_TASK = "incidents.tasks.evaluate_check_results"
 _LAST_FIELDS = [
     "last_checked_at",
     "last_check_status",
@@ -59,7 +59,7 @@ def run_checks_concurrently(monitors: Sequence[Monitor]) -> list[CheckOutcome]:
 
 def send_for_evaluation(result_ids: list[int]) -> None:
     """The contract with incidents: one message per stored batch, sent by task name."""
-    current_app.send_task(EVALUATE_TASK, args=[result_ids])
+    current_app.send_task(task_names.EVALUATE_CHECK_RESULTS, args=[result_ids])
 
 
 def record_stored_results(results: list[CheckResult]) -> None:

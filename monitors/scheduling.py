@@ -76,14 +76,13 @@ def claim_due_monitors(
     now: datetime | None = None,
     limit: int = 1000,
     respread_max: int | None = None,
-) -> list[Claim]:
-    """Claim up to ``limit`` due monitors and advance their schedule; returns what to check."""
-    return _claim(now=now, limit=limit, respread_max=respread_max)[0]
-
-
-def _claim(
-    *, now: datetime | None, limit: int, respread_max: int | None, lookahead: float = 0.0
+    lookahead: float = 0.0,
 ) -> tuple[list[Claim], int]:
+    """Claim up to ``limit`` monitors due by ``now + lookahead`` and advance their schedule.
+
+    Returns what to check now, and how many monitors were due (overdue ones are re-spread,
+    not checked), so the dispatcher knows whether another round may find more.
+    """
     now = now or timezone.now()
     respread_max = respread_max if respread_max is not None else settings.SCHEDULE_RESPREAD_MAX
     horizon = now + timedelta(seconds=lookahead)
@@ -161,7 +160,7 @@ def dispatch_due_checks(
     started = time.monotonic()
     total = 0
     while True:
-        claims, found = _claim(now=now, limit=claim_limit, respread_max=None, lookahead=lookahead)
+        claims, found = claim_due_monitors(now=now, limit=claim_limit, lookahead=lookahead)
         for items, expires in batch_messages(claims, batch_size=batch_size):
             send(items, expires)
         total += len(claims)

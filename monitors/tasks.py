@@ -15,6 +15,8 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from lib import task_names
+from lib.task_acks import ACK_ON_RECEIPT
 from monitors import results, rollups, scheduling
 
 logger = logging.getLogger(__name__)
@@ -23,8 +25,8 @@ BATCH_TIME_LIMIT = settings.MONITOR_MAX_TIMEOUT + 30
 
 
 @shared_task(
-    name="monitors.tasks.run_check_batch",
-    acks_late=False,
+    name=task_names.RUN_CHECK_BATCH,
+    **ACK_ON_RECEIPT,
     max_retries=0,
     time_limit=BATCH_TIME_LIMIT,
     ignore_result=True,
@@ -35,8 +37,8 @@ def run_check_batch(items: list[list]) -> int:
 
 
 @shared_task(
-    name="monitors.tasks.dispatch_due_checks",
-    acks_late=False,
+    name=task_names.DISPATCH_DUE_CHECKS,
+    **ACK_ON_RECEIPT,
     max_retries=0,
     time_limit=30,
     ignore_result=True,
@@ -57,8 +59,8 @@ PRUNE_MAX_BATCHES = 100
 
 
 @shared_task(
-    name="monitors.tasks.rollup_check_results",
-    acks_late=False,
+    name=task_names.ROLLUP_CHECK_RESULTS,
+    **ACK_ON_RECEIPT,
     max_retries=0,
     time_limit=120,
     ignore_result=True,
@@ -73,8 +75,8 @@ def rollup_check_results() -> int:
 
 
 @shared_task(
-    name="monitors.tasks.prune_check_results",
-    acks_late=False,
+    name=task_names.PRUNE_CHECK_RESULTS,
+    **ACK_ON_RECEIPT,
     max_retries=0,
     time_limit=600,
     ignore_result=True,

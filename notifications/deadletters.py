@@ -20,14 +20,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from incidents.models import Incident
+from lib import task_names
 from notifications.hooks import dead_letter_replayed, dead_lettered
 from notifications.models import DeadLetter, Delivery
 from notifications.transports import redact, transport_for
 
 logger = logging.getLogger(__name__)
-
-DELIVER_TASK = "notifications.tasks.deliver_notification"
-NOTIFY_TASK = "notifications.tasks.notify_incident"
 
 
 def _argument(args: list, kwargs: dict, position: int, name: str):
@@ -57,8 +55,8 @@ def _incident_context(args: list, kwargs: dict) -> dict:
 # Which team a failed task worked for (so the team sees it in the API), and which secrets
 # to scrub from its error and traceback.
 CONTEXT: dict[str, Callable[[list, dict], dict]] = {
-    DELIVER_TASK: _delivery_context,
-    NOTIFY_TASK: _incident_context,
+    task_names.DELIVER_NOTIFICATION: _delivery_context,
+    task_names.NOTIFY_INCIDENT: _incident_context,
 }
 
 

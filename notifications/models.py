@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from incidents.models import IncidentEvent
+
 
 class ChannelKind(models.TextChoices):
     EMAIL = "email", "Email"
@@ -19,16 +21,9 @@ class ChannelKind(models.TextChoices):
     APPRISE = "apprise", "Apprise (Slack, Discord, Telegram, Teams, PagerDuty, ntfy, ...)"
 
 
-class Event(models.TextChoices):
-    """What happened to an incident; a channel subscribes to any of these."""
-
-    OPENED = "opened", "Incident opened"
-    RESOLVED = "resolved", "Incident resolved"
-    ACKNOWLEDGED = "acknowledged", "Incident acknowledged"
-
-
 def all_events() -> list[str]:
-    return list(Event.values)
+    """A new channel subscribes to every incident event."""
+    return list(IncidentEvent.values)
 
 
 class Channel(models.Model):
@@ -197,7 +192,7 @@ class Delivery(models.Model):
     )
     channel_name = models.CharField(max_length=100)
     channel_kind = models.CharField(max_length=10, choices=ChannelKind.choices)
-    event = models.CharField(max_length=12, choices=Event.choices)
+    event = models.CharField(max_length=12, choices=IncidentEvent.choices)
     status = models.CharField(
         max_length=9, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )

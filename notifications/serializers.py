@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from accounts.access import TeamField, team_roles
+from incidents.models import IncidentEvent
 from monitors.models import Monitor
 from notifications.channel_config import validate_channel_settings
 from notifications.models import (
@@ -12,7 +13,6 @@ from notifications.models import (
     DeadLetter,
     Delivery,
     DeliveryAttempt,
-    Event,
 )
 from notifications.services import merge_secrets
 from notifications.transports import apprise_display_url
@@ -47,7 +47,7 @@ class ChannelSerializer(serializers.ModelSerializer):
         help_text="Where messages go, secrets redacted (addresses, URL, Apprise URL)"
     )
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=Event.choices),
+        child=serializers.ChoiceField(choices=IncidentEvent.choices),
         min_length=1,
         required=False,
         help_text="Any of opened, resolved, acknowledged (default: all)",
@@ -85,7 +85,8 @@ class ChannelSerializer(serializers.ModelSerializer):
         return apprise_display_url(channel.secrets.get("url", ""))
 
     def validate_events(self, value: list[str]) -> list[str]:
-        return [event for event in Event.values if event in value]  # canonical order, no dups
+        # Canonical order, no duplicates.
+        return [event for event in IncidentEvent.values if event in value]
 
     def validate_team(self, team):
         if self.instance is not None and team.id != self.instance.team_id:

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Team
-from incidents.models import Incident
+from incidents.models import Incident, IncidentEvent
 from monitors.models import Monitor
 from notifications.channel_config import validate_channel_settings
 from notifications.hooks import delivery_attempted
@@ -28,7 +28,6 @@ from notifications.models import (
     DeliveryAttempt,
     DeliveryStatus,
     DeliveryTransition,
-    Event,
 )
 from notifications.transports import TransportError, redact, transport_for
 
@@ -64,7 +63,7 @@ def channel_create(
         config=config,
         secrets=with_generated_signing_secret(kind, secrets),
         enabled=enabled,
-        events=list(events) if events else list(Event.values),
+        events=list(events) if events else list(IncidentEvent.values),
         is_default=is_default,
     )
     if monitors:
@@ -147,10 +146,10 @@ def _elapsed_ms(started: float) -> int:
 
 def _occurred_at(incident: Incident, event: str) -> datetime:
     moment = {
-        Event.OPENED: incident.opened_at,
-        Event.RESOLVED: incident.resolved_at,
-        Event.ACKNOWLEDGED: incident.acknowledged_at,
-    }[Event(event)]
+        IncidentEvent.OPENED: incident.opened_at,
+        IncidentEvent.RESOLVED: incident.resolved_at,
+        IncidentEvent.ACKNOWLEDGED: incident.acknowledged_at,
+    }[IncidentEvent(event)]
     return moment or timezone.now()
 
 
@@ -161,8 +160,9 @@ def deliveries_owed(*, incident_id: int, event: str) -> list[int]:
     fan-out into a no-op, and returning every still-pending id lets a retry enqueue what an
     earlier, interrupted run created but did not get to enqueue.
     """
-    if event not in Event.values:
-        raise ValueError(f"unknown incident event {event!r}; expected one of {Event.values}")
+    if event not in IncidentEvent.values:
+        known = IncidentEvent.values
+        raise ValueError(f"unknown incident event {event!r}; expected one of {known}")
     incident = (
         Incident.objects.select_related("team", "monitor", "acknowledged_by")
         .filter(id=incident_id)

@@ -15,6 +15,8 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
+from lib import task_names
+from lib.task_acks import REDELIVER_IF_LOST
 from notifications import services
 from notifications.transports import TransportError
 
@@ -29,13 +31,6 @@ class PermanentDeliveryError(Exception):
     """Retrying cannot help (4xx, refused address, blocked network): dead-lettered at once."""
 
 
-class NotificationTask(Task):
-    # The message leaves the queue only once the task has finished, and comes back if the
-    # worker process is killed mid-task; the claim in services makes running it twice safe.
-    acks_late = True
-    reject_on_worker_lost = True
-
-
 RETRY_POLICY = {
     "max_retries": settings.NOTIFY_MAX_RETRIES,
     "retry_backoff": settings.NOTIFY_RETRY_BACKOFF,
@@ -46,8 +41,8 @@ RETRY_POLICY = {
 
 @shared_task(
     bind=True,
-    base=NotificationTask,
-    name="notifications.tasks.notify_incident",
+    name=task_names.NOTIFY_INCIDENT,
+    **REDELIVER_IF_LOST,  # a redelivered fan-out finds its deliveries already there
     autoretry_for=(OperationalError, InterfaceError),
     **RETRY_POLICY,
 )
@@ -60,7 +55,8 @@ def notify_incident(self: Task, incident_id: int, event: str) -> int:
 
 
 @shared_task(
-    name="notifications.tasks.requeue_stalled_deliveries",
+    name=task_names.REQUEUE_STALLED_DELIVERIES,
+    **REDELIVER_IF_LOST,  # a delivery enqueued twice is claimed once
     dead_letter=False,  # periodic: the next run (every 5 minutes, beat) replaces a failed one
 )
 def requeue_stalled_deliveries() -> int:
@@ -75,8 +71,8 @@ def requeue_stalled_deliveries() -> int:
 
 @shared_task(
     bind=True,
-    base=NotificationTask,
-    name="notifications.tasks.deliver_notification",
+    name=task_names.DELIVER_NOTIFICATION,
+    **REDELIVER_IF_LOST,  # the claim in services makes running it twice safe
     autoretry_for=(TransientDeliveryError, OperationalError, InterfaceError),
     **RETRY_POLICY,
 )

@@ -17,7 +17,7 @@ from django.utils import timezone
 from conftest import wait_for
 from healthmon import events
 from incidents.models import Incident
-from lib import metrics
+from lib import metrics, task_names
 from lib.logs import ConsoleFormatter, ContextFilter, JsonFormatter
 from lib.request_id import HEADER, request_id_var
 from monitors.models import Monitor
@@ -194,7 +194,7 @@ def test_request_id_of_an_api_call_is_on_the_log_lines_of_the_tasks_it_caused(
             if r.get("request_id") == request_id
         ]
 
-    wanted = {"incidents.tasks.evaluate_check_results", "notifications.tasks.notify_incident"}
+    wanted = {task_names.EVALUATE_CHECK_RESULTS, task_names.NOTIFY_INCIDENT}
 
     def all_tasks_tagged() -> list[dict] | None:
         records = tagged()
@@ -206,7 +206,7 @@ def test_request_id_of_an_api_call_is_on_the_log_lines_of_the_tasks_it_caused(
     incident = Incident.objects.get(monitor=monitor)
     [opened] = [r for r in found if r.get("logger") == "healthmon.events.incidents"]
     assert (opened["incident_id"], opened["monitor_id"]) == (incident.id, monitor.id)
-    assert opened["task_name"] == "incidents.tasks.evaluate_check_results"
+    assert opened["task_name"] == task_names.EVALUATE_CHECK_RESULTS
     # Every line written while those tasks ran carries the id: none of their lines lacks it.
     task_ids = {r["task_id"] for r in found}
     untagged = [

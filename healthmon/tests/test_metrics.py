@@ -157,6 +157,19 @@ def test_state_gauges_count_monitors_incidents_and_dead_letters(alice, anon_clie
 
 
 @pytest.mark.django_db
+def test_rollup_lag_is_the_age_of_the_oldest_result_not_rolled_up(alice, anon_client):
+    assert value(scrape(anon_client), "healthmon_rollup_lag_seconds") == 0
+    monitor = make_monitor(alice.personal_team, "https://up.example/")
+    CheckResult.objects.create(
+        monitor=monitor, checked_at=timezone.now() - timedelta(minutes=10), status="up"
+    )
+
+    lag = value(scrape(anon_client), "healthmon_rollup_lag_seconds")
+
+    assert 600 <= lag < 660
+
+
+@pytest.mark.django_db
 def test_per_monitor_gauges_put_down_monitors_first_within_the_limit(alice, anon_client, settings):
     settings.METRICS_MONITOR_LIMIT = 2
     team = alice.personal_team

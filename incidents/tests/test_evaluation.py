@@ -11,8 +11,9 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from healthmon.celery import app
 from incidents.models import Incident, MonitorState, Resolution
-from incidents.services import NOTIFY_TASK, evaluate_check_results
+from incidents.services import evaluate_check_results
 from incidents.tests.conftest import make_monitor, minute, store_results
+from lib import task_names
 from monitors.models import Monitor, MonitorStatus
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +45,7 @@ def test_failures_reaching_the_threshold_open_one_incident(
     assert incident.opening_check_id == ids[2]
     monitor.refresh_from_db()
     assert monitor.status == MonitorStatus.DOWN
-    assert sent == [(NOTIFY_TASK, [incident.id, "opened"])]
+    assert sent == [(task_names.NOTIFY_INCIDENT, [incident.id, "opened"])]
     assert hooked == [(incident.id, "opened")]
 
 

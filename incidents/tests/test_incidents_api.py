@@ -7,8 +7,9 @@ from django.utils import timezone
 
 from accounts.models import Role
 from incidents.models import Incident
-from incidents.services import NOTIFY_TASK, evaluate_check_results
+from incidents.services import evaluate_check_results
 from incidents.tests.conftest import make_monitor, minute, store_results
+from lib import task_names
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +127,7 @@ def test_an_editor_acknowledges_an_open_incident_once(
     assert response.data["acknowledged_by"]["email"] == editor.email
     assert response.data["acknowledged_at"] is not None
     assert response.data["status"] == "open"
-    assert sent == [(NOTIFY_TASK, [incident.id, "acknowledged"])]
+    assert sent == [(task_names.NOTIFY_INCIDENT, [incident.id, "acknowledged"])]
     assert hooked == [(incident.id, "acknowledged")]
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -23,11 +23,11 @@ from incidents.state_machine import (
     IncidentResolved,
     Memory,
     Observation,
-    State,
     Thresholds,
     run,
     transition,
 )
+from monitors.models import MonitorStatus
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -57,11 +57,12 @@ def describe(event) -> str:
 
 
 def play(sequence: str, failure: int, success: int, memory: Memory | None = None):
-    memory, events = run(memory or Memory(), observations(sequence), Thresholds(failure, success))
+    thresholds = Thresholds(failure, success)
+    memory, events, _ = run(memory or Memory(), observations(sequence), thresholds)
     return memory, [describe(e) for e in events]
 
 
-U, UP, DOWN = State.UNKNOWN, State.UP, State.DOWN
+U, UP, DOWN = MonitorStatus.UNKNOWN, MonitorStatus.UP, MonitorStatus.DOWN
 
 # (sequence, failure_threshold, success_threshold, final state, events)
 TABLE = [
@@ -118,7 +119,7 @@ def test_table(sequence, failure, success, state, events):
 
 
 def test_incident_cause_is_the_first_failure_and_last_reason_the_threshold_check():
-    _, events = run(Memory(state=UP), observations("FFF"), Thresholds(3, 1))
+    _, events, _ = run(Memory(state=UP), observations("FFF"), Thresholds(3, 1))
 
     assert events == [
         IncidentOpened(
@@ -134,7 +135,7 @@ def test_incident_cause_is_the_first_failure_and_last_reason_the_threshold_check
 
 def test_counters_and_run_starts_are_remembered_between_batches():
     thresholds = Thresholds(3, 2)
-    memory, events = run(Memory(state=UP), observations("FF"), thresholds)
+    memory, events, _ = run(Memory(state=UP), observations("FF"), thresholds)
     assert events == []
     assert (memory.consecutive_failures, memory.failing_since, memory.failing_cause) == (
         2,
@@ -142,10 +143,10 @@ def test_counters_and_run_starts_are_remembered_between_batches():
         "reason 0",
     )
 
-    memory, events = run(memory, observations("F", first=2), thresholds)
+    memory, events, _ = run(memory, observations("F", first=2), thresholds)
     assert [describe(e) for e in events] == ["open 0-2 3"]
 
-    memory, events = run(memory, observations("S", first=3), thresholds)
+    memory, events, _ = run(memory, observations("S", first=3), thresholds)
     assert events == []
     assert (memory.state, memory.consecutive_successes, memory.recovering_since) == (
         DOWN,
@@ -153,7 +154,7 @@ def test_counters_and_run_starts_are_remembered_between_batches():
         at(3),
     )
 
-    memory, events = run(memory, observations("S", first=4), thresholds)
+    memory, events, _ = run(memory, observations("S", first=4), thresholds)
     assert [describe(e) for e in events] == ["resolve 3@4"]
     assert memory == Memory(
         state=UP, consecutive_successes=2, last_result_at=at(4), recovering_since=None
@@ -190,10 +191,10 @@ def test_result_with_the_same_time_as_the_last_evaluated_is_a_duplicate():
 
 def test_replaying_a_whole_batch_is_a_no_op():
     thresholds = Thresholds(2, 1)
-    memory, events = run(Memory(state=UP), observations("FF"), thresholds)
+    memory, events, _ = run(Memory(state=UP), observations("FF"), thresholds)
     assert len(events) == 1
 
-    again, replayed = run(memory, observations("FF"), thresholds)
+    again, replayed, _ = run(memory, observations("FF"), thresholds)
 
     assert again == memory
     assert replayed == []
@@ -202,7 +203,7 @@ def test_replaying_a_whole_batch_is_a_no_op():
 def test_a_batch_is_applied_in_the_order_the_checks_happened_not_arrived():
     shuffled = list(reversed(observations("SFFS")))
 
-    memory, events = run(Memory(), shuffled, Thresholds(2, 1))
+    memory, events, _ = run(Memory(), shuffled, Thresholds(2, 1))
 
     assert [describe(e) for e in events] == ["open 1-2 2", "resolve 3@3"]
     assert memory.state == UP
@@ -210,10 +211,10 @@ def test_a_batch_is_applied_in_the_order_the_checks_happened_not_arrived():
 
 def test_a_slow_batch_overtaken_by_a_newer_one_is_ignored():
     thresholds = Thresholds(1, 1)
-    memory, _ = run(Memory(state=UP), observations("S", first=5), thresholds)
+    memory, _, _ = run(Memory(state=UP), observations("S", first=5), thresholds)
 
     # A failure checked at minute 4 arrives after the success checked at minute 5.
-    memory, events = run(memory, observations("F", first=4), thresholds)
+    memory, events, _ = run(memory, observations("F", first=4), thresholds)
 
     assert (memory.state, events) == (UP, [])
 
@@ -221,7 +222,7 @@ def test_a_slow_batch_overtaken_by_a_newer_one_is_ignored():
 def test_lowering_the_threshold_applies_to_the_run_in_progress():
     memory, _ = play("SFF", 3, 1)  # two failures: still UP under threshold 3
 
-    memory, events = run(memory, observations("F", first=3), Thresholds(1, 1))
+    memory, events, _ = run(memory, observations("F", first=3), Thresholds(1, 1))
 
     assert [describe(e) for e in events] == ["open 1-3 3"]
 
@@ -234,7 +235,7 @@ def test_thresholds_below_one_are_refused():
 # --- Exhaustive: every sequence up to 8 checks, every threshold pair 1..3 ---------------------
 
 
-def oracle(sequence: str, failure: int, success: int) -> tuple[State, list[str]]:
+def oracle(sequence: str, failure: int, success: int) -> tuple[MonitorStatus, list[str]]:
     """The rules restated over runs of equal results, independently of the implementation."""
     state, events = U, []
     runs = [(char, len(list(group))) for char, group in itertools.groupby(sequence)]
@@ -275,12 +276,12 @@ def test_every_sequence_matches_the_rules(failure, success):
 def test_every_sequence_split_into_batches_gives_the_same_answer(failure, success):
     thresholds = Thresholds(failure, success)
     for sequence in SEQUENCES[::7]:
-        whole, whole_events = run(Memory(), observations(sequence), thresholds)
+        whole, whole_events, _ = run(Memory(), observations(sequence), thresholds)
         memory, events = Memory(), []
         for i, char in enumerate(sequence):
-            memory, new = run(memory, observations(char, first=i), thresholds)
+            memory, new, _ = run(memory, observations(char, first=i), thresholds)
             # Each batch is also delivered twice.
-            memory, duplicate = run(memory, observations(char, first=i), thresholds)
+            memory, duplicate, _ = run(memory, observations(char, first=i), thresholds)
             assert duplicate == []
             events += new
         assert (memory, events) == (whole, whole_events), sequence

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ JSON_BODY = b'{"status": "ok", "version": 3, "ready": true, "items": [{"id": 1},
 
 
 def snap(**overrides) -> ResponseSnapshot:
-    values = {
+    values: dict[str, Any] = {
         "status_code": 200,
         "elapsed_ms": 120,
         "headers": {"Content-Type": "application/json", "X-Service": "orders-v2"},
@@ -269,3 +270,13 @@ def test_failed_assertion_is_returned_for_people_and_the_api():
     verdict = judge(snap(), expected_status="200", assertions=[failing], now=NOW)
 
     assert verdict.failed_assertion == failing
+
+
+def test_a_malformed_stored_assertion_fails_the_check_and_says_why():
+    stale = {"type": "json_path_equals", "path": "$.status"}  # saved before validation existed
+
+    verdict = judge(snap(), expected_status="200", assertions=[stale], now=NOW)
+
+    assert (verdict.status, verdict.phase) == ("down", "assertion")
+    assert verdict.reason == "Assertion 1 failed: invalid assertion (json_path_equals needs value.)"
+    assert verdict.failed_assertion == stale

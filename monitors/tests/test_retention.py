@@ -10,6 +10,7 @@ from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
 
 from healthmon.celery import app
+from lib import task_names
 from monitors.models import CheckResult, CheckRollup, RollupPeriod
 from monitors.rollups import prune_history, rollup_new_results
 from monitors.tasks import prune_check_results, rollup_check_results
@@ -96,8 +97,8 @@ def test_periodic_tasks_roll_up_and_prune(alice):
 def test_beat_registers_rollup_and_prune_tasks():
     DatabaseScheduler(app=app, lazy=True).setup_schedule()
 
-    rollup = PeriodicTask.objects.get(task="monitors.tasks.rollup_check_results")
-    prune = PeriodicTask.objects.get(task="monitors.tasks.prune_check_results")
+    rollup = PeriodicTask.objects.get(task=task_names.ROLLUP_CHECK_RESULTS)
+    prune = PeriodicTask.objects.get(task=task_names.PRUNE_CHECK_RESULTS)
     assert (rollup.interval.every, rollup.interval.period) == (5, "seconds")
     assert (prune.interval.every, prune.interval.period) == (600, "seconds")
     assert app.amqp.router.route({}, rollup.task)["queue"].name == "checks"

@@ -104,12 +104,12 @@ def test_claim_takes_only_due_active_monitors_and_advances_them(alice):
     make_monitors(team, 2, due_at=now + timedelta(seconds=10))
     make_monitors(team, 2, due_at=now - timedelta(seconds=2), is_active=False)
 
-    claims = claim_due_monitors(now=now)
+    claims, _ = claim_due_monitors(now=now)
 
     assert sorted(c.monitor_id for c in claims) == sorted(m.id for m in due)
     for monitor in Monitor.objects.filter(id__in=[m.id for m in due]):
         assert monitor.next_check_at == now - timedelta(seconds=2) + timedelta(seconds=30)
-    assert claim_due_monitors(now=now) == []  # nothing is due twice
+    assert claim_due_monitors(now=now)[0] == []  # nothing is due twice
 
 
 @pytest.mark.django_db
@@ -117,12 +117,23 @@ def test_overdue_monitors_are_respread_not_burst(alice):
     now = timezone.now()
     make_monitors(alice.personal_team, 50, due_at=now - timedelta(minutes=10), interval=60)
 
-    claims = claim_due_monitors(now=now)
+    claims, found = claim_due_monitors(now=now)
 
-    assert claims == []
+    assert (claims, found) == ([], 50)  # found, so the dispatcher looks for more
     deadlines = list(Monitor.objects.values_list("next_check_at", flat=True))
     assert all(now <= d <= now + timedelta(seconds=60) for d in deadlines)
     assert len({d.replace(microsecond=0) for d in deadlines}) > 10  # spread, not one instant
+
+
+@pytest.mark.django_db
+def test_claim_looks_ahead_to_what_falls_due_before_the_next_tick(alice):
+    now = timezone.now()
+    soon = make_monitors(alice.personal_team, 2, due_at=now + timedelta(seconds=1))
+
+    claims, found = claim_due_monitors(now=now, lookahead=2.0)
+
+    assert sorted(c.monitor_id for c in claims) == sorted(m.id for m in soon)
+    assert found == 2
 
 
 @pytest.mark.django_db
@@ -132,7 +143,7 @@ def test_claim_respects_the_limit_oldest_first(alice):
     old = make_monitors(team, 2, due_at=now - timedelta(seconds=20))
     make_monitors(team, 3, due_at=now - timedelta(seconds=1))
 
-    claims = claim_due_monitors(now=now, limit=2)
+    claims, _ = claim_due_monitors(now=now, limit=2)
 
     assert sorted(c.monitor_id for c in claims) == sorted(m.id for m in old)
 
@@ -163,7 +174,7 @@ def test_two_dispatchers_at_once_never_claim_a_monitor_twice(alice):
         try:
             start.wait()
             for _ in range(20):  # small rounds so the two really interleave
-                claims = claim_due_monitors(now=now, limit=25)
+                claims, _ = claim_due_monitors(now=now, limit=25)
                 claimed[slot].extend(c.monitor_id for c in claims)
         finally:
             connection.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Role
+from incidents.models import IncidentEvent
 from notifications.models import Channel
 from notifications.tests.conftest import make_monitor
 
@@ -51,6 +52,14 @@ def test_secrets_never_appear_in_responses(alice_client):
         assert token not in listing
     assert response.data["target"].startswith("slack://")
     assert response.data["secrets_set"] == ["url"]
+
+
+def test_a_new_channel_subscribes_to_every_event_incidents_announce(alice_client):
+    response = create(alice_client, **webhook())
+
+    assert response.status_code == 201, response.content
+    assert response.data["events"] == ["opened", "resolved", "acknowledged"]
+    assert response.data["events"] == list(IncidentEvent.values)
 
 
 @pytest.mark.parametrize(

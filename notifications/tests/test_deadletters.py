@@ -7,6 +7,7 @@ from celery import shared_task
 from django.core.management import CommandError, call_command
 
 from accounts.models import Role
+from lib import task_names
 from notifications import selectors, services
 from notifications.models import DeadLetter, Delivery, DeliveryStatus
 from notifications.tasks import deliver_notification
@@ -106,9 +107,7 @@ def test_dead_letters_are_listed_for_their_team_only(alice, alice_client, bob_cl
 
     mine = alice_client.get(URL)
     assert mine.status_code == 200
-    assert [d["task_name"] for d in mine.data["results"]] == [
-        "notifications.tasks.deliver_notification"
-    ]
+    assert [d["task_name"] for d in mine.data["results"]] == [task_names.DELIVER_NOTIFICATION]
     dead_letter_id = mine.data["results"][0]["id"]
     assert bob_client.get(URL).data["count"] == 0
     assert bob_client.get(f"{URL}{dead_letter_id}/").status_code == 404

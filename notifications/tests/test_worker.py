@@ -12,6 +12,7 @@ import pytest
 
 from conftest import wait_for
 from healthmon.celery import app
+from lib import task_names
 from notifications.models import AttemptOutcome, DeadLetter, Delivery, DeliveryStatus
 from notifications.tests.conftest import make_incident, make_monitor, make_webhook
 
@@ -26,7 +27,7 @@ def open_incident_notified(team, receiver_url: str):
     monitor = make_monitor(team)
     make_webhook(team, receiver_url, monitors=[monitor])
     incident = make_incident(monitor)
-    app.send_task("notifications.tasks.notify_incident", args=[incident.id, "opened"])
+    app.send_task(task_names.NOTIFY_INCIDENT, args=[incident.id, "opened"])
     return incident
 
 
@@ -101,8 +102,8 @@ def test_duplicate_delivery_messages_send_once(celery_worker_process, alice, rec
 
     # A broker redelivering the same message (acks late, worker lost, visibility timeout).
     for _ in range(3):
-        app.send_task("notifications.tasks.deliver_notification", args=[delivery.id])
-    app.send_task("notifications.tasks.notify_incident", args=[incident.id, "opened"])
+        app.send_task(task_names.DELIVER_NOTIFICATION, args=[delivery.id])
+    app.send_task(task_names.NOTIFY_INCIDENT, args=[incident.id, "opened"])
     time.sleep(1.5)
 
     assert len(receiver.requests) == 1
@@ -124,7 +125,7 @@ def test_apprise_channel_delivers_from_the_gevent_worker(celery_worker_process, 
     )
     incident = make_incident(monitor)
 
-    app.send_task("notifications.tasks.notify_incident", args=[incident.id, "opened"])
+    app.send_task(task_names.NOTIFY_INCIDENT, args=[incident.id, "opened"])
 
     wait_for(delivery_in(DeliveryStatus.DELIVERED), timeout=30)
     [request] = receiver.requests

@@ -5,10 +5,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from incidents.models import Incident
-from monitors.latency import precision_bound
 from monitors.models import CheckResult
 from monitors.rollups import rollup_new_results
 from monitors.tests.history_data import generate_results, make_monitor, raw_figures
+from monitors.tests.latency_oracle import precision_bound
 from reports.stats import (
     IncidentSpan,
     daily_bars,
