@@ -51,7 +51,7 @@ def test_monitor_added_in_the_admin_is_claimed_by_the_dispatcher(admin_client, a
     monitor = Monitor.objects.get(name="Checkout")
     assert monitor.next_check_at is not None
     # The first check is spread over one interval (60 s), like a monitor made by the API.
-    claims = claim_due_monitors(now=timezone.now() + timedelta(seconds=61))
+    claims, _ = claim_due_monitors(now=timezone.now() + timedelta(seconds=61))
     assert [claim.monitor_id for claim in claims] == [monitor.id]
 
 
