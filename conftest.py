@@ -21,6 +21,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.models import Membership, Role, Team, User
 from accounts.services import team_create, user_register
 
+# ci_skips: under CI=true a skipped test fails the run; pytester: tests of that plugin.
+pytest_plugins = ["ci_skips", "pytester"]
+
 ROOT = Path(__file__).resolve().parent
 PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105
 
