@@ -238,7 +238,8 @@ class TaskLedger:
             if event["type"] == "task-sent":
                 self._outstanding[event["uuid"]] += 1
             elif event["type"] in TASK_RUN_ENDS:
-                self._outstanding[event["uuid"]] -= 1
+                # Not below zero: a task sent before we listened ends without being counted.
+                self._outstanding[event["uuid"]] = max(0, self._outstanding[event["uuid"]] - 1)
             elif event["type"] == "test-marker":
                 self._markers.add(event["marker"])
 
@@ -251,9 +252,12 @@ class TaskLedger:
         if self._receiver is not None:
             self._receiver.should_stop = True
 
-    def _marker_seen(self) -> bool:
-        # Events reach the broker in the order they were published, so once a marker sent now
-        # is back, every task-sent event published before this call has been counted too.
+    def catch_up(self) -> None:
+        """Return once every event published before this call has been counted.
+
+        Events reach the broker in the order they were published, so once a marker sent now
+        comes back, so have they. Before the receiver listens, markers are lost: send again.
+        """
         marker = uuid.uuid4().hex
         with self._app.connection_for_write() as connection:
             dispatcher = self._app.events.Dispatcher(connection)
@@ -263,15 +267,15 @@ class TaskLedger:
                 with self._lock:
                     return marker in self._markers
 
-            return bool(wait_for(sent_back, timeout=10, message="no Celery event came back"))
+            wait_for(sent_back, timeout=10, message="no Celery event came back")
 
     def outstanding(self) -> int:
         with self._lock:
-            return sum(count for count in self._outstanding.values() if count > 0)
+            return sum(self._outstanding.values())
 
     def wait_until_settled(self, *, timeout: float = 30) -> None:
         """Return once every task sent so far, and every task those sent, has finished."""
-        self._marker_seen()
+        self.catch_up()
         wait_for(
             lambda: self.outstanding() == 0,
             timeout=timeout,
@@ -284,7 +288,7 @@ def task_ledger(celery_worker_process) -> Iterator[TaskLedger]:
     ledger = TaskLedger()
     thread = threading.Thread(target=ledger.run, daemon=True)
     thread.start()
-    ledger._marker_seen()  # listening: no task of the test can go unseen
+    ledger.catch_up()  # listening now: no task the test sends can go unseen
     yield ledger
     ledger.stop()
     thread.join(timeout=5)
