@@ -13,7 +13,7 @@ Outside CI, skips stay skips: a developer without Chromium can still run the res
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import pytest
 
@@ -31,7 +31,9 @@ class SkipGuard:
         self.unexpected: list[tuple[str, str]] = []  # (test id, skip reason)
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call) -> Iterator:
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         if _skipped(report) and item.get_closest_marker(MARKER) is None:
             self.unexpected.append((item.nodeid, _reason(report)))
@@ -46,7 +48,7 @@ class SkipGuard:
         if self.unexpected and session.exitstatus in LOOKS_GREEN:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def pytest_terminal_summary(self, terminalreporter) -> None:
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.unexpected:
             return
         terminalreporter.section("skipped in CI (each one is a failure)", sep="=", red=True)
@@ -62,7 +64,7 @@ def _skipped(report: pytest.TestReport) -> bool:
     return report.skipped and not hasattr(report, "wasxfail")  # xfail is reported apart
 
 
-def _reason(report) -> str:
+def _reason(report: pytest.TestReport | pytest.CollectReport) -> str:
     if isinstance(report.longrepr, tuple):  # (path, line, "Skipped: reason")
         return report.longrepr[2].removeprefix("Skipped: ")
     return str(report.longrepr)
