@@ -6,7 +6,10 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +20,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import Membership, Role, Team, User
 from accounts.services import team_create, user_register
+
+# ci_skips: under CI=true a skipped test fails the run; pytester: tests of that plugin.
+pytest_plugins = ["ci_skips", "pytester"]
 
 ROOT = Path(__file__).resolve().parent
 PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105
@@ -203,6 +209,89 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
         worker.kill()
     log.close()
     shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+# Events that end one run of a task; a retry ends a run and its new message was sent before.
+TASK_RUN_ENDS = {"task-succeeded", "task-failed", "task-retried", "task-rejected", "task-revoked"}
+
+
+class TaskLedger:
+    """Celery's task events (settings send them from the worker and from every producer),
+    counted per task id, so a test can wait until every task it caused has run to its end,
+    retries and countdowns included, instead of sleeping and hoping that was long enough.
+
+    A task counts as outstanding from its ``task-sent`` (a retry sends a new one before its
+    ``task-retried``) until an event in ``TASK_RUN_ENDS``.
+    """
+
+    def __init__(self) -> None:
+        from healthmon.celery import app
+
+        self._app = app
+        self._lock = threading.Lock()
+        self._outstanding: Counter[str] = Counter()
+        self._markers: set[str] = set()
+        self._receiver = None
+
+    def _on_event(self, event: dict) -> None:
+        with self._lock:
+            if event["type"] == "task-sent":
+                self._outstanding[event["uuid"]] += 1
+            elif event["type"] in TASK_RUN_ENDS:
+                # Not below zero: a task sent before we listened ends without being counted.
+                self._outstanding[event["uuid"]] = max(0, self._outstanding[event["uuid"]] - 1)
+            elif event["type"] == "test-marker":
+                self._markers.add(event["marker"])
+
+    def run(self) -> None:
+        with self._app.connection_for_read() as connection:
+            self._receiver = self._app.events.Receiver(connection, handlers={"*": self._on_event})
+            self._receiver.capture(wakeup=False)
+
+    def stop(self) -> None:
+        if self._receiver is not None:
+            self._receiver.should_stop = True
+
+    def catch_up(self) -> None:
+        """Return once every event published before this call has been counted.
+
+        Events reach the broker in the order they were published, so once a marker sent now
+        comes back, so have they. Before the receiver listens, markers are lost: send again.
+        """
+        marker = uuid.uuid4().hex
+        with self._app.connection_for_write() as connection:
+            dispatcher = self._app.events.Dispatcher(connection)
+
+            def sent_back() -> bool:
+                dispatcher.send("test-marker", marker=marker)
+                with self._lock:
+                    return marker in self._markers
+
+            wait_for(sent_back, timeout=10, message="no Celery event came back")
+
+    def outstanding(self) -> int:
+        with self._lock:
+            return sum(self._outstanding.values())
+
+    def wait_until_settled(self, *, timeout: float = 30) -> None:
+        """Return once every task sent so far, and every task those sent, has finished."""
+        self.catch_up()
+        wait_for(
+            lambda: self.outstanding() == 0,
+            timeout=timeout,
+            message=f"{self.outstanding()} Celery task(s) still outstanding",
+        )
+
+
+@pytest.fixture
+def task_ledger(celery_worker_process) -> Iterator[TaskLedger]:
+    ledger = TaskLedger()
+    thread = threading.Thread(target=ledger.run, daemon=True)
+    thread.start()
+    ledger.catch_up()  # listening now: no task the test sends can go unseen
+    yield ledger
+    ledger.stop()
+    thread.join(timeout=5)
 
 
 def wait_for(predicate, *, timeout: float = 20.0, interval: float = 0.1, message: str = ""):

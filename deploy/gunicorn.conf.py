@@ -1,7 +1,7 @@
 """gunicorn settings for the web process (read from the environment).
 
 - Logs: gunicorn's own loggers use healthmon's config (JSON lines unless LOG_FORMAT=console).
-  Its access log is quiet (healthmon/logs.py): ``healthmon.request`` writes one line per
+  Its access log is quiet (lib/logs.py): ``healthmon.request`` writes one line per
   request with the request id, user id and duration instead.
 - Metrics: with ``PROMETHEUS_MULTIPROC_DIR`` set, each worker process writes its own files;
   a worker that exits is marked dead so its live gauges go (see healthmon/multiproc.py). The

@@ -257,7 +257,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 MONITOR_MIN_INTERVAL = envint("MONITOR_MIN_INTERVAL", 30, minimum=1)
 MONITOR_MAX_TIMEOUT = envfloat("MONITOR_MAX_TIMEOUT", 60.0)
 # Outbound HTTP (checks and webhooks) never connects to these networks; see
-# healthmon/outbound.py. Default: link-local, which holds cloud metadata (169.254.169.254).
+# lib/outbound.py. Default: link-local, which holds cloud metadata (169.254.169.254).
 BLOCKED_NETWORKS = envlist("BLOCKED_NETWORKS", "169.254.0.0/16,fe80::/10")
 for _network in BLOCKED_NETWORKS:
     try:

@@ -184,7 +184,7 @@ class CheckResult(models.Model):
         return self.status == CheckStatus.UP
 
 
-# --- History: rollups, status pages and badges (see monitors/rollups.py, monitors/stats.py) ---
+# --- History: rollups, status pages and badges (see monitors/rollups.py, reports/stats.py) ---
 
 
 class RollupPeriod(models.TextChoices):

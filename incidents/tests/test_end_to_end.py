@@ -97,7 +97,7 @@ def drive_checks_until(predicate, *, timeout: float):
 
 
 def test_a_target_failing_then_recovering_opens_and_resolves_one_incident(
-    celery_worker_process, alice, service
+    task_ledger, alice, service
 ):
     from notifications.services import channel_create  # the hand-off is what we follow
 
@@ -150,5 +150,5 @@ def test_a_target_failing_then_recovering_opens_and_resolves_one_incident(
         timeout=20,
         message=f"webhooks received: {service.webhooks}",
     )
-    time.sleep(0.5)  # a duplicate, if any, would land now
+    task_ledger.wait_until_settled()  # a duplicate, if any, has landed now
     assert len(service.events(incident.id)) == 2

@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -80,13 +79,23 @@ def probe_worker(django_db_setup, django_db_blocker):
                 worker.kill()
 
 
+def sleeping_backends() -> int:
+    """Connections of the test database now inside the probe's pg_sleep (ours excluded)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%pg_sleep%'"
+        )
+        return cursor.fetchone()[0]
+
+
 def test_database_calls_do_not_block_the_gevent_worker_and_use_a_bounded_pool(probe_worker):
     key = f"healthmon-probe-{uuid.uuid4().hex}"
     reports = redis.Redis.from_url(settings.CELERY_BROKER_URL)
 
     for _ in range(8):
         app.send_task("probe.db_sleep", args=[key, SLEEP], queue=probe_worker)
-    time.sleep(0.3)
+    wait_for(lambda: sleeping_backends() > 0, timeout=20, message="no pg_sleep started")
     for _ in range(3):
         app.send_task("probe.tick", args=[key], queue=probe_worker)
 

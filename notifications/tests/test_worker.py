@@ -6,8 +6,6 @@ NOTIFY_MAX_RETRIES=4 (see the root conftest), so every retry waits 0-1 s.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from conftest import wait_for
@@ -40,14 +38,14 @@ def delivery_in(*statuses: str):
 
 
 def test_receiver_failing_three_times_gets_one_successful_delivery_after_backoff(
-    celery_worker_process, alice, receiver
+    task_ledger, alice, receiver
 ):
     receiver.plan = [(503, {}), (500, {}), (502, {})]
 
     open_incident_notified(alice.personal_team, receiver.url)
 
     delivery = wait_for(delivery_in(DeliveryStatus.DELIVERED), timeout=30)
-    time.sleep(1.5)  # longer than any backoff: a stray retry would have arrived by now
+    task_ledger.wait_until_settled()  # a stray retry would have run by now
     assert len(receiver.requests) == 4
     assert len(receiver.successes) == 1
     assert {r.headers["Idempotency-Key"] for r in receiver.requests} == {str(delivery.key)}
@@ -71,7 +69,7 @@ def test_retry_after_is_honoured(celery_worker_process, alice, receiver):
 
 
 def test_always_failing_receiver_is_dead_lettered_and_replay_delivers_once(
-    celery_worker_process, alice, alice_client, receiver
+    task_ledger, alice, alice_client, receiver
 ):
     receiver.default = (500, {})
 
@@ -91,12 +89,12 @@ def test_always_failing_receiver_is_dead_lettered_and_replay_delivers_once(
     assert alice_client.post(f"/api/v1/dead-letters/{dead_letter.id}/replay/").status_code == 409
 
     wait_for(delivery_in(DeliveryStatus.DELIVERED), timeout=30)
-    time.sleep(1.5)
+    task_ledger.wait_until_settled()  # both replay requests' tasks, and anything they sent
     assert len(receiver.successes) == 1
     assert len(receiver.requests) == 6
 
 
-def test_duplicate_delivery_messages_send_once(celery_worker_process, alice, receiver):
+def test_duplicate_delivery_messages_send_once(task_ledger, alice, receiver):
     incident = open_incident_notified(alice.personal_team, receiver.url)
     delivery = wait_for(delivery_in(DeliveryStatus.DELIVERED), timeout=30)
 
@@ -104,7 +102,7 @@ def test_duplicate_delivery_messages_send_once(celery_worker_process, alice, rec
     for _ in range(3):
         app.send_task(task_names.DELIVER_NOTIFICATION, args=[delivery.id])
     app.send_task(task_names.NOTIFY_INCIDENT, args=[incident.id, "opened"])
-    time.sleep(1.5)
+    task_ledger.wait_until_settled()
 
     assert len(receiver.requests) == 1
     delivery.refresh_from_db()
