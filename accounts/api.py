@@ -7,10 +7,9 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
@@ -25,16 +24,21 @@ from accounts.serializers import (
     TeamSerializer,
     UserSerializer,
 )
+from accounts.throttling import AddressRateThrottle, login_throttle
 
 
-class AuthThrottleMixin:
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
+class RegisterThrottle(AddressRateThrottle):
+    scope = "register"
 
 
-class RegisterView(AuthThrottleMixin, APIView):
+class RefreshThrottle(AddressRateThrottle):
+    scope = "refresh"
+
+
+class RegisterView(APIView):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
+    throttle_classes = [RegisterThrottle]
 
     @extend_schema(request=RegisterSerializer, responses={201: UserSerializer}, auth=[])
     def post(self, request: Request) -> Response:
@@ -44,12 +48,21 @@ class RegisterView(AuthThrottleMixin, APIView):
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
-class LoginView(AuthThrottleMixin, TokenObtainPairView):
+class LoginView(TokenObtainPairView):
     """Exchange email and password for an access and a refresh token."""
 
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        # Failures are counted by accounts.throttling.count_failed_login (user_login_failed).
+        email = request.data.get("email") if hasattr(request.data, "get") else None
+        if login_throttle.blocked(request, email=email if isinstance(email, str) else ""):
+            raise Throttled(detail="Too many failed logins; try again later.")
+        return super().post(request, *args, **kwargs)
 
-class RefreshView(AuthThrottleMixin, TokenRefreshView):
+
+class RefreshView(TokenRefreshView):
     """Exchange a refresh token for a new access token."""
+
+    throttle_classes = [RefreshThrottle]
 
 
 class MeView(APIView):

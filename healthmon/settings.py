@@ -16,7 +16,16 @@ from django.core.exceptions import ImproperlyConfigured
 
 from healthmon.heartbeats import default_heartbeat_url
 from healthmon.sentry import init_sentry
-from lib.env import envbool, envfloat, envint, envlist, envsecret, envstr
+from lib.env import (
+    envbool,
+    envfloat,
+    envint,
+    envlist,
+    envnetworks,
+    envrate,
+    envsecret,
+    envstr,
+)
 from lib.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -180,6 +189,15 @@ if not (DEBUG or TESTING):  # tests run over plain HTTP, like a dev server
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- Throttles and proxies (accounts/throttling.py) ------------------------------------------
+# The reverse proxies (addresses or networks) whose X-Forwarded-For is believed. Empty: the
+# client is the connecting address, whatever headers it sends.
+TRUSTED_PROXIES = envnetworks("TRUSTED_PROXIES")
+# Failed logins per client address, and registrations and token refreshes per address.
+AUTH_THROTTLE_RATE = envrate("AUTH_THROTTLE_RATE", "20/min")
+# Failed logins per account (the email tried), from all addresses together.
+LOGIN_ACCOUNT_THROTTLE_RATE = envrate("LOGIN_ACCOUNT_THROTTLE_RATE", "20/hour")
+
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -196,7 +214,6 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
-        "auth": envstr("AUTH_THROTTLE_RATE", "20/min"),
         # POST /monitors/{id}/check-now/ makes the server send a request: keep it human-paced.
         "check_now": envstr("CHECK_NOW_THROTTLE_RATE", "30/min"),
     },
@@ -225,7 +242,20 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-CACHES = {"default": environ.Env.cache_url_config(envstr("CACHE_URL", "locmemcache://healthmon"))}
+# Throttle counters (logins, registrations, check-now) and page caches must be shared by every
+# web process, or each process allows the full limit: without CACHE_URL, a Redis broker is used
+# as the cache too (keys prefixed). Tests keep a per-process cache, which they clear per test.
+_broker_url = envstr("CELERY_BROKER_URL", "filesystem://")
+CACHE_URL = (
+    envstr(
+        "CACHE_URL",
+        _broker_url if _broker_url.startswith(("redis://", "rediss://")) and not TESTING else "",
+    )
+    or "locmemcache://healthmon"
+)
+CACHES = {"default": environ.Env.cache_url_config(CACHE_URL)}
+if _broker_url == CACHE_URL:
+    CACHES["default"]["KEY_PREFIX"] = "healthmon-cache"
 
 # --- Celery ---------------------------------------------------------------------------------
 # Redis (or RabbitMQ) in production; with nothing set, a filesystem broker under var/ that

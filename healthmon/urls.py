@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.throttling import refuse_throttled_logins
 from dashboard.urls import public_urlpatterns
 
 api_v1 = [
@@ -12,6 +13,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The admin's login under the same failed-login policy as the API and the dashboard.
+    path("admin/login/", refuse_throttled_logins(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
