@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",  # logout and password changes revoke tokens
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
@@ -189,6 +190,11 @@ if not (DEBUG or TESTING):  # tests run over plain HTTP, like a dev server
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Whether anyone may create an account (POST /api/v1/auth/register/). Closed by default: on a
+# multi-tenant install an outsider with an account could probe internal endpoints through
+# checks. Operators create accounts with `manage.py createsuperuser` or the admin.
+REGISTRATION_OPEN = envbool("REGISTRATION_OPEN", False)
+
 # --- Throttles and proxies (accounts/throttling.py) ------------------------------------------
 # The reverse proxies (addresses or networks) whose X-Forwarded-For is believed. Empty: the
 # client is the connecting address, whatever headers it sends.
@@ -224,6 +230,10 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=envint("JWT_REFRESH_DAYS", 7, minimum=1)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": True,
+    # Tokens carry a digest of the password hash; a password change (API, admin, CLI) makes
+    # every token issued before it fail (access tokens here, refresh tokens in
+    # accounts.serializers.RefreshSerializer).
+    "CHECK_REVOKE_TOKEN": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "healthmon API",
