@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",  # logout and password changes revoke tokens
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here (CSP: no CDN)
     "django_celery_beat",
     "accounts",
     "monitors",
@@ -73,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so every response carries the policy, the probes' and errors' included.
+    "healthmon.csp.ContentSecurityPolicyMiddleware",
     # /live /ready /health /metrics, answered before host validation (pods are hit by IP).
     "healthmon.probes.OpsEndpointsMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
@@ -189,6 +192,11 @@ if not (DEBUG or TESTING):  # tests run over plain HTTP, like a dev server
     SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^live$", r"^metrics$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Same-origin scripts, styles and images only, nothing inline, never framed (healthmon/csp.py).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
 
 # Whether anyone may create an account (POST /api/v1/auth/register/). Closed by default: on a
 # multi-tenant install an outsider with an account could probe internal endpoints through
@@ -244,6 +252,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI from our own static files (drf-spectacular-sidecar), so the CSP can stay strict.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "CheckStatusEnum": "monitors.models.CheckStatus",
         "MonitorStatusEnum": "monitors.models.MonitorStatus",
