@@ -1,18 +1,24 @@
-"""Registration, JWT login, the current user, teams and their members."""
+"""Registration, JWT login, logout and password change, the current user, teams and members."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib.auth import authenticate, update_session_auth_hash
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import (
+    TokenBlacklistView,
+    TokenObtainPairView,
+    TokenRefreshView,
+)
 
 from accounts import services
 from accounts.access import has_team_role, team_roles
@@ -21,35 +27,112 @@ from accounts.serializers import (
     MemberAddSerializer,
     MemberRoleSerializer,
     MemberSerializer,
+    PasswordChangeSerializer,
+    RefreshSerializer,
+    RegisterAcceptedSerializer,
     RegisterSerializer,
     TeamSerializer,
+    TokenPairSerializer,
     UserSerializer,
+)
+from accounts.throttling import AddressRateThrottle, login_throttle
+
+
+class RegisterThrottle(AddressRateThrottle):
+    scope = "register"
+
+
+class RefreshThrottle(AddressRateThrottle):
+    scope = "refresh"
+
+
+class RegistrationOpen(permissions.BasePermission):
+    message = (
+        "Registration is closed on this server (REGISTRATION_OPEN=false); "
+        "ask its administrator for an account."
+    )
+
+    def has_permission(self, request: Request, view) -> bool:
+        return settings.REGISTRATION_OPEN
+
+
+REGISTER_ACCEPTED = (
+    "If this address had no account yet, it has one now: log in with it. "
+    "An address already registered keeps its account and password."
 )
 
 
-class AuthThrottleMixin:
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
+class RegisterView(APIView):
+    """Create an account. Answers the same for a new and a registered email (202), so it
+    cannot be used to find out who has an account here."""
 
-
-class RegisterView(AuthThrottleMixin, APIView):
-    permission_classes = [permissions.AllowAny]
+    permission_classes = [RegistrationOpen]
     authentication_classes: list = []
+    throttle_classes = [RegisterThrottle]
 
-    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer}, auth=[])
+    @extend_schema(request=RegisterSerializer, responses={202: RegisterAcceptedSerializer}, auth=[])
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.user_register(**serializer.validated_data)
-        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+        services.user_register_request(**serializer.validated_data)
+        return Response(
+            {"email": serializer.validated_data["email"], "detail": REGISTER_ACCEPTED},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
-class LoginView(AuthThrottleMixin, TokenObtainPairView):
+class LoginView(TokenObtainPairView):
     """Exchange email and password for an access and a refresh token."""
 
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        # Failures are counted by accounts.throttling.count_failed_login (user_login_failed).
+        email = request.data.get("email") if hasattr(request.data, "get") else None
+        if login_throttle.blocked(request, email=email if isinstance(email, str) else ""):
+            raise Throttled(detail="Too many failed logins; try again later.")
+        return super().post(request, *args, **kwargs)
 
-class RefreshView(AuthThrottleMixin, TokenRefreshView):
+
+class RefreshView(TokenRefreshView):
     """Exchange a refresh token for a new access token."""
+
+    serializer_class = RefreshSerializer
+    throttle_classes = [RefreshThrottle]
+
+
+class LogoutThrottle(AddressRateThrottle):
+    scope = "logout"
+
+
+class LogoutView(TokenBlacklistView):
+    """Revoke a refresh token (the access tokens it gave expire within JWT_ACCESS_MINUTES).
+    No access token needed: an expired one must not prevent logging out."""
+
+    throttle_classes = [LogoutThrottle]
+
+    @extend_schema(responses={204: None})
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        super().post(request, *args, **kwargs)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeView(APIView):
+    """Change your password: every token issued before stops working; new ones are returned."""
+
+    @extend_schema(request=PasswordChangeSerializer, responses=TokenPairSerializer)
+    def post(self, request: Request) -> Response:
+        user = request.user
+        # The current password is checked like a login: failures count in the same throttle.
+        if login_throttle.blocked(request, email=user.email):
+            raise Throttled(detail="Too many failed logins; try again later.")
+        payload = PasswordChangeSerializer(data=request.data, context={"request": request})
+        payload.is_valid(raise_exception=True)
+        current = payload.validated_data["current_password"]
+        if authenticate(request, email=user.email, password=current) is None:
+            raise ValidationError({"current_password": "This is not your current password."})
+        services.user_change_password(user=user, password=payload.validated_data["new_password"])
+        update_session_auth_hash(request, user)  # keep the dashboard session that did it
+        refresh = RefreshToken.for_user(user)
+        return Response({"access": str(refresh.access_token), "refresh": str(refresh)})
 
 
 class MeView(APIView):

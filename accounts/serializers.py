@@ -3,6 +3,11 @@ from __future__ import annotations
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.models import Membership, Role, Team, User
 
@@ -13,10 +18,8 @@ class RegisterSerializer(serializers.Serializer):
     full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
 
     def validate_email(self, value: str) -> str:
-        value = value.strip().lower()
-        if User.objects.filter(email__iexact=value).exists():
-            raise serializers.ValidationError("A user with this email address already exists.")
-        return value
+        # Whether the address is taken is not said here: see services.user_register_request.
+        return value.strip().lower()
 
     def validate(self, attrs: dict) -> dict:
         candidate = User(email=attrs["email"], full_name=attrs.get("full_name", ""))
@@ -25,6 +28,42 @@ class RegisterSerializer(serializers.Serializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"password": list(exc.messages)}) from None
         return attrs
+
+
+class RegisterAcceptedSerializer(serializers.Serializer):
+    email = serializers.EmailField(read_only=True)
+    detail = serializers.CharField(read_only=True)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    new_password = serializers.CharField(write_only=True, style={"input_type": "password"})
+
+    def validate_new_password(self, value: str) -> str:
+        try:
+            password_validation.validate_password(value, user=self.context["request"].user)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages)) from None
+        return value
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField(read_only=True)
+    refresh = serializers.CharField(read_only=True)
+
+
+class RefreshSerializer(TokenRefreshSerializer):
+    """simplejwt's refresh, refusing (401, not 500) a token whose user is gone or inactive, or
+    whose password changed after the token was issued."""
+
+    def validate(self, attrs: dict) -> dict:
+        refresh = RefreshToken(attrs["refresh"])  # TokenError (401) if invalid or blacklisted
+        user = User.objects.filter(pk=refresh.get(jwt_settings.USER_ID_CLAIM)).first()
+        if user is None or not user.is_active:
+            raise AuthenticationFailed("No active account for this token.", "no_active_account")
+        if refresh.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
+            raise AuthenticationFailed("The password changed after this token.", "password_changed")
+        return super().validate(attrs)
 
 
 class MembershipOfUserSerializer(serializers.ModelSerializer):

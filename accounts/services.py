@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework.exceptions import ValidationError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import Membership, Role, Team, User
 
@@ -14,6 +17,30 @@ def user_register(*, email: str, password: str, full_name: str = "") -> User:
     user = User.objects.create_user(email=email, password=password, full_name=full_name)
     team_create(owner=user, name=f"{full_name or email.split('@')[0]}'s team", personal=True)
     return user
+
+
+def user_register_request(*, email: str, password: str, full_name: str = "") -> User | None:
+    """Public registration: the new user, or None if the email is taken. The caller answers
+    both alike, so registration does not tell who has an account here; the existing account
+    is left as it was."""
+    if User.objects.filter(email__iexact=email).exists():
+        make_password(password)  # the hashing a new account costs, so timing tells nothing
+        return None
+    try:
+        return user_register(email=email, password=password, full_name=full_name)
+    except IntegrityError:  # registered by a concurrent request in the meantime
+        return None
+
+
+def user_change_password(*, user: User, password: str) -> None:
+    """Set a new password and revoke every refresh token issued before it (the access tokens
+    fail by themselves: they carry a digest of the old password hash)."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    live = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now())
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in live], ignore_conflicts=True
+    )
 
 
 @transaction.atomic

@@ -10,6 +10,8 @@ urlpatterns = [
     path("auth/register/", api.RegisterView.as_view(), name="auth-register"),
     path("auth/login/", api.LoginView.as_view(), name="auth-login"),
     path("auth/refresh/", api.RefreshView.as_view(), name="auth-refresh"),
+    path("auth/logout/", api.LogoutView.as_view(), name="auth-logout"),
+    path("auth/password/", api.PasswordChangeView.as_view(), name="auth-password"),
     path("auth/me/", api.MeView.as_view(), name="auth-me"),
     *router.urls,
 ]

@@ -16,7 +16,16 @@ from django.core.exceptions import ImproperlyConfigured
 
 from healthmon.heartbeats import default_heartbeat_url
 from healthmon.sentry import init_sentry
-from lib.env import envbool, envfloat, envint, envlist, envsecret, envstr
+from lib.env import (
+    envbool,
+    envfloat,
+    envint,
+    envlist,
+    envnetworks,
+    envrate,
+    envsecret,
+    envstr,
+)
 from lib.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,8 +60,10 @@ INSTALLED_APPS = [
     "django_prometheus",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",  # logout and password changes revoke tokens
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here (CSP: no CDN)
     "django_celery_beat",
     "accounts",
     "monitors",
@@ -63,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so every response carries the policy, the probes' and errors' included.
+    "healthmon.csp.ContentSecurityPolicyMiddleware",
     # /live /ready /health /metrics, answered before host validation (pods are hit by IP).
     "healthmon.probes.OpsEndpointsMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
@@ -179,6 +192,25 @@ if not (DEBUG or TESTING):  # tests run over plain HTTP, like a dev server
     SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^live$", r"^metrics$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Same-origin scripts, styles and images only, nothing inline, never framed (healthmon/csp.py).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+
+# Whether anyone may create an account (POST /api/v1/auth/register/). Closed by default: on a
+# multi-tenant install an outsider with an account could probe internal endpoints through
+# checks. Operators create accounts with `manage.py createsuperuser` or the admin.
+REGISTRATION_OPEN = envbool("REGISTRATION_OPEN", False)
+
+# --- Throttles and proxies (accounts/throttling.py) ------------------------------------------
+# The reverse proxies (addresses or networks) whose X-Forwarded-For is believed. Empty: the
+# client is the connecting address, whatever headers it sends.
+TRUSTED_PROXIES = envnetworks("TRUSTED_PROXIES")
+# Failed logins per client address, and registrations and token refreshes per address.
+AUTH_THROTTLE_RATE = envrate("AUTH_THROTTLE_RATE", "20/min")
+# Failed logins per account (the email tried), from all addresses together.
+LOGIN_ACCOUNT_THROTTLE_RATE = envrate("LOGIN_ACCOUNT_THROTTLE_RATE", "20/hour")
 
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -196,7 +228,6 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
-        "auth": envstr("AUTH_THROTTLE_RATE", "20/min"),
         # POST /monitors/{id}/check-now/ makes the server send a request: keep it human-paced.
         "check_now": envstr("CHECK_NOW_THROTTLE_RATE", "30/min"),
     },
@@ -207,6 +238,10 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=envint("JWT_REFRESH_DAYS", 7, minimum=1)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": True,
+    # Tokens carry a digest of the password hash; a password change (API, admin, CLI) makes
+    # every token issued before it fail (access tokens here, refresh tokens in
+    # accounts.serializers.RefreshSerializer).
+    "CHECK_REVOKE_TOKEN": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "healthmon API",
@@ -217,6 +252,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI from our own static files (drf-spectacular-sidecar), so the CSP can stay strict.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "CheckStatusEnum": "monitors.models.CheckStatus",
         "MonitorStatusEnum": "monitors.models.MonitorStatus",
@@ -225,7 +264,20 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-CACHES = {"default": environ.Env.cache_url_config(envstr("CACHE_URL", "locmemcache://healthmon"))}
+# Throttle counters (logins, registrations, check-now) and page caches must be shared by every
+# web process, or each process allows the full limit: without CACHE_URL, a Redis broker is used
+# as the cache too (keys prefixed). Tests keep a per-process cache, which they clear per test.
+_broker_url = envstr("CELERY_BROKER_URL", "filesystem://")
+CACHE_URL = (
+    envstr(
+        "CACHE_URL",
+        _broker_url if _broker_url.startswith(("redis://", "rediss://")) and not TESTING else "",
+    )
+    or "locmemcache://healthmon"
+)
+CACHES = {"default": environ.Env.cache_url_config(CACHE_URL)}
+if _broker_url == CACHE_URL:
+    CACHES["default"]["KEY_PREFIX"] = "healthmon-cache"
 
 # --- Celery ---------------------------------------------------------------------------------
 # Redis (or RabbitMQ) in production; with nothing set, a filesystem broker under var/ that

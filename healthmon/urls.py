@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts.throttling import refuse_throttled_logins
 from dashboard.urls import public_urlpatterns
 
 api_v1 = [
@@ -12,10 +13,13 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The admin's login under the same failed-login policy as the API and the dashboard.
+    path("admin/login/", refuse_throttled_logins(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The split view serves its init script as a file (?script), not inline: see healthmon/csp.py.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     # The dashboard (session login), public status pages and badges.
     *public_urlpatterns,
     path("", include("dashboard.urls")),

@@ -7,6 +7,7 @@ Secrets may also be read from ``<NAME>_FILE`` (Docker and Kubernetes secrets).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -57,6 +58,28 @@ def envfloat(name: str, default: float) -> float:
 
 def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def envnetworks(name: str, default: str = "") -> list[str]:
+    """A comma-separated list of addresses or networks (``10.0.0.0/8,192.0.2.7``), checked."""
+    networks = envlist(name, default)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {network!r} is not an address or network"
+            ) from None
+    return networks
+
+
+def envrate(name: str, default: str) -> str:
+    """A rate in DRF's notation, ``<count>/<second|minute|hour|day>`` (``20/min``), checked."""
+    raw = os.environ.get(name, default).strip()
+    count, _, period = raw.partition("/")
+    if not count.isdigit() or period[:1].lower() not in ("s", "m", "h", "d"):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate like 20/min")
+    return raw
 
 
 def envsecret(name: str, default: str = "") -> str:

@@ -43,8 +43,8 @@ def test_wrong_password_is_refused_with_a_message(alice):
     assert b'role="alert"' in response.content
 
 
-def test_repeated_failed_logins_are_throttled(alice, monkeypatch):
-    monkeypatch.setattr("dashboard.auth_views.MAX_FAILURES", 3)
+def test_repeated_failed_logins_are_throttled(alice, settings):
+    settings.AUTH_THROTTLE_RATE = "3/min"
     client = Client()
     for _ in range(3):
         client.post("/login/", {"username": alice.email, "password": "wrong"})
