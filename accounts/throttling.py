@@ -19,7 +19,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import render
 from rest_framework.throttling import BaseThrottle
 
@@ -110,11 +110,13 @@ def count_failed_login(sender, credentials: dict, request: HttpRequest | None = 
     login_throttle.record_failure(request, email=str(email))
 
 
-def refuse_throttled_logins(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def refuse_throttled_logins(
+    view: Callable[..., HttpResponseBase],
+) -> Callable[..., HttpResponseBase]:
     """For the login forms (admin and dashboard): a 429 page instead of checking the password."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         email = request.POST.get("username", "") if request.method == "POST" else ""
         if request.method == "POST" and login_throttle.blocked(request, email=email):
             return render(request, "registration/login_throttled.html", status=429)

@@ -111,6 +111,12 @@ app.conf.beat_schedule = {
         # A dispatch that waited 2 s is superseded by the next one; don't run a queue of them.
         "options": {"expire_seconds": 2},
     },
+    # Refresh tokens past their lifetime (JWT_REFRESH_DAYS) and their blacklist entries.
+    "flush-expired-tokens": {
+        "task": task_names.FLUSH_EXPIRED_TOKENS,
+        "schedule": 86400.0,
+        "options": {"expire_seconds": 3600},
+    },
     "requeue-stalled-deliveries": {
         "task": task_names.REQUEUE_STALLED_DELIVERIES,
         "schedule": 300.0,

@@ -15,6 +15,7 @@ RUN_CHECK_BATCH = "monitors.tasks.run_check_batch"
 DISPATCH_DUE_CHECKS = "monitors.tasks.dispatch_due_checks"
 ROLLUP_CHECK_RESULTS = "monitors.tasks.rollup_check_results"
 PRUNE_CHECK_RESULTS = "monitors.tasks.prune_check_results"
+FLUSH_EXPIRED_TOKENS = "accounts.tasks.flush_expired_tokens"
 
 # Queue ``incidents``.
 EVALUATE_CHECK_RESULTS = "incidents.tasks.evaluate_check_results"
@@ -29,6 +30,7 @@ QUEUE_OF_TASK: dict[str, str] = {
     DISPATCH_DUE_CHECKS: "checks",
     ROLLUP_CHECK_RESULTS: "checks",
     PRUNE_CHECK_RESULTS: "checks",
+    FLUSH_EXPIRED_TOKENS: "checks",
     EVALUATE_CHECK_RESULTS: "incidents",
     NOTIFY_INCIDENT: "notifications",
     DELIVER_NOTIFICATION: "notifications",
