@@ -151,6 +151,24 @@ def test_a_slow_answer_fails_at_timeout(target):
     assert (caught.value.phase, caught.value.reason) == (Phase.TIMEOUT, "No response within 0.3s")
 
 
+class _HangUp(BaseHTTPRequestHandler):
+    """Reads the request, then closes the connection without a word."""
+
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.close_connection = True
+
+
+def test_a_connection_closed_without_an_answer_fails_at_request():
+    with _serving(_HangUp) as port, pytest.raises(outbound.OutboundError) as caught:
+        outbound.fetch("GET", f"http://127.0.0.1:{port}/", timeout=5)
+
+    assert (caught.value.phase, caught.value.permanent) == (Phase.REQUEST, False)
+    assert caught.value.reason.startswith(f"Connection to 127.0.0.1:{port} failed: ")
+
+
 @pytest.mark.parametrize(
     "url", ["example.com/health", "ftp://127.0.0.1/", "http:///path", "http://127.0.0.1:99999/"]
 )
