@@ -11,25 +11,29 @@ Interface (keep it small)::
 
     from lib import outbound
 
-    response = outbound.request("POST", url, timeout=10, json=payload)   # one-shot
-    with outbound.session(follow_redirects=False) as s:                  # reuse connections
-        response = s.get(url, timeout=(3, 10))
+    try:
+        response = outbound.fetch("POST", url, timeout=10, headers=headers, data=body)
+        body, truncated = outbound.read_capped(response, 4096)
+    except outbound.OutboundError as exc:
+        exc.phase      # Phase.DNS, CONNECT, TLS, TIMEOUT, REQUEST or BLOCKED
+        exc.reason     # "Connection refused by 127.0.0.1:8080", written for people
+        exc.permanent  # the same request cannot succeed later (blocked network, bad URL)
 
-    except outbound.BlockedNetworkError as exc:   # a requests.ConnectionError subclass
-        exc.reason                                # "169.254.169.254 is in a blocked network ..."
-
-- ``request(method, url, *, timeout, follow_redirects=True, verify=True, **kwargs)`` sends
-  one request on a fresh session (``kwargs`` are those of ``requests.request``: headers,
-  data, json, stream, ...). A timeout is mandatory: ``None`` is refused.
-- ``session(*, follow_redirects=True, verify=True)`` returns a ``requests.Session`` whose
-  adapters carry the guard; it ignores proxy and netrc environment variables (a proxy would
-  be the peer the guard sees) and refuses requests without a timeout.
-- ``read_capped(response, limit)`` reads at most ``limit`` body bytes of a ``stream=True``
-  response, so a huge answer cannot exhaust memory; returns ``(body, truncated)``.
-- Every response carries ``response.peer_address`` (the IP connected to) and
-  ``response.tls_cert_der`` (the server certificate, DER, or None for plain HTTP), read at
-  connect time because the socket is gone once the body is consumed.
+- ``fetch(method, url, *, timeout, headers=None, data=None, follow_redirects=True,
+  verify=True)`` sends one request, each hop on a fresh connection (connect and TLS time are
+  part of what a check measures), and returns the response unread. A timeout is mandatory.
+- ``read_capped(response, limit)`` reads at most ``limit`` body bytes, so a huge answer
+  cannot exhaust memory; returns ``(body, truncated)``.
+- Every response carries ``peer_address`` (the IP connected to) and ``tls_cert_der`` (the
+  server certificate, DER, or None for plain HTTP), read at connect time because the socket
+  is gone once the body is consumed.
 - ``is_blocked_address(ip)`` answers whether an address falls in ``BLOCKED_NETWORKS``.
+
+It is a thin client on urllib3, not a requests Session: building a Session, merging its
+settings and its cookie jar cost ~1 ms of CPU per check, more than the HTTP exchange itself
+(py-spy, bench/RESULTS.md). Each failure becomes an ``OutboundError`` where it happens (the
+connection knows whether DNS, connect or TLS failed), never a chain of library exceptions
+for callers to dig through.
 
 Setting: ``BLOCKED_NETWORKS`` (env list of CIDRs, default ``169.254.0.0/16,fe80::/10``).
 Loopback and private ranges are *not* blocked by default: self-hosted installs monitor their
@@ -41,24 +45,43 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
+from collections.abc import Iterator
+from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import urljoin, urlsplit
 
-import requests
+import certifi
 import urllib3
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import InsecureRequestWarning
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    DecodeError,
+    HTTPError,
+    InsecureRequestWarning,
+    LocationParseError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.util import make_headers, parse_url
+from urllib3.util.ssl_ import create_urllib3_context
+from urllib3.util.ssl_match_hostname import CertificateError
 
 __all__ = [
+    "MAX_REDIRECTS",
     "USER_AGENT",
-    "BlockedNetworkError",
+    "OutboundError",
+    "Phase",
+    "Response",
+    "fetch",
     "is_blocked_address",
     "read_capped",
-    "request",
-    "session",
+    "strips_credentials",
 ]
 
 USER_AGENT = "healthmon/1.0 (+https://github.com/healthmon)"
@@ -70,28 +93,31 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 urllib3.disable_warnings(InsecureRequestWarning)
 
 
-class BlockedNetworkError(requests.exceptions.ConnectionError):
-    """The connection reached an address in ``BLOCKED_NETWORKS``; nothing was sent to it."""
+class Phase(StrEnum):
+    """Where an outbound request failed; the values are those of ``monitors.CheckPhase``."""
 
-    def __init__(self, address: str, network: str, *, request=None) -> None:
-        self.address = address
-        self.network = network
-        self.reason = (
-            f"{address} is in a blocked network ({network}); "
-            "healthmon does not connect there (setting BLOCKED_NETWORKS)"
-        )
-        super().__init__(self.reason, request=request)
+    DNS = "dns"
+    CONNECT = "connect"
+    TLS = "tls"
+    TIMEOUT = "timeout"
+    REQUEST = "request"
+    BLOCKED = "blocked"
 
 
-class _BlockedPeer(Exception):
-    """Raised inside urllib3 on purpose *not* as an OSError: urllib3 would otherwise retry
-    it and wrap it into an anonymous MaxRetryError. The adapter turns it into
-    ``BlockedNetworkError`` with the request attached."""
+class OutboundError(Exception):
+    """The request got no usable answer: where it failed, and why, in words for people.
 
-    def __init__(self, address: str, network: str) -> None:
-        super().__init__(address, network)
-        self.address = address
-        self.network = network
+    Deliberately not an OSError: raised inside urllib3's connection, an OSError would be
+    wrapped into urllib3's own exceptions; this one passes through untouched."""
+
+    def __init__(self, phase: Phase, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.phase = phase
+        self.reason = reason
+        self.permanent = permanent
+
+
+# --- The blocked-network guard -------------------------------------------------------------
 
 
 @lru_cache(maxsize=8)
@@ -120,30 +146,74 @@ def is_blocked_address(address: str) -> bool:
     return _matching_network(address) is not None
 
 
-class _PeerGuardMixin:
-    """Checks the connected peer before a byte is sent; remembers what the response needs."""
+class _GuardedConnectionMixin:
+    """Checks the connected peer before a byte is sent; names what failed while connecting;
+    remembers what the response needs."""
 
+    host: str
+    port: int
+    timeout: float
     peer_address: str | None = None
     tls_cert_der: bytes | None = None
 
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()  # type: ignore[misc]
+        try:
+            sock = super()._new_conn()  # type: ignore[misc]
+        # Most specific first: urllib3 2 derives NewConnectionError from ConnectTimeoutError.
+        except NameResolutionError as exc:
+            cause = exc.__cause__
+            detail = getattr(cause, "strerror", None) or cause or exc
+            raise OutboundError(Phase.DNS, f"DNS lookup failed for {self.host}: {detail}") from exc
+        except NewConnectionError as exc:
+            raise _connect_failure(exc.__cause__, self.where) from exc
+        except ConnectTimeoutError as exc:
+            raise OutboundError(
+                Phase.TIMEOUT, f"Connect to {self.where} timed out after {self.timeout:g}s"
+            ) from exc
         address = sock.getpeername()[0]
         network = _matching_network(address)
         if network is not None:
             sock.close()
-            raise _BlockedPeer(address, str(network))
+            raise OutboundError(
+                Phase.BLOCKED,
+                f"{address} is in a blocked network ({network}); "
+                "healthmon does not connect there (setting BLOCKED_NETWORKS)",
+                permanent=True,
+            )
         self.peer_address = address
         return sock
 
 
-class _GuardedHTTPConnection(_PeerGuardMixin, HTTPConnection):
+def _connect_failure(cause: BaseException | None, where: str) -> OutboundError:
+    if isinstance(cause, ConnectionRefusedError):
+        return OutboundError(Phase.CONNECT, f"Connection refused by {where}")
+    detail = getattr(cause, "strerror", None) or str(cause)
+    return OutboundError(Phase.CONNECT, f"Cannot connect to {where}: {detail}")
+
+
+class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
     pass
 
 
-class _GuardedHTTPSConnection(_PeerGuardMixin, HTTPSConnection):
+class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
     def connect(self) -> None:
-        super().connect()
+        try:
+            super().connect()
+        except ssl.SSLCertVerificationError as exc:
+            detail = exc.verify_message or exc.reason or str(exc)
+            raise OutboundError(Phase.TLS, f"TLS certificate not accepted: {detail}") from exc
+        except CertificateError as exc:  # urllib3's own hostname match
+            raise OutboundError(Phase.TLS, f"TLS certificate not accepted: {exc}") from exc
+        except ssl.SSLError as exc:
+            raise OutboundError(Phase.TLS, f"TLS handshake failed: {exc.reason or exc}") from exc
+        except TimeoutError as exc:  # connected, but the handshake never finished
+            raise OutboundError(Phase.TIMEOUT, f"No response within {self.timeout:g}s") from exc
+        except OSError as exc:  # reset during the handshake
+            raise _connect_failure(exc, self.where) from exc
         # Binary form works even when verification is off (the dict form is then empty).
         getpeercert = getattr(self.sock, "getpeercert", None)
         self.tls_cert_der = getpeercert(binary_form=True) if getpeercert else None
@@ -157,74 +227,281 @@ class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
 
 
-class _GuardedAdapter(HTTPAdapter):
-    def __init__(self) -> None:
-        # No urllib3-level retries: a check reports what happened, a webhook retries
-        # through its own task with backoff.
-        super().__init__(max_retries=0)
+# --- Redirects ---------------------------------------------------------------------------
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _GuardedHTTPConnectionPool,
-            "https": _GuardedHTTPSConnectionPool,
-        }
+_REDIRECTS = (301, 302, 303, 307, 308)
+_BODY_HEADERS = ("content-length", "content-type", "transfer-encoding")
+_CREDENTIAL_HEADERS = ("authorization", "cookie")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        if kwargs.get("timeout") is None:
-            raise ValueError("outbound requests need a timeout")
+
+def strips_credentials(old_url: str, new_url: str) -> bool:
+    """Whether a redirect from ``old_url`` to ``new_url`` must drop Authorization and cookies.
+
+    requests' ``SessionRedirectMixin.should_strip_auth``, line for line: credentials stay
+    with the origin they were meant for, so a change of host, of port or of scheme drops
+    them -- an https->http downgrade would send them in clear text. Two exceptions keep them:
+    a default port written out or left implicit is the same port, and http:80 -> https:443 on
+    the same host is the usual "upgrade to TLS" redirect. Raises ValueError for a bad port.
+    """
+    old, new = urlsplit(old_url), urlsplit(new_url)
+    if old.hostname != new.hostname:
+        return True
+    if (
+        old.scheme == "http"
+        and old.port in (80, None)
+        and new.scheme == "https"
+        and new.port in (443, None)
+    ):
+        return False
+    changed_port = old.port != new.port
+    changed_scheme = old.scheme != new.scheme
+    default_port = (_DEFAULT_PORTS.get(old.scheme), None)
+    if not changed_scheme and old.port in default_port and new.port in default_port:
+        return False
+    return changed_port or changed_scheme
+
+
+def _redirect_method(status: int, method: str) -> str:
+    """requests' rebuild_method: what a browser does with 301/302/303."""
+    if status in (302, 303) and method != "HEAD":
+        return "GET"
+    if status == 301 and method == "POST":
+        return "GET"
+    return method
+
+
+def _without(headers: dict[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in names}
+
+
+# --- The request -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=2)
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    """One TLS context per process and mode (contexts are safe to share between connections).
+
+    Verification uses certifi's bundle, as requests does."""
+    if verify:
+        context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+        context.load_verify_locations(certifi.where())
+    else:
+        context = create_urllib3_context(cert_reqs=ssl.CERT_NONE)
+        context.check_hostname = False
+    return context
+
+
+# The headers requests sends by default, so a target sees the same request from a check and
+# from a webhook as it saw when both went through requests.
+_DEFAULT_HEADERS = {
+    "User-Agent": USER_AGENT,
+    "Accept-Encoding": make_headers(accept_encoding=True)["accept-encoding"],
+    "Accept": "*/*",
+    "Connection": "keep-alive",
+}
+
+
+def _charset(content_type: str | None) -> str | None:
+    """The body's text encoding as requests infers it from Content-Type."""
+    if not content_type:
+        return None
+    media_type, *params = (part.strip() for part in content_type.split(";"))
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip("'\"")
+    if "text" in media_type.lower():
+        return "ISO-8859-1"
+    if "application/json" in media_type.lower():
+        return "utf-8"
+    return None
+
+
+def _exchange_failure(exc: Exception, *, where: str, timeout: float) -> OutboundError:
+    """A failure after connecting: while sending the request or reading the answer."""
+    if isinstance(exc, ReadTimeoutError | TimeoutError):
+        return OutboundError(Phase.TIMEOUT, f"No response within {timeout:g}s")
+    if isinstance(exc, DecodeError):
+        return OutboundError(Phase.REQUEST, f"The body from {where} could not be decoded: {exc}")
+    # ProtocolError("Connection aborted.", RemoteDisconnected(...)) and the like: the
+    # wrapped error says what happened.
+    inner = exc.args[-1] if isinstance(exc, ProtocolError) and exc.args else exc
+    detail = getattr(inner, "strerror", None) or str(inner) or type(inner).__name__
+    return OutboundError(Phase.REQUEST, f"Connection to {where} failed: {detail}")
+
+
+class Response:
+    """One answer, body unread: status, headers, and what the connection saw."""
+
+    def __init__(
+        self,
+        raw: urllib3.HTTPResponse,
+        url: str,
+        history: list[Response],
+        *,
+        where: str,
+        read_timeout: float,
+    ) -> None:
+        self.raw = raw
+        self.url = url
+        self.history = history
+        self.status_code = raw.status
+        self.headers = raw.headers  # case-insensitive
+        self.encoding = _charset(raw.headers.get("content-type"))
+        connection = raw.connection
+        self.peer_address = getattr(connection, "peer_address", None)
+        self.tls_cert_der = getattr(connection, "tls_cert_der", None)
+        self._where = where
+        self._read_timeout = read_timeout
+
+    def iter_content(self, chunk_size: int) -> Iterator[bytes]:
+        """Decoded body chunks."""
         try:
-            return super().send(request, **kwargs)
-        except _BlockedPeer as exc:
-            raise BlockedNetworkError(exc.address, exc.network, request=request) from None
+            yield from self.raw.stream(chunk_size, decode_content=True)
+        except (HTTPError, OSError) as exc:
+            raise _exchange_failure(exc, where=self._where, timeout=self._read_timeout) from exc
 
-    def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
-        response = super().build_response(req, resp)
-        connection = getattr(resp, "connection", None)
-        response.peer_address = getattr(connection, "peer_address", None)
-        response.tls_cert_der = getattr(connection, "tls_cert_der", None)
-        return response
-
-
-class _Session(requests.Session):
-    def __init__(self, *, follow_redirects: bool, verify: bool) -> None:
-        super().__init__()
-        self.trust_env = False  # no proxies or .netrc from the environment
-        self.verify = verify
-        self.max_redirects = MAX_REDIRECTS
-        self.follow_redirects = follow_redirects
-        self.headers["User-Agent"] = USER_AGENT
-        adapter = _GuardedAdapter()
-        self.mount("http://", adapter)
-        self.mount("https://", adapter)
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("allow_redirects", self.follow_redirects)
-        return super().request(method, url, *args, **kwargs)
+    def close(self) -> None:
+        connection = self.raw.connection
+        self.raw.close()
+        if connection is not None:
+            connection.close()
 
 
-def session(*, follow_redirects: bool = True, verify: bool = True) -> requests.Session:
-    """A requests Session whose every connection goes through the blocked-network guard."""
-    return _Session(follow_redirects=follow_redirects, verify=verify)
+def _pool(url: str, verify: bool) -> tuple[HTTPConnectionPool, str, str]:
+    """A one-connection guarded pool for ``url``'s origin, the request target, host:port."""
+    try:
+        parts = parse_url(url)
+    except LocationParseError as exc:
+        raise OutboundError(Phase.REQUEST, f"Invalid URL {url!r}: {exc}", permanent=True) from exc
+    scheme = (parts.scheme or "").lower()
+    if scheme not in ("http", "https"):
+        raise OutboundError(
+            Phase.REQUEST, f"Invalid URL {url!r}: the scheme must be http or https", permanent=True
+        )
+    if not parts.host:
+        raise OutboundError(Phase.REQUEST, f"Invalid URL {url!r}: no host", permanent=True)
+    where = f"{parts.host}:{parts.port or _DEFAULT_PORTS[scheme]}"
+    if scheme == "https":
+        pool: HTTPConnectionPool = _GuardedHTTPSConnectionPool(
+            parts.host,
+            parts.port,
+            maxsize=1,
+            retries=False,
+            cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE",
+            ssl_context=_tls_context(verify),
+        )
+    else:
+        pool = _GuardedHTTPConnectionPool(parts.host, parts.port, maxsize=1, retries=False)
+    return pool, parts.request_uri, where
 
 
-def request(
+def _send(
+    pool: HTTPConnectionPool,
+    method: str,
+    target: str,
+    *,
+    where: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    timeout: urllib3.Timeout,
+) -> urllib3.HTTPResponse:
+    # DNS, connect, TLS and the guard raise OutboundError from inside the connection, which
+    # urllib3 lets through; what is left here failed while sending or awaiting the answer.
+    try:
+        return pool.urlopen(
+            method,
+            target,
+            body=body,
+            headers=headers,
+            redirect=False,
+            retries=False,
+            assert_same_host=False,
+            preload_content=False,
+            decode_content=True,
+            release_conn=False,
+            timeout=timeout,
+        )
+    except (HTTPError, OSError) as exc:
+        raise _exchange_failure(exc, where=where, timeout=timeout.read_timeout) from exc
+    except ValueError as exc:  # a header value http.client refuses to send, say
+        raise OutboundError(Phase.REQUEST, f"Invalid request: {exc}", permanent=True) from exc
+
+
+def fetch(
     method: str,
     url: str,
     *,
     timeout: float | tuple[float, float],
+    headers: dict[str, str] | None = None,
+    data: bytes | None = None,
     follow_redirects: bool = True,
     verify: bool = True,
-    **kwargs: Any,
-) -> requests.Response:
-    """Send one request on a fresh connection. Raises ``requests.RequestException``
-    (``BlockedNetworkError`` among them) like ``requests.request`` does."""
-    with session(follow_redirects=follow_redirects, verify=verify) as s:
-        return s.request(method, url, timeout=timeout, **kwargs)
+) -> Response:
+    """Send one request, each hop on a fresh connection, and return the response unread.
+
+    The caller streams the body with ``iter_content`` (or ``read_capped``) and must
+    ``close()`` it. Raises ``OutboundError``; ValueError only for a missing timeout.
+    """
+    if timeout is None:
+        raise ValueError("outbound requests need a timeout")
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    limits = urllib3.Timeout(connect=connect, read=read)
+    merged = dict(_DEFAULT_HEADERS)
+    for name, value in (headers or {}).items():
+        for default in [key for key in merged if key.lower() == name.lower()]:
+            del merged[default]
+        merged[name] = value
+    method = method.upper()
+    history: list[Response] = []
+    cookies: dict[str, str] = {}  # set by redirect hops, sent back to the same origin
+    while True:
+        pool, target, where = _pool(url, verify)
+        hop_headers = dict(merged)
+        if cookies:
+            # After the monitor's own Cookie header, if it has one.
+            own = [key for key in hop_headers if key.lower() == "cookie"]
+            jar = "; ".join(f"{k}={v}" for k, v in cookies.items())
+            hop_headers[own[0] if own else "Cookie"] = "; ".join(
+                [*(hop_headers[key] for key in own), jar]
+            )
+        raw = _send(
+            pool, method, target, where=where, body=data, headers=hop_headers, timeout=limits
+        )
+        response = Response(raw, url, history, where=where, read_timeout=read)
+        location = raw.headers.get("location")
+        if not (follow_redirects and raw.status in _REDIRECTS and location):
+            return response
+        response.close()  # nothing of a redirect's body is read
+        if len(history) >= MAX_REDIRECTS:
+            raise OutboundError(Phase.REQUEST, f"More than {MAX_REDIRECTS} redirects")
+        history.append(response)
+        for value in raw.headers.getlist("set-cookie"):
+            try:
+                jar = SimpleCookie(value)
+            except CookieError:
+                continue
+            cookies.update({key: morsel.value for key, morsel in jar.items()})
+        following = urljoin(url, location)
+        try:
+            strip = strips_credentials(url, following)
+        except ValueError as exc:
+            raise OutboundError(
+                Phase.REQUEST, f"Invalid redirect to {following!r}: {exc}", permanent=True
+            ) from exc
+        if strip:
+            merged = _without(merged, _CREDENTIAL_HEADERS)
+            cookies = {}
+        new_method = _redirect_method(raw.status, method)
+        if raw.status not in (307, 308):
+            data = None
+            merged = _without(merged, _BODY_HEADERS)
+        method, url = new_method, following
 
 
-def read_capped(response: requests.Response, limit: int) -> tuple[bytes, bool]:
-    """Read at most ``limit`` (decoded) body bytes of a ``stream=True`` response.
+def read_capped(response: Response, limit: int) -> tuple[bytes, bool]:
+    """Read at most ``limit`` (decoded) body bytes.
 
     Returns ``(body, truncated)`` and closes the response, so the connection is not left
     half-read."""
@@ -242,227 +519,3 @@ def read_capped(response: requests.Response, limit: int) -> tuple[bytes, bool]:
         response.close()
     body = b"".join(chunks)
     return body[:limit], truncated
-
-
-# --- One request for a check, on urllib3 directly ------------------------------------------
-#
-# ``fetch`` is what the checker calls for every check. It behaves like ``request`` (same
-# guard, same default headers, redirects handled as requests handles them, requests'
-# exception types so callers classify errors the same way) but skips requests' Session:
-# building a Session, merging its settings (typing.Protocol isinstance checks on Python 3.11)
-# and its cookie jar cost ~1 ms of CPU per check, more than the HTTP exchange itself
-# (py-spy, bench/RESULTS.md). Webhooks keep ``request``: a few per minute.
-
-_REDIRECTS = (301, 302, 303, 307, 308)
-_BODY_HEADERS = ("content-length", "content-type", "transfer-encoding")
-
-
-@lru_cache(maxsize=2)
-def _tls_context(verify: bool):
-    """One TLS context per process and mode (contexts are safe to share between connections).
-
-    Verification uses certifi's bundle, like requests."""
-    import ssl
-
-    from requests.utils import DEFAULT_CA_BUNDLE_PATH
-    from urllib3.util.ssl_ import create_urllib3_context
-
-    if verify:
-        context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
-        context.load_verify_locations(DEFAULT_CA_BUNDLE_PATH)
-    else:
-        context = create_urllib3_context(cert_reqs=ssl.CERT_NONE)
-        context.check_hostname = False
-    return context
-
-
-@lru_cache(maxsize=1)
-def _default_headers() -> tuple[tuple[str, str], ...]:
-    headers = requests.utils.default_headers()
-    headers["User-Agent"] = USER_AGENT
-    return tuple(headers.items())
-
-
-class FetchedResponse:
-    """The parts of a ``requests.Response`` the checker reads, over a urllib3 response."""
-
-    def __init__(self, raw: urllib3.HTTPResponse, url: str, history: list[FetchedResponse]):
-        self.raw = raw
-        self.url = url
-        self.history = history
-        self.status_code = raw.status
-        self.headers = raw.headers  # case-insensitive, like requests' headers
-        self.encoding = requests.utils.get_encoding_from_headers(raw.headers)
-        connection = getattr(raw, "connection", None)
-        self.peer_address = getattr(connection, "peer_address", None)
-        self.tls_cert_der = getattr(connection, "tls_cert_der", None)
-
-    def iter_content(self, chunk_size: int):
-        """Decoded body chunks; errors translated as requests translates them."""
-        from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
-
-        try:
-            yield from self.raw.stream(chunk_size, decode_content=True)
-        except ProtocolError as exc:
-            raise requests.exceptions.ChunkedEncodingError(exc) from exc
-        except DecodeError as exc:
-            raise requests.exceptions.ContentDecodingError(exc) from exc
-        except ReadTimeoutError as exc:
-            raise requests.ConnectionError(exc) from exc
-        except SSLError as exc:
-            raise requests.exceptions.SSLError(exc) from exc
-
-    def close(self) -> None:
-        self.raw.close()
-        connection = getattr(self.raw, "connection", None)
-        if connection is not None:
-            connection.close()
-
-
-def _pool(url: str, verify: bool) -> tuple[HTTPConnectionPool, str]:
-    """A one-connection guarded pool for ``url``'s origin, and the request target."""
-    from urllib3.exceptions import LocationParseError
-    from urllib3.util import parse_url
-
-    try:
-        parts = parse_url(url)
-    except LocationParseError as exc:
-        raise requests.exceptions.InvalidURL(f"Invalid URL {url!r}: {exc}") from exc
-    if not parts.scheme:
-        raise requests.exceptions.MissingSchema(f"Invalid URL {url!r}: No scheme supplied.")
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise requests.exceptions.InvalidSchema(f"No connection adapters were found for {url!r}")
-    if not parts.host:
-        raise requests.exceptions.InvalidURL(f"Invalid URL {url!r}: No host supplied")
-    if scheme == "https":
-        pool = _GuardedHTTPSConnectionPool(
-            parts.host,
-            parts.port,
-            maxsize=1,
-            retries=False,
-            cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE",
-            ssl_context=_tls_context(verify),
-        )
-    else:
-        pool = _GuardedHTTPConnectionPool(parts.host, parts.port, maxsize=1, retries=False)
-    return pool, parts.request_uri
-
-
-def _send(pool, method, target, *, body, headers, timeout) -> urllib3.HTTPResponse:
-    from urllib3.exceptions import (
-        ConnectTimeoutError,
-        HTTPError,
-        NewConnectionError,
-        ProtocolError,
-        ReadTimeoutError,
-        SSLError,
-    )
-
-    try:
-        return pool.urlopen(
-            method,
-            target,
-            body=body,
-            headers=headers,
-            redirect=False,
-            retries=False,
-            assert_same_host=False,
-            preload_content=False,
-            decode_content=True,
-            release_conn=False,
-            timeout=timeout,
-        )
-    except _BlockedPeer as exc:
-        raise BlockedNetworkError(exc.address, exc.network) from None
-    except NewConnectionError as exc:  # before its base class ConnectTimeoutError (urllib3 2)
-        raise requests.ConnectionError(exc) from exc
-    except ConnectTimeoutError as exc:
-        raise requests.ConnectTimeout(exc) from exc
-    except ReadTimeoutError as exc:
-        raise requests.ReadTimeout(exc) from exc
-    except SSLError as exc:
-        raise requests.exceptions.SSLError(exc) from exc
-    except (ProtocolError, HTTPError, OSError) as exc:
-        raise requests.ConnectionError(exc) from exc
-
-
-def _redirect_method(status: int, method: str) -> str:
-    """requests' rebuild_method: what a browser does with 301/302/303."""
-    if status == 303 and method != "HEAD":
-        return "GET"
-    if status == 302 and method != "HEAD":
-        return "GET"
-    if status == 301 and method == "POST":
-        return "GET"
-    return method
-
-
-def fetch(
-    method: str,
-    url: str,
-    *,
-    timeout: float | tuple[float, float],
-    headers: dict[str, str] | None = None,
-    data: bytes | None = None,
-    follow_redirects: bool = True,
-    verify: bool = True,
-) -> FetchedResponse:
-    """Send one request on a fresh connection (per hop) and return the response unread.
-
-    The caller streams the body with ``iter_content`` and must ``close()`` it. Raises the
-    ``requests`` exceptions ``request`` raises (``BlockedNetworkError`` among them).
-    """
-    from http.cookies import CookieError, SimpleCookie
-    from urllib.parse import urljoin, urlsplit
-
-    if timeout is None:
-        raise ValueError("outbound requests need a timeout")
-    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-    limits = urllib3.Timeout(connect=connect, read=read)
-    merged = dict(_default_headers())
-    for name, value in (headers or {}).items():
-        for default in [key for key in merged if key.lower() == name.lower()]:
-            del merged[default]
-        merged[name] = value
-    method = method.upper()
-    history: list[FetchedResponse] = []
-    cookies: dict[str, str] = {}  # set by redirect hops, sent back to the same host
-    while True:
-        pool, target = _pool(url, verify)
-        hop_headers = dict(merged)
-        if cookies:
-            # After the monitor's own Cookie header, if it has one.
-            own = [key for key in hop_headers if key.lower() == "cookie"]
-            jar = "; ".join(f"{k}={v}" for k, v in cookies.items())
-            hop_headers[own[0] if own else "Cookie"] = "; ".join(
-                [*(hop_headers[key] for key in own), jar]
-            )
-        raw = _send(pool, method, target, body=data, headers=hop_headers, timeout=limits)
-        response = FetchedResponse(raw, url, history)
-        location = raw.headers.get("location")
-        if not (follow_redirects and raw.status in _REDIRECTS and location):
-            return response
-        if len(history) >= MAX_REDIRECTS:
-            response.close()
-            raise requests.TooManyRedirects(f"Exceeded {MAX_REDIRECTS} redirects.")
-        response.close()  # nothing of a redirect's body is read
-        history.append(response)
-        for value in raw.headers.getlist("set-cookie"):
-            try:
-                jar = SimpleCookie(value)
-            except CookieError:
-                continue
-            cookies.update({key: morsel.value for key, morsel in jar.items()})
-        following = urljoin(url, location)
-        if urlsplit(following).hostname != urlsplit(url).hostname:
-            # Like requests: credentials and cookies stay with the host they were meant for.
-            merged = {
-                k: v for k, v in merged.items() if k.lower() not in ("authorization", "cookie")
-            }
-            cookies = {}
-        new_method = _redirect_method(raw.status, method)
-        if raw.status not in (307, 308):
-            data = None
-            merged = {k: v for k, v in merged.items() if k.lower() not in _BODY_HEADERS}
-        method, url = new_method, following

@@ -22,7 +22,6 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import apprise
-import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
@@ -119,6 +118,17 @@ def http_failure(status: int, retry_after: str | None = None) -> TransportError 
         permanent=True,
         response_code=status,
     )
+
+
+def webhook_failure(exc: outbound.OutboundError, *, url: str, timeout: float) -> TransportError:
+    """A blocked network or a bad URL will be refused again; the rest may pass next time."""
+    if exc.phase == outbound.Phase.BLOCKED:
+        return TransportError(exc.reason, permanent=True)
+    if exc.permanent:
+        return TransportError(f"The request could not be made: {exc.reason}", permanent=True)
+    if exc.phase == outbound.Phase.TIMEOUT:
+        return TransportError(f"The receiver did not answer within {timeout:g}s")
+    return TransportError(f"Could not connect to {urlsplit(url).netloc}")
 
 
 def _text(message: bytes | str) -> str:
@@ -239,24 +249,12 @@ class WebhookTransport(Transport):
         if secret:
             headers[SIGNATURE_HEADER] = "sha256=" + sign(secret, timestamp, body)
         try:
-            response = outbound.request(
-                "POST",
-                url,
-                timeout=timeout,
-                follow_redirects=False,
-                data=body,
-                headers=headers,
-                stream=True,
+            response = outbound.fetch(
+                "POST", url, timeout=timeout, headers=headers, data=body, follow_redirects=False
             )
             outbound.read_capped(response, 4096)  # drain a little, then close the connection
-        except outbound.BlockedNetworkError as exc:
-            raise TransportError(exc.reason, permanent=True) from exc
-        except requests.Timeout as exc:
-            raise TransportError(f"The receiver did not answer within {timeout:g}s") from exc
-        except requests.ConnectionError as exc:
-            raise TransportError(f"Could not connect to {urlsplit(url).netloc}") from exc
-        except requests.RequestException as exc:  # invalid URL and the like
-            raise TransportError(f"The request could not be made: {exc}", permanent=True) from exc
+        except outbound.OutboundError as exc:
+            raise webhook_failure(exc, url=url, timeout=timeout) from exc
         failure = http_failure(response.status_code, response.headers.get("Retry-After"))
         if failure is not None:
             raise failure

@@ -1,17 +1,33 @@
-"""The one outbound-HTTP module: the blocked-network guard holds against names and redirects."""
+"""The one outbound-HTTP module: the blocked-network guard holds against names and redirects,
+credentials stay with their origin, and every failure says where it happened."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import requests
 from django.test import override_settings
 
 from lib import outbound
+from lib.outbound import Phase
 from monitors.tests.http_target import HttpTarget, refused_port, self_signed_tls
+
+
+@contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """A one-handler HTTP server on 127.0.0.1; yields its port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
@@ -20,12 +36,20 @@ def target():
         yield server
 
 
+def _body(response) -> bytes:
+    try:
+        return b"".join(response.iter_content(65536))
+    finally:
+        response.close()
+
+
 def test_loopback_is_reachable_by_default(target):
-    response = outbound.request("GET", target.url("/ok"), timeout=5)
+    response = outbound.fetch("GET", target.url("/ok"), timeout=5)
 
     assert response.status_code == 200
     assert response.peer_address == "127.0.0.1"
     assert response.tls_cert_der is None
+    response.close()
 
 
 def test_default_blocks_link_local_metadata_address():
@@ -39,46 +63,41 @@ def test_default_blocks_link_local_metadata_address():
 @override_settings(BLOCKED_NETWORKS=["127.0.0.1/32"])
 def test_a_host_name_resolving_to_a_blocked_address_is_refused(target):
     # "localhost" is not an address: only the connected peer can tell it is blocked.
-    with pytest.raises(outbound.BlockedNetworkError) as caught:
-        outbound.request("GET", f"http://localhost:{target.port}/ok", timeout=5)
+    with pytest.raises(outbound.OutboundError) as caught:
+        outbound.fetch("GET", f"http://localhost:{target.port}/ok", timeout=5)
 
+    assert (caught.value.phase, caught.value.permanent) == (Phase.BLOCKED, True)
     assert "127.0.0.1 is in a blocked network (127.0.0.1/32)" in caught.value.reason
-    assert isinstance(caught.value, requests.ConnectionError)
     assert target.hits == []  # nothing was sent
 
 
 def test_a_redirect_to_a_blocked_address_is_refused_at_that_hop(target):
     with HttpTarget("127.0.0.2") as inner, override_settings(BLOCKED_NETWORKS=["127.0.0.2/32"]):
-        with pytest.raises(outbound.BlockedNetworkError):
-            outbound.request("GET", target.url(f"/redirect?to={inner.url('/ok')}"), timeout=5)
+        with pytest.raises(outbound.OutboundError) as caught:
+            outbound.fetch("GET", target.url(f"/redirect?to={inner.url('/ok')}"), timeout=5)
 
+        assert caught.value.phase == Phase.BLOCKED
         assert target.hits == [("GET", f"/redirect?to={inner.url('/ok')}")]
         assert inner.hits == []
 
 
 def test_redirects_can_be_turned_off(target):
-    response = outbound.request(
+    response = outbound.fetch(
         "GET", target.url("/redirect?to=/ok"), timeout=5, follow_redirects=False
     )
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/ok"
+    response.close()
 
 
 def test_a_timeout_is_mandatory(target):
     with pytest.raises(ValueError, match="timeout"):
-        outbound.session().get(target.url("/ok"))
-
-
-def test_refused_connection_is_a_connection_error():
-    with pytest.raises(requests.ConnectionError) as caught:
-        outbound.request("GET", f"http://127.0.0.1:{refused_port()}/", timeout=5)
-
-    assert not isinstance(caught.value, outbound.BlockedNetworkError)
+        outbound.fetch("GET", target.url("/ok"), timeout=None)
 
 
 def test_read_capped_stops_at_the_limit(target):
-    response = outbound.request("GET", target.url("/big?mb=4"), timeout=5, stream=True)
+    response = outbound.fetch("GET", target.url("/big?mb=4"), timeout=5)
 
     body, truncated = outbound.read_capped(response, 1024 * 1024)
 
@@ -88,20 +107,98 @@ def test_read_capped_stops_at_the_limit(target):
 
 def test_tls_certificate_is_kept_even_without_verification():
     with HttpTarget(tls=self_signed_tls(days=10)) as server:
-        response = outbound.request("GET", server.url("/ok"), timeout=5, verify=False)
+        response = outbound.fetch("GET", server.url("/ok"), timeout=5, verify=False)
+        response.close()
 
     assert response.status_code == 200
     assert response.tls_cert_der  # DER bytes of the server certificate
 
 
-# --- fetch: the checker's request, on urllib3 directly --------------------------------------
+# --- Failures: one error type, raised where the failure happens ----------------------------
 
 
-def _body(response) -> bytes:
-    try:
-        return b"".join(response.iter_content(65536))
-    finally:
-        response.close()
+def test_a_refused_connection_fails_at_connect():
+    port = refused_port()
+
+    with pytest.raises(outbound.OutboundError) as caught:
+        outbound.fetch("GET", f"http://127.0.0.1:{port}/", timeout=5)
+
+    assert (caught.value.phase, caught.value.permanent) == (Phase.CONNECT, False)
+    assert caught.value.reason == f"Connection refused by 127.0.0.1:{port}"
+
+
+def test_an_unknown_host_fails_at_dns():
+    with pytest.raises(outbound.OutboundError) as caught:
+        outbound.fetch("GET", "http://no-such-host.invalid/", timeout=5)
+
+    assert caught.value.phase == Phase.DNS
+    assert caught.value.reason.startswith("DNS lookup failed for no-such-host.invalid: ")
+
+
+def test_an_untrusted_certificate_fails_at_tls():
+    server = HttpTarget(tls=self_signed_tls(days=10))
+    with server, pytest.raises(outbound.OutboundError) as caught:
+        outbound.fetch("GET", server.url("/ok"), timeout=5)
+
+    assert caught.value.phase == Phase.TLS
+    assert caught.value.reason.startswith("TLS certificate not accepted: ")
+
+
+def test_a_slow_answer_fails_at_timeout(target):
+    with pytest.raises(outbound.OutboundError) as caught:
+        outbound.fetch("GET", target.url("/slow?s=2"), timeout=0.3)
+
+    assert (caught.value.phase, caught.value.reason) == (Phase.TIMEOUT, "No response within 0.3s")
+
+
+class _HangUp(BaseHTTPRequestHandler):
+    """Reads the request, then closes the connection without a word."""
+
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.close_connection = True
+
+
+def test_a_connection_closed_without_an_answer_fails_at_request():
+    with _serving(_HangUp) as port, pytest.raises(outbound.OutboundError) as caught:
+        outbound.fetch("GET", f"http://127.0.0.1:{port}/", timeout=5)
+
+    assert (caught.value.phase, caught.value.permanent) == (Phase.REQUEST, False)
+    assert caught.value.reason.startswith(f"Connection to 127.0.0.1:{port} failed: ")
+
+
+@pytest.mark.parametrize(
+    "url", ["example.com/health", "ftp://127.0.0.1/", "http:///path", "http://127.0.0.1:99999/"]
+)
+def test_an_invalid_url_is_a_permanent_request_failure(url):
+    with pytest.raises(outbound.OutboundError) as caught:
+        outbound.fetch("GET", url, timeout=5)
+
+    assert (caught.value.phase, caught.value.permanent) == (Phase.REQUEST, True)
+    assert caught.value.reason.startswith("Invalid URL")
+
+
+class _RedirectLoop(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_too_many_redirects_fail_the_request():
+    with _serving(_RedirectLoop) as port, pytest.raises(outbound.OutboundError) as caught:
+        outbound.fetch("GET", f"http://127.0.0.1:{port}/again", timeout=5)
+
+    assert (caught.value.phase, caught.value.reason) == (Phase.REQUEST, "More than 10 redirects")
+
+
+# --- Redirects ---------------------------------------------------------------------------
 
 
 def test_fetch_follows_a_post_302_as_a_get_without_the_body(target):
@@ -118,24 +215,6 @@ def test_fetch_follows_a_post_302_as_a_get_without_the_body(target):
     assert echoed["headers"]["X-Token"] == "abc"
     assert echoed["headers"]["User-Agent"] == outbound.USER_AGENT
     assert [hop.status_code for hop in response.history] == [302]
-
-
-def test_fetch_refuses_a_redirect_to_a_blocked_address_at_that_hop(target):
-    with HttpTarget("127.0.0.2") as inner, override_settings(BLOCKED_NETWORKS=["127.0.0.2/32"]):
-        with pytest.raises(outbound.BlockedNetworkError):
-            outbound.fetch("GET", target.url(f"/redirect?to={inner.url('/ok')}"), timeout=5)
-
-        assert inner.hits == []
-
-
-def test_fetch_raises_what_requests_raises_for_refused_and_invalid_urls():
-    with pytest.raises(requests.ConnectionError) as refused:
-        outbound.fetch("GET", f"http://127.0.0.1:{refused_port()}/", timeout=5)
-    assert not isinstance(refused.value, requests.ConnectTimeout)
-    with pytest.raises(requests.exceptions.MissingSchema):
-        outbound.fetch("GET", "example.com/health", timeout=5)
-    with pytest.raises(ValueError, match="timeout"):
-        outbound.fetch("GET", "http://127.0.0.1/", timeout=None)
 
 
 class _CookieRedirect(BaseHTTPRequestHandler):
@@ -160,27 +239,82 @@ class _CookieRedirect(BaseHTTPRequestHandler):
 
 
 def test_fetch_sends_cookies_set_during_redirects_with_the_monitors_own():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CookieRedirect)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/login"
+    with _serving(_CookieRedirect) as port:
+        url = f"http://127.0.0.1:{port}/login"
         response = outbound.fetch("GET", url, timeout=5, headers={"Cookie": "pref=1"})
         assert _body(response) == b"pref=1; session=abc"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
-def test_fetch_keeps_authorization_and_cookies_from_another_host(target):
+CREDENTIALS = {"Authorization": "Bearer secret", "Cookie": "session=abc"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "strips"),
+    [
+        # same origin
+        ("https://api.example.com/a", "https://api.example.com/b", False),
+        ("http://api.example.com:8080/a", "http://api.example.com:8080/b", False),
+        # host change
+        ("https://api.example.com/a", "https://other.example.com/a", True),
+        ("https://api.example.com/a", "https://API.example.com/a", False),  # names are caseless
+        # scheme downgrade: credentials would travel in clear text
+        ("https://api.example.com/a", "http://api.example.com/a", True),
+        ("https://api.example.com:443/a", "http://api.example.com:80/a", True),
+        # port change
+        ("http://api.example.com:8080/a", "http://api.example.com:8081/a", True),
+        ("https://api.example.com/a", "https://api.example.com:8443/a", True),
+        ("http://api.example.com/a", "http://api.example.com:8080/a", True),
+        # a default port written out or left implicit is the same port
+        ("https://api.example.com/a", "https://api.example.com:443/b", False),
+        ("https://api.example.com:443/a", "https://api.example.com/b", False),
+        ("http://api.example.com:80/a", "http://api.example.com/b", False),
+        # requests' special case: http:80 -> https:443 on the same host is an upgrade
+        ("http://api.example.com/a", "https://api.example.com/a", False),
+        ("http://api.example.com:80/a", "https://api.example.com:443/a", False),
+        ("http://api.example.com/a", "https://api.example.com:8443/a", True),
+        ("http://api.example.com:8080/a", "https://api.example.com/a", True),
+        ("http://other.example.com/a", "https://api.example.com/a", True),
+    ],
+)
+def test_credentials_are_stripped_on_redirect_exactly_as_requests_does(old, new, strips):
+    assert outbound.strips_credentials(old, new) is strips
+
+
+def _echoed_after_redirect(start: HttpTarget, to: str, **options) -> dict:
+    response = outbound.fetch(
+        "GET", start.url(f"/redirect?to={to}"), timeout=5, headers=CREDENTIALS, **options
+    )
+    assert [hop.status_code for hop in response.history] == [302]
+    return json.loads(_body(response))["headers"]
+
+
+def test_a_redirect_to_another_host_drops_authorization_and_cookies(target):
     with HttpTarget("127.0.0.2") as other:
-        response = outbound.fetch(
-            "GET",
-            target.url(f"/redirect?to={other.url('/echo')}"),
-            timeout=5,
-            headers={"Authorization": "Bearer secret", "Cookie": "session=abc"},
-        )
-        echoed = json.loads(_body(response))
+        headers = _echoed_after_redirect(target, other.url("/echo"))
 
-    assert "Authorization" not in echoed["headers"]
-    assert "Cookie" not in echoed["headers"]
+    assert "Authorization" not in headers
+    assert "Cookie" not in headers
+
+
+def test_a_redirect_to_another_port_of_the_same_host_drops_authorization_and_cookies(target):
+    with HttpTarget() as other:
+        assert other.port != target.port
+        headers = _echoed_after_redirect(target, other.url("/echo"))
+
+    assert "Authorization" not in headers
+    assert "Cookie" not in headers
+
+
+def test_a_redirect_from_https_to_plain_http_never_sends_credentials_in_clear_text(target):
+    with HttpTarget(tls=self_signed_tls(days=10)) as secure:
+        headers = _echoed_after_redirect(secure, target.url("/echo"), verify=False)
+
+    assert "Authorization" not in headers
+    assert "Cookie" not in headers
+
+
+def test_a_redirect_within_the_same_origin_keeps_authorization_and_cookies(target):
+    headers = _echoed_after_redirect(target, "/echo")
+
+    assert headers["Authorization"] == "Bearer secret"
+    assert headers["Cookie"] == "session=abc"

@@ -165,3 +165,10 @@ def test_outcome_is_json_friendly_for_people(target):
     outcome = run_check(monitor(target.url("/fail")))
 
     assert json.dumps({"status": outcome.status, "phase": outcome.phase})
+
+
+def test_every_outbound_failure_phase_is_a_check_phase():
+    from lib.outbound import Phase
+    from monitors.models import CheckPhase
+
+    assert {phase.value for phase in Phase} <= set(CheckPhase.values)

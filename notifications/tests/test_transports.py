@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from lib.outbound import OutboundError, Phase
 from notifications import services
 from notifications.messages import channel_test_payload, incident_payload, render
 from notifications.tests.conftest import make_incident, make_monitor
@@ -21,6 +22,7 @@ from notifications.transports import (
     sign,
     smtp_failure,
     transport_for,
+    webhook_failure,
 )
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -94,6 +96,29 @@ def test_smtp_4xx_and_no_answer_are_transient_5xx_permanent(error, permanent, co
     failure = smtp_failure(error)
     assert failure.permanent is permanent
     assert failure.response_code == code
+
+
+@pytest.mark.parametrize(
+    ("error", "permanent", "message"),
+    [
+        (OutboundError(Phase.BLOCKED, "in a blocked network", permanent=True), True,
+         "in a blocked network"),
+        (OutboundError(Phase.REQUEST, "Invalid URL 'x'", permanent=True), True,
+         "The request could not be made: Invalid URL 'x'"),
+        (OutboundError(Phase.TIMEOUT, "No response within 5s"), False,
+         "The receiver did not answer within 5s"),
+        (OutboundError(Phase.DNS, "DNS lookup failed"), False, "Could not connect to h.test:8080"),
+        (OutboundError(Phase.CONNECT, "refused"), False, "Could not connect to h.test:8080"),
+        (OutboundError(Phase.TLS, "bad certificate"), False, "Could not connect to h.test:8080"),
+        (OutboundError(Phase.REQUEST, "closed"), False, "Could not connect to h.test:8080"),
+    ],
+)  # fmt: skip
+def test_webhook_failure_is_permanent_only_when_the_same_request_would_fail_again(
+    error, permanent, message
+):
+    failure = webhook_failure(error, url="http://h.test:8080/hook", timeout=5)
+
+    assert (failure.permanent, failure.message) == (permanent, message)
 
 
 def test_signature_is_hmac_sha256_of_timestamp_dot_body():
