@@ -162,7 +162,7 @@ class _GuardedConnectionMixin:
 
     def _new_conn(self) -> socket.socket:
         try:
-            sock = super()._new_conn()  # type: ignore[misc]
+            sock: socket.socket = super()._new_conn()  # type: ignore[misc]
         # Most specific first: urllib3 2 derives NewConnectionError from ConnectTimeoutError.
         except NameResolutionError as exc:
             cause = exc.__cause__
@@ -195,11 +195,12 @@ def _connect_failure(cause: BaseException | None, where: str) -> OutboundError:
     return OutboundError(Phase.CONNECT, f"Cannot connect to {where}: {detail}")
 
 
-class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
+# urllib3's stubs type `timeout` and `ConnectionCls` more narrowly than the classes allow.
+class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):  # type: ignore[misc]
     pass
 
 
-class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
+class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):  # type: ignore[misc]
     def connect(self) -> None:
         try:
             super().connect()
@@ -220,11 +221,11 @@ class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
 
 
 class _GuardedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
+    ConnectionCls = _GuardedHTTPConnection  # type: ignore[assignment]
 
 
 class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
+    ConnectionCls = _GuardedHTTPSConnection  # type: ignore[assignment]
 
 
 # --- Redirects ---------------------------------------------------------------------------
@@ -318,10 +319,11 @@ def _charset(content_type: str | None) -> str | None:
     return None
 
 
-def _exchange_failure(exc: Exception, *, where: str, timeout: float) -> OutboundError:
+def _exchange_failure(exc: Exception, *, where: str, timeout: float | None) -> OutboundError:
     """A failure after connecting: while sending the request or reading the answer."""
     if isinstance(exc, ReadTimeoutError | TimeoutError):
-        return OutboundError(Phase.TIMEOUT, f"No response within {timeout:g}s")
+        within = f" within {timeout:g}s" if timeout is not None else ""
+        return OutboundError(Phase.TIMEOUT, f"No response{within}")
     if isinstance(exc, DecodeError):
         return OutboundError(Phase.REQUEST, f"The body from {where} could not be decoded: {exc}")
     # ProtocolError("Connection aborted.", RemoteDisconnected(...)) and the like: the
@@ -336,7 +338,7 @@ class Response:
 
     def __init__(
         self,
-        raw: urllib3.HTTPResponse,
+        raw: urllib3.BaseHTTPResponse,
         url: str,
         history: list[Response],
         *,
@@ -406,7 +408,7 @@ def _send(
     body: bytes | None,
     headers: dict[str, str],
     timeout: urllib3.Timeout,
-) -> urllib3.HTTPResponse:
+) -> urllib3.BaseHTTPResponse:
     # DNS, connect, TLS and the guard raise OutboundError from inside the connection, which
     # urllib3 lets through; what is left here failed while sending or awaiting the answer.
     try:
@@ -479,10 +481,10 @@ def fetch(
         history.append(response)
         for value in raw.headers.getlist("set-cookie"):
             try:
-                jar = SimpleCookie(value)
+                received = SimpleCookie(value)
             except CookieError:
                 continue
-            cookies.update({key: morsel.value for key, morsel in jar.items()})
+            cookies.update({key: morsel.value for key, morsel in received.items()})
         following = urljoin(url, location)
         try:
             strip = strips_credentials(url, following)
