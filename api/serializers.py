@@ -109,18 +109,7 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = [
-            "id",
-            "status",
-            "last_checked_at",
-            "last_check_status",
-            "last_status_code",
-            "last_response_time_ms",
-            "last_reason",
-            "cert_expires_at",
-            "created_at",
-            "updated_at",
-        ]
+        read_only_fields = ["id", *Monitor.ENGINE_FIELDS]
         extra_kwargs = {"next_check_at": {"required": False}}
 
     def get_status(self, monitor: Monitor) -> str:

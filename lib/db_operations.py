@@ -2,63 +2,40 @@
 
 A change that PostgreSQL can make without blocking writes on a large table (a constraint
 added ``NOT VALID`` and validated later) is plain SQL there, while SQLite (the embedded
-default) needs Django's own operation: these wrappers let one migration say both.
+default) needs Django's own operation: these wrappers let one migration say both. The
+migration state changes either way; only the database work is skipped.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import migrations
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
-from django.db.migrations.state import ProjectState
 
 
-def _is_postgresql(schema_editor: BaseDatabaseSchemaEditor) -> bool:
-    return bool(schema_editor.connection.vendor == "postgresql")
+class _OnPostgreSQLOnly:
+    """Mixin for an operation: run its database work only where ``runs_on_postgresql`` says."""
+
+    runs_on_postgresql = True
+
+    def _applies(self, schema_editor: BaseDatabaseSchemaEditor) -> bool:
+        return (schema_editor.connection.vendor == "postgresql") == self.runs_on_postgresql
+
+    def database_forwards(self, app_label: str, schema_editor: Any, *args: Any) -> None:
+        if self._applies(schema_editor):
+            super().database_forwards(app_label, schema_editor, *args)  # type: ignore[misc]
+
+    def database_backwards(self, app_label: str, schema_editor: Any, *args: Any) -> None:
+        if self._applies(schema_editor):
+            super().database_backwards(app_label, schema_editor, *args)  # type: ignore[misc]
 
 
-class RunSQLOnPostgreSQL(migrations.RunSQL):
+class RunSQLOnPostgreSQL(_OnPostgreSQLOnly, migrations.RunSQL):
     """``RunSQL`` on PostgreSQL; nothing elsewhere."""
 
-    def database_forwards(
-        self,
-        app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
-        from_state: ProjectState,
-        to_state: ProjectState,
-    ) -> None:
-        if _is_postgresql(schema_editor):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
 
-    def database_backwards(
-        self,
-        app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
-        from_state: ProjectState,
-        to_state: ProjectState,
-    ) -> None:
-        if _is_postgresql(schema_editor):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-
-
-class AddConstraintUnlessPostgreSQL(migrations.AddConstraint):
+class AddConstraintUnlessPostgreSQL(_OnPostgreSQLOnly, migrations.AddConstraint):
     """``AddConstraint`` on every database but PostgreSQL (which gets its own SQL)."""
 
-    def database_forwards(
-        self,
-        app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
-        from_state: ProjectState,
-        to_state: ProjectState,
-    ) -> None:
-        if not _is_postgresql(schema_editor):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(
-        self,
-        app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
-        from_state: ProjectState,
-        to_state: ProjectState,
-    ) -> None:
-        if not _is_postgresql(schema_editor):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
+    runs_on_postgresql = False

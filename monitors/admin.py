@@ -36,17 +36,7 @@ class MonitorAdmin(admin.ModelAdmin):
     search_fields = ["name", "url"]
     list_select_related = ["team"]
     filter_horizontal = ["tags"]
-    readonly_fields = [
-        "status",
-        "last_checked_at",
-        "last_check_status",
-        "last_status_code",
-        "last_response_time_ms",
-        "last_reason",
-        "cert_expires_at",
-        "created_at",
-        "updated_at",
-    ]
+    readonly_fields = list(Monitor.ENGINE_FIELDS)
     # The services own the schedule: the first deadline is spread over the interval and a
     # re-activated monitor is due within seconds.
     schedule_fields = ["next_check_at"]

@@ -121,6 +121,20 @@ class Monitor(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Written by the engine and the evaluator, never by a person: read-only in every entry
+    # point (API, admin).
+    ENGINE_FIELDS = (
+        "status",
+        "last_checked_at",
+        "last_check_status",
+        "last_status_code",
+        "last_response_time_ms",
+        "last_reason",
+        "cert_expires_at",
+        "created_at",
+        "updated_at",
+    )
+
     class Meta:
         ordering = ["name", "id"]
         indexes = [
