@@ -44,8 +44,8 @@ class CheckNowLimitReached(Exception):
 
     def __init__(self, limit: int) -> None:
         super().__init__(
-            f"Your team already has {limit} check-now requests running "
-            f"(CHECK_NOW_MAX_CONCURRENT_PER_TEAM); try again when one has finished."
+            f"Your team has reached its limit of {limit} check-now requests running at "
+            f"once (CHECK_NOW_MAX_CONCURRENT_PER_TEAM); try again when one has finished."
         )
         self.limit = limit
 

@@ -105,7 +105,7 @@ def test_a_team_over_its_check_now_limit_gets_429_and_other_teams_do_not(
 
     assert codes == [202, 202, 429]
     assert over.status_code == 429
-    assert "already has 2 check-now requests running" in over.data["detail"]
+    assert "limit of 2 check-now requests running" in over.data["detail"]
     assert bob_client.post(f"/api/v1/monitors/{bobs.id}/check-now/").status_code == 202
     assert CheckNowRequest.objects.filter(monitor=alices).count() == 2
 
