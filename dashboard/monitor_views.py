@@ -19,7 +19,7 @@ from accounts.models import Role
 from dashboard.access import can, get_scoped_or_404, require_role, scoped, teams_with_role
 from dashboard.forms import MonitorForm
 from incidents.models import Incident
-from monitors import services
+from monitors import check_now, services
 from monitors.models import CheckResult, CheckStatus, Monitor, MonitorBadge, MonitorStatus
 from reports.stats import daily_bars, hourly_response_series, monitor_stats, uptime_by_monitor
 
@@ -244,6 +244,21 @@ def monitor_resume(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, monitor.team_id, Role.EDITOR)
     services.monitor_resume(monitor=monitor)
     messages.success(request, "Monitor resumed: the next check runs within seconds.")
+    return redirect("dashboard:monitor-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def monitor_check_now(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue a check to the workers (as the API does); the live panel shows its result."""
+    monitor = _get_monitor(request, pk)
+    require_role(request, monitor.team_id, Role.EDITOR)
+    try:
+        check_now.check_now_request(monitor=monitor, requested_by=request.user)
+    except check_now.CheckNowLimitReached as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Check queued: its result appears under the latest checks.")
     return redirect("dashboard:monitor-detail", pk=pk)
 
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("monitors/<int:pk>/", monitor_views.monitor_detail, name="monitor-detail"),
     path("monitors/<int:pk>/live/", monitor_views.monitor_live, name="monitor-live"),
     path("monitors/<int:pk>/edit/", monitor_views.monitor_edit, name="monitor-edit"),
+    path("monitors/<int:pk>/check-now/", monitor_views.monitor_check_now, name="monitor-check-now"),
     path("monitors/<int:pk>/pause/", monitor_views.monitor_pause, name="monitor-pause"),
     path("monitors/<int:pk>/resume/", monitor_views.monitor_resume, name="monitor-resume"),
     path("monitors/<int:pk>/delete/", monitor_views.monitor_delete, name="monitor-delete"),

@@ -1,14 +1,24 @@
-"""System checks for operations settings (``manage.py check --deploy``)."""
+"""System checks for operations settings (``manage.py check``, ``manage.py check --deploy``)."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import Tags, Warning
+from django.core.checks import Error, Tags, Warning
 from django.core.checks import register as register_check
+
+# The longest check timeout that makes sense for a health check. Checks run on the check
+# workers (check-now included), never in the web process, so the web timeout does not bound
+# them; this does. A check holds a worker greenlet and a connection for up to its timeout;
+# its batch's hard time limit is the timeout + 30 s; a check-now stays pending (and holds one
+# of its team's CHECK_NOW_MAX_CONCURRENT_PER_TEAM slots) for 30 s + the timeout + 5 s. Past
+# a few minutes nobody waits for the answer, and a monitor needs an interval above its
+# timeout anyway (a batch expires one interval after its time).
+MONITOR_TIMEOUT_CEILING_SECONDS = 300
 
 
 def register() -> None:
     register_check(check_metrics_protected, Tags.security, deploy=True)
+    register_check(check_monitor_max_timeout)
 
 
 def check_metrics_protected(app_configs, **kwargs) -> list[Warning]:
@@ -21,5 +31,20 @@ def check_metrics_protected(app_configs, **kwargs) -> list[Warning]:
             hint="Set METRICS_TOKEN (Prometheus: authorization credentials) or "
             "METRICS_ALLOWED_IPS (the Prometheus servers' addresses or networks).",
             id="healthmon.W001",
+        )
+    ]
+
+
+def check_monitor_max_timeout(app_configs, **kwargs) -> list[Error]:
+    timeout = settings.MONITOR_MAX_TIMEOUT
+    if 0 < timeout <= MONITOR_TIMEOUT_CEILING_SECONDS:
+        return []
+    return [
+        Error(
+            f"MONITOR_MAX_TIMEOUT is {timeout:g} s; it must be above 0 and at most "
+            f"{MONITOR_TIMEOUT_CEILING_SECONDS} s.",
+            hint="Each check holds a probe worker slot and, for check-now, one of the team's "
+            "concurrent check-now slots for up to this long; see README, 'Check-now'.",
+            id="healthmon.E001",
         )
     ]

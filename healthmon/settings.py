@@ -307,7 +307,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Checks ---------------------------------------------------------------------------------
 MONITOR_MIN_INTERVAL = envint("MONITOR_MIN_INTERVAL", 30, minimum=1)
+# The longest a check may take (a monitor's timeout is at most this). Checks run on the check
+# workers only, never in the web process; healthmon/checks.py keeps it within the check-now
+# lease and the shortest interval, after which nobody is waiting for the result any more.
 MONITOR_MAX_TIMEOUT = envfloat("MONITOR_MAX_TIMEOUT", 60.0)
+# Check-now requests of one team being checked at once (monitors/check_now.py); one more
+# answers 429. Each check-now holds a worker greenlet and a connection to the target.
+CHECK_NOW_MAX_CONCURRENT_PER_TEAM = envint("CHECK_NOW_MAX_CONCURRENT_PER_TEAM", 5, minimum=1)
 # Outbound HTTP (checks and webhooks) never connects to these networks; see
 # lib/outbound.py. Default: link-local, which holds cloud metadata (169.254.169.254).
 BLOCKED_NETWORKS = envlist("BLOCKED_NETWORKS", "169.254.0.0/16,fe80::/10")

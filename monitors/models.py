@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from monitors import validation
 from monitors.latency import BUCKET_FIELDS
@@ -196,6 +199,49 @@ class CheckResult(models.Model):
     @property
     def is_success(self) -> bool:
         return self.status == CheckStatus.UP
+
+
+class CheckNowRequest(models.Model):
+    """One on-demand check (API, dashboard, admin), run by a check worker, not the web.
+
+    Its id is the handle the client polls for the result; the unfinished ones still within
+    their lease are what the per-team concurrency limit counts (monitors/check_now.py).
+    Pending, done or expired is computed from ``finished_at`` and the lease, never stored.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    monitor = models.ForeignKey(
+        Monitor, on_delete=models.CASCADE, related_name="check_now_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # No database constraint: retention deletes old results in raw batches (monitors.rollups).
+    result = models.ForeignKey(
+        CheckResult,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The check's first failed assertion; it is not a column of CheckResult.
+    failed_assertion = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The concurrency limit counts a team's unfinished requests on every check-now.
+            models.Index(
+                fields=["requested_at"],
+                condition=Q(finished_at__isnull=True),
+                name="check_now_unfinished_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"check-now {self.id} of monitor {self.monitor_id}"
 
 
 # --- History: rollups, status pages and badges (see monitors/rollups.py, reports/stats.py) ---

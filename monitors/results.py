@@ -142,17 +142,17 @@ def check_batch(items: Sequence[Sequence]) -> list[CheckResult]:
     """
     scheduled = {int(monitor_id): parse_datetime(iso) for monitor_id, iso in items}
     monitors = list(Monitor.objects.filter(id__in=scheduled, is_active=True))
-    _release_connection()
+    release_connection()
     stored: list[CheckResult] = []
     for wave in checks_in_waves(monitors, start_at=scheduled):
         stored += store_outcomes(
             (monitor, scheduled[monitor.id], outcome) for monitor, outcome in wave
         )
-        _release_connection()
+        release_connection()
     return stored
 
 
-def _release_connection() -> None:
+def release_connection() -> None:
     """Back to the pool (or closed) while HTTP requests run. Celery's Django fixup does this
     after each task too; doing it here keeps the pool bounded when a benchmark drives
     batches from plain greenlets."""
@@ -230,7 +230,9 @@ def checks_in_waves(
 
 
 def check_now(monitor: Monitor) -> tuple[CheckResult | None, CheckOutcome]:
-    """Check one monitor right away through the same path as scheduled checks.
+    """Check one monitor right away, in this process, through the same path as scheduled
+    checks: for the CLI (``check_monitor --save``). The web queues its check-now to the
+    workers instead (monitors/check_now.py).
 
     Returns the stored result (None if the monitor was deleted meanwhile) and the outcome,
     which also says which assertion failed. The schedule is left as it is.

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from lib import task_names
 from lib.task_acks import ACK_ON_RECEIPT
-from monitors import results, rollups, scheduling
+from monitors import check_now, results, rollups, scheduling
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,24 @@ BATCH_TIME_LIMIT = settings.MONITOR_MAX_TIMEOUT + 30
 def run_check_batch(items: list[list]) -> int:
     """Check ``[[monitor_id, scheduled_for_iso], ...]`` concurrently; store; hand on."""
     return len(results.check_batch(items))
+
+
+@shared_task(
+    name=task_names.RUN_CHECK_NOW,
+    # A check-now is worth running only while someone waits for it: its message expires
+    # (check_now.START_WITHIN_SECONDS) and a lost one is reported expired after its lease,
+    # so the person asks again; an hour-late redelivery (Redis' visibility timeout) would
+    # only spend a check. Not dead-lettered either: replaying it later answers nobody.
+    **ACK_ON_RECEIPT,
+    max_retries=0,
+    time_limit=BATCH_TIME_LIMIT,
+    ignore_result=True,
+    dead_letter=False,
+)
+def run_check_now(request_id: str) -> bool:
+    """Run the check-now request ``request_id`` (a ``CheckNowRequest`` id); store; link.
+    False when there was nothing left to do (gone, answered already, or expired)."""
+    return check_now.check_now_run(request_id=request_id) is not None
 
 
 @shared_task(

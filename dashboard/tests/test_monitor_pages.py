@@ -11,7 +11,7 @@ from accounts.models import Role
 from conftest import PASSWORD
 from dashboard.forms import _messages
 from dashboard.tests.conftest import make_monitor, web_for
-from monitors.models import CheckResult, Monitor, MonitorBadge
+from monitors.models import CheckNowRequest, CheckResult, Monitor, MonitorBadge
 from monitors.rollups import rollup_new_results
 
 pytestmark = pytest.mark.django_db
@@ -339,3 +339,35 @@ def test_badges_are_opt_in_and_public_by_token(alice, alice_web):
     assert b"uptime 30d: no data" in uptime.content
     alice_web.post(f"/monitors/{monitor.id}/badge/", {"action": "disable"})
     assert Client().get(f"/badge/{token}/status.svg").status_code == 404
+
+
+def test_check_now_is_queued_to_the_workers_and_back_to_the_monitor_page(alice, alice_web):
+    monitor = make_monitor(alice.personal_team)
+
+    response = alice_web.post(f"/monitors/{monitor.id}/check-now/", follow=True)
+
+    assert response.redirect_chain == [(f"/monitors/{monitor.id}/", 302)]
+    assert "Check queued" in response.content.decode()
+    assert CheckNowRequest.objects.filter(monitor=monitor, finished_at=None).count() == 1
+    assert not CheckResult.objects.filter(monitor=monitor).exists()
+
+
+def test_check_now_over_the_team_limit_is_refused_with_a_message(settings, alice, alice_web):
+    settings.CHECK_NOW_MAX_CONCURRENT_PER_TEAM = 1
+    monitor = make_monitor(alice.personal_team)
+    CheckNowRequest.objects.create(monitor=monitor)
+
+    response = alice_web.post(f"/monitors/{monitor.id}/check-now/", follow=True)
+
+    assert "limit of 1 check-now requests running" in response.content.decode()
+    assert CheckNowRequest.objects.filter(monitor=monitor).count() == 1
+
+
+def test_a_viewer_may_not_check_now(make_member, alice):
+    team, viewer, _ = make_member(Role.VIEWER)
+    monitor = make_monitor(team)
+
+    response = web_for(viewer).post(f"/monitors/{monitor.id}/check-now/")
+
+    assert response.status_code == 403
+    assert not CheckNowRequest.objects.exists()

@@ -179,13 +179,18 @@ def test_request_id_of_an_api_call_is_on_the_log_lines_of_the_tasks_it_caused(
             timeout=2.0,
             next_check_at=timezone.now() + timedelta(hours=1),
         )
-        # check-now checks in the web process, then enqueues the evaluation; the failure
+        # check-now queues the check to a worker, which enqueues the evaluation; the failure
         # opens an incident, whose evaluation enqueues the notification task in turn.
         response = alice_client.post(
             f"/api/v1/monitors/{monitor.id}/check-now/", HTTP_X_REQUEST_ID=request_id
         )
-    assert response.status_code == 201, response.content
-    assert response[HEADER] == request_id
+        assert response.status_code == 202, response.content
+        assert response[HEADER] == request_id
+        wait_for(
+            lambda: Incident.objects.filter(monitor=monitor).exists(),
+            timeout=20,
+            message="the check-now never opened an incident",
+        )
 
     def tagged() -> list[dict]:
         return [
@@ -194,7 +199,11 @@ def test_request_id_of_an_api_call_is_on_the_log_lines_of_the_tasks_it_caused(
             if r.get("request_id") == request_id
         ]
 
-    wanted = {task_names.EVALUATE_CHECK_RESULTS, task_names.NOTIFY_INCIDENT}
+    wanted = {
+        task_names.RUN_CHECK_NOW,
+        task_names.EVALUATE_CHECK_RESULTS,
+        task_names.NOTIFY_INCIDENT,
+    }
 
     def all_tasks_tagged() -> list[dict] | None:
         records = tagged()

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from monitors.models import CheckResult, Monitor
+from monitors.models import CheckNowRequest, CheckResult, Monitor
 from monitors.tests.http_target import HttpTarget, refused_port
 
 pytestmark = pytest.mark.django_db
@@ -78,13 +78,17 @@ def test_bad_input_is_a_one_line_error():
         call_command("check_monitor", "http://127.0.0.1/", "--expect", "abc")
 
 
-def test_admin_action_checks_selected_monitors(admin_client, alice, target):
+def test_admin_action_queues_checks_of_selected_monitors_to_the_workers(
+    admin_client, alice, target
+):
     monitor = Monitor.objects.create(
         team=alice.personal_team,
         name="Orders",
         url=target.url("/ok"),
         next_check_at=timezone.now() + timedelta(hours=1),
     )
+
+    hits_before = len(target.hits)
 
     response = admin_client.post(
         "/admin/monitors/monitor/",
@@ -93,5 +97,6 @@ def test_admin_action_checks_selected_monitors(admin_client, alice, target):
     )
 
     assert response.status_code == 200
-    assert "Orders: UP - HTTP 200" in response.content.decode()
-    assert CheckResult.objects.filter(monitor=monitor).count() == 1
+    assert "Orders: check queued" in response.content.decode()
+    assert CheckNowRequest.objects.filter(monitor=monitor, finished_at=None).count() == 1
+    assert len(target.hits) == hits_before  # the admin request itself sent nothing

@@ -10,15 +10,8 @@ from django.utils import timezone
 from accounts.models import Role
 from monitors.models import CheckResult, Monitor
 from monitors.scheduling import claim_due_monitors
-from monitors.tests.http_target import HttpTarget
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def target():
-    with HttpTarget() as server:
-        yield server
 
 
 def create_monitor(client, **fields) -> dict:
@@ -105,28 +98,6 @@ def test_another_teams_checks_are_not_found(alice_client, bob_client):
 
     assert bob_client.get(f"/api/v1/monitors/{monitor['id']}/checks/").status_code == 404
     assert bob_client.post(f"/api/v1/monitors/{monitor['id']}/check-now/").status_code == 404
-
-
-def test_check_now_runs_the_check_and_returns_the_stored_result(alice_client, target):
-    monitor = create_monitor(
-        alice_client,
-        url=target.url("/ok"),
-        assertions=[{"type": "json_path_equals", "path": "$.status", "value": "degraded"}],
-    )
-
-    response = alice_client.post(f"/api/v1/monitors/{monitor['id']}/check-now/")
-
-    assert response.status_code == 201, response.data
-    assert response.data["status"] == "down"
-    assert response.data["phase"] == "assertion"
-    assert response.data["failed_assertion"]["value"] == "degraded"
-    stored = CheckResult.objects.get(id=response.data["id"])
-    assert stored.status_code == 200
-    fresh = Monitor.objects.get(id=monitor["id"])
-    assert fresh.last_check_status == "down"
-    assert fresh.last_status_code == 200
-    assert fresh.last_checked_at == stored.checked_at
-    assert fresh.next_check_at.isoformat().replace("+00:00", "Z") == monitor["next_check_at"]
 
 
 def test_viewer_may_read_checks_but_not_run_one(make_member, alice_client):
