@@ -377,7 +377,7 @@ NOTIFY_STALLED_AFTER = envint("NOTIFY_STALLED_AFTER", 3600, minimum=60)
 
 # A channel test sends a message now: at most this many per user and, separately, per team
 # (notifications/throttles.py), counted in the shared cache.
-CHANNEL_TEST_THROTTLE_RATE = envstr("CHANNEL_TEST_THROTTLE_RATE", "5/min")
+CHANNEL_TEST_THROTTLE_RATE = envrate("CHANNEL_TEST_THROTTLE_RATE", "5/min")
 # Email channels send only to members of the channel's team unless this is true (an install
 # whose users are all trusted): otherwise any user could relay mail to arbitrary addresses.
 EMAIL_RECIPIENTS_ANY = envbool("EMAIL_RECIPIENTS_ANY", False)

@@ -90,7 +90,9 @@ def test_the_throttle_counts_across_processes_in_the_default_cache(tmp_path):
         "except ChannelTestThrottled:\n"
         "    print('throttled')\n"
     )
-    env = {k: v for k, v in os.environ.items() if k not in {"CACHE_URL", "DEBUG"}}
+    # No CACHE_URL and no Redis broker: the file cache under HEALTHMON_VAR_DIR, private here.
+    unset = {"CACHE_URL", "CELERY_BROKER_URL", "DEBUG"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(DEBUG="true", HEALTHMON_VAR_DIR=str(tmp_path), CHANNEL_TEST_THROTTLE_RATE="2/min")
 
     def one_process() -> str:
