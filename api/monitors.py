@@ -15,6 +15,7 @@ from api.filters import MonitorFilter
 from api.history import MonitorHistoryActionsMixin
 from api.serializers import PREFETCHED_CHANNELS, PREFETCHED_TAGS, MonitorSerializer
 from incidents.models import Incident
+from lib.serializers import service_errors_as_400
 from monitors import services
 from monitors.check_api import MonitorChecksMixin
 from monitors.models import Monitor, Tag
@@ -55,11 +56,13 @@ class MonitorViewSet(
     def perform_create(self, serializer: MonitorSerializer) -> None:
         team = self.team_for_create(serializer)
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
-        serializer.instance = services.monitor_create(team=team, **fields)
+        with service_errors_as_400():
+            serializer.instance = services.monitor_create(team=team, **fields)
 
     def perform_update(self, serializer: MonitorSerializer) -> None:
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
-        monitor = services.monitor_update(monitor=serializer.instance, **fields)
+        with service_errors_as_400():
+            monitor = services.monitor_update(monitor=serializer.instance, **fields)
         # The lists prefetched for reading predate the write: read the relations again.
         for to_attr in (PREFETCHED_TAGS, PREFETCHED_CHANNELS):
             monitor.__dict__.pop(to_attr, None)
@@ -75,6 +78,7 @@ class MonitorViewSet(
     @extend_schema(request=None, responses=MonitorSerializer)
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str | None = None) -> Response:
-        """Start checking again within a few seconds."""
-        monitor = services.monitor_resume(monitor=self.get_object())
+        """Start checking again within a few seconds (400 past the team's checks per second)."""
+        with service_errors_as_400():
+            monitor = services.monitor_resume(monitor=self.get_object())
         return Response(self.get_serializer(monitor).data, status=status.HTTP_200_OK)

@@ -145,6 +145,7 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
     def _candidate(self, attrs: dict) -> Monitor:
         """The monitor as it would be saved: the stored one (if any) with ``attrs`` applied."""
         candidate = copy(self.instance) if self.instance is not None else Monitor()
+        candidate.team_id = self._team_id(attrs)  # quotas are per team (Monitor.clean)
         for name, value in attrs.items():
             if name not in ("tags", "channels", "team"):
                 setattr(candidate, name, value)

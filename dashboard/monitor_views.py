@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
@@ -242,8 +242,12 @@ def monitor_pause(request: HttpRequest, pk: int) -> HttpResponse:
 def monitor_resume(request: HttpRequest, pk: int) -> HttpResponse:
     monitor = _get_monitor(request, pk)
     require_role(request, monitor.team_id, Role.EDITOR)
-    services.monitor_resume(monitor=monitor)
-    messages.success(request, "Monitor resumed: the next check runs within seconds.")
+    try:
+        services.monitor_resume(monitor=monitor)
+    except ValidationError as exc:  # the team's checks-per-second quota
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Monitor resumed: the next check runs within seconds.")
     return redirect("dashboard:monitor-detail", pk=pk)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,6 +19,7 @@ from incidents.models import Incident
 from notifications import deadletters
 from notifications import services as notification_services
 from notifications.models import Channel, DeadLetter
+from notifications.throttles import ChannelTestThrottled, channel_test_throttle
 
 PAGE_SIZE = 50
 
@@ -93,7 +95,17 @@ def channel_test(request: HttpRequest, pk: int) -> HttpResponse:
     """Send a test message now (admins, like the API) and show what happened."""
     channel = get_scoped_or_404(Channel.objects.select_related("team"), request, pk=pk)
     require_role(request, channel.team_id, Role.ADMIN)
-    outcome = notification_services.channel_send_test(channel=channel)
+    try:
+        channel_test_throttle(user_id=request.user.pk, team_id=channel.team_id)
+        outcome = notification_services.channel_send_test(channel=channel)
+    except ChannelTestThrottled as exc:
+        messages.error(request, f"{exc} Try again in {exc.wait or 0:.0f} s.")
+        return redirect("dashboard:channels")
+    except ValidationError as exc:  # a recipient who left the team
+        messages.error(
+            request, f"Test message to “{channel.name}” not sent: {' '.join(exc.messages)}"
+        )
+        return redirect("dashboard:channels")
     if outcome.delivered:
         code = f" (HTTP {outcome.response_code})" if outcome.response_code else ""
         messages.success(

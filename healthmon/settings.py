@@ -264,17 +264,19 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Throttle counters (logins, registrations, check-now) and page caches must be shared by every
-# web process, or each process allows the full limit: without CACHE_URL, a Redis broker is used
-# as the cache too (keys prefixed). Tests keep a per-process cache, which they clear per test.
+# Throttle counters (logins, registrations, check-now, channel tests) and page caches must be
+# shared by every web process, or each process allows the full limit (check-now's limit doubled
+# with two gunicorn workers). Without CACHE_URL: a Redis broker is used as the cache too (keys
+# prefixed), else a file cache under var/ (shared on one machine, needs no server). Tests keep a
+# per-process cache, which they clear per test.
 _broker_url = envstr("CELERY_BROKER_URL", "filesystem://")
-CACHE_URL = (
-    envstr(
-        "CACHE_URL",
-        _broker_url if _broker_url.startswith(("redis://", "rediss://")) and not TESTING else "",
-    )
-    or "locmemcache://healthmon"
-)
+if TESTING:
+    _default_cache_url = "locmemcache://healthmon"
+elif _broker_url.startswith(("redis://", "rediss://")):
+    _default_cache_url = _broker_url
+else:
+    _default_cache_url = f"filecache://{VAR_DIR / 'cache'}"
+CACHE_URL = envstr("CACHE_URL") or _default_cache_url
 CACHES = {"default": environ.Env.cache_url_config(CACHE_URL)}
 if _broker_url == CACHE_URL:
     CACHES["default"]["KEY_PREFIX"] = "healthmon-cache"
@@ -332,6 +334,14 @@ CHECK_BATCH_SIZE = envint("CHECK_BATCH_SIZE", 100, minimum=1)
 DISPATCH_CLAIM_LIMIT = envint("DISPATCH_CLAIM_LIMIT", 2000, minimum=1)
 SCHEDULE_RESPREAD_MAX = envint("SCHEDULE_RESPREAD_MAX", 300, minimum=1)
 
+# --- Quotas (per team; 0 = unlimited) -------------------------------------------------------
+# One team must not take the whole probe fleet or database: checked by Monitor.clean() and
+# the channel services, under a lock on the team row (monitors/quotas.py).
+TEAM_MAX_MONITORS = envint("TEAM_MAX_MONITORS", 1000, minimum=0)
+# The sum over a team's active monitors of 1/interval: 1,000 monitors every 30 s make 33.3.
+TEAM_MAX_CHECKS_PER_SECOND = envfloat("TEAM_MAX_CHECKS_PER_SECOND", 50.0, minimum=0)
+TEAM_MAX_CHANNELS = envint("TEAM_MAX_CHANNELS", 50, minimum=0)
+
 # --- History (monitors/rollups.py) ----------------------------------------------------------
 # Raw check results are kept this long; hourly and daily rollups keep the history after.
 CHECK_RETENTION_DAYS = envint("CHECK_RETENTION_DAYS", 30, minimum=1)
@@ -370,6 +380,13 @@ NOTIFY_SENDING_LEASE = envint("NOTIFY_SENDING_LEASE", 300, minimum=10)
 # A pending or failed delivery neither enqueued nor attempted for this long lost its task
 # (broker restart, purge); the beat job requeue_stalled_deliveries enqueues it again.
 NOTIFY_STALLED_AFTER = envint("NOTIFY_STALLED_AFTER", 3600, minimum=60)
+
+# A channel test sends a message now: at most this many per user and, separately, per team
+# (notifications/throttles.py), counted in the shared cache.
+CHANNEL_TEST_THROTTLE_RATE = envrate("CHANNEL_TEST_THROTTLE_RATE", "5/min")
+# Email channels send only to members of the channel's team unless this is true (an install
+# whose users are all trusted): otherwise any user could relay mail to arbitrary addresses.
+EMAIL_RECIPIENTS_ANY = envbool("EMAIL_RECIPIENTS_ANY", False)
 
 # --- Logging -------------------------------------------------------------------------------
 # One JSON object per line (json) or readable lines (console); both carry the request id.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from rest_framework import fields
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import fields, serializers
 from rest_framework.relations import PKOnlyObject
 
 # Fields whose representation of a value loaded from the database is the value itself
@@ -67,3 +70,13 @@ def _is_direct(field: fields.Field) -> bool:
     if type(field) is fields.JSONField:
         return not field.binary
     return type(field) in _PASSTHROUGH
+
+
+@contextmanager
+def service_errors_as_400() -> Iterator[None]:
+    """A service's Django ``ValidationError`` as DRF's (a 400 keyed by field), for the checks a
+    service repeats under its lock (a quota's last slot taken by a concurrent request)."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from monitors import validation
+from monitors import quotas, validation
 from monitors.latency import BUCKET_FIELDS
 
 
@@ -169,6 +169,7 @@ class Monitor(models.Model):
         self.expected_status = self.expected_status.replace(" ", "")
         if self.timeout is not None and self.interval is not None:
             validation.validate_timeout_below_interval(timeout=self.timeout, interval=self.interval)
+        quotas.validate_monitor_quotas(self)
 
 
 class CheckResult(models.Model):

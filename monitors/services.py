@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from copy import copy
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Team
+from monitors import quotas
 from monitors.models import Monitor, Tag
 from monitors.validation import clean_tag_names, validate_channels_team
 
@@ -71,6 +73,7 @@ def monitor_create(
     """Validate and save a new monitor; raises ``ValidationError`` keyed by field."""
     monitor = Monitor(team=team, **fields)
     monitor.next_check_at = next_check_at or first_check_at(monitor.interval)
+    quotas.lock_team(team.pk)  # full_clean checks the team's quotas
     monitor.full_clean()
     tag_names = _validate_relations(monitor, tags, channels)
     monitor.save()  # notifications attaches the team's default channels (post_save)
@@ -107,6 +110,7 @@ def monitor_update(
     for name, value in fields.items():
         setattr(monitor, name, value)
     _reschedule(monitor, old_interval=old_interval, was_active=was_active, fields=fields)
+    quotas.lock_team(monitor.team_id)  # full_clean checks the team's quotas
     monitor.full_clean()
     tag_names = _validate_relations(monitor, tags, channels)
     monitor.save()
@@ -120,8 +124,14 @@ def monitor_pause(*, monitor: Monitor) -> Monitor:
     return monitor
 
 
+@transaction.atomic
 def monitor_resume(*, monitor: Monitor) -> Monitor:
+    """Start checking again; raises ``ValidationError`` past the team's checks-per-second."""
     if not monitor.is_active:
+        quotas.lock_team(monitor.team_id)
+        resumed = copy(monitor)
+        resumed.is_active = True
+        quotas.validate_monitor_quotas(resumed)
         monitor.is_active = True
         monitor.next_check_at = first_check_at(min(monitor.interval, RESUME_WITHIN))
         monitor.save(update_fields=["is_active", "next_check_at", "updated_at"])

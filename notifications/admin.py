@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from notifications import deadletters
 from notifications.channel_config import validate_channel_settings
 from notifications.models import Channel, ChannelKind, DeadLetter, Delivery, DeliveryAttempt
+from notifications.quotas import validate_channel_quota
 from notifications.services import merge_secrets, with_generated_signing_secret
 from notifications.transports import apprise_display_url
 
@@ -34,9 +35,15 @@ class ChannelAdminForm(forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        kind = cleaned.get("kind")
-        if kind is None:
+        kind, team = cleaned.get("kind"), cleaned.get("team")
+        if kind is None or team is None:
             return cleaned
+        if self.instance.pk is None:
+            try:
+                validate_channel_quota(team_id=team.pk)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+                return cleaned
         changes = {}
         if cleaned.get("signing_secret"):
             changes["signing_secret"] = cleaned["signing_secret"]
@@ -45,7 +52,7 @@ class ChannelAdminForm(forms.ModelForm):
         stored = self.instance.secrets if self.instance.pk else {}
         try:
             config, secrets = validate_channel_settings(
-                kind, cleaned.get("config") or {}, merge_secrets(stored, changes)
+                kind, cleaned.get("config") or {}, merge_secrets(stored, changes), team_id=team.pk
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

@@ -6,13 +6,14 @@ from drf_spectacular.utils import extend_schema
 from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.access import TeamScopedViewSetMixin, team_roles
 from accounts.models import Role
 from incidents.models import Incident
+from lib.serializers import service_errors_as_400
 from notifications import deadletters, services
 from notifications.filters import ChannelFilter, DeadLetterFilter, DeliveryFilter
 from notifications.models import Channel, ChannelKind, DeadLetter, Delivery
@@ -22,6 +23,7 @@ from notifications.serializers import (
     DeadLetterSerializer,
     DeliverySerializer,
 )
+from notifications.throttles import ChannelTestThrottled, channel_test_throttle
 
 
 class ChannelViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
@@ -50,7 +52,8 @@ class ChannelViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
     def perform_create(self, serializer: ChannelSerializer) -> None:
         team = self.team_for_create(serializer)
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
-        channel = services.channel_create(team=team, **fields)
+        with service_errors_as_400():  # the quota, checked again under the team lock
+            channel = services.channel_create(team=team, **fields)
         given = (fields.get("secrets") or {}).get("signing_secret")
         self._generated_secret = (
             channel.secrets["signing_secret"]
@@ -66,8 +69,18 @@ class ChannelViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
     @extend_schema(request=None, responses=ChannelTestResultSerializer)
     @action(detail=True, methods=["post"], url_path="test")
     def send_test(self, request: Request, pk: str | None = None) -> Response:
-        """Send a test message now and report the outcome (delivered or the error)."""
-        outcome = services.channel_send_test(channel=self.get_object())
+        """Send a test message now and report the outcome (delivered or the error).
+
+        At most ``CHANNEL_TEST_THROTTLE_RATE`` (default 5/min) per user and per team: 429 with
+        ``Retry-After`` beyond. 400 if the channel is no longer valid (an email recipient left
+        the team)."""
+        channel = self.get_object()
+        try:
+            channel_test_throttle(user_id=request.user.pk, team_id=channel.team_id)
+        except ChannelTestThrottled as exc:
+            raise Throttled(wait=exc.wait, detail=str(exc)) from None
+        with service_errors_as_400():
+            outcome = services.channel_send_test(channel=channel)
         return Response(ChannelTestResultSerializer(outcome).data)
 
 

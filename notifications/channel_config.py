@@ -2,6 +2,11 @@
 
 One validator per kind, used by the API, the admin and the services alike, so a channel
 that exists can always be sent to. Errors are ``{"config": [...], "secrets": [...]}``.
+
+Email goes only to members of the channel's team (at most ``MAX_RECIPIENTS``), unless the
+operator sets ``EMAIL_RECIPIENTS_ANY=true``: otherwise any user could make healthmon mail
+arbitrary addresses (its channel test was a spam relay). A member is someone who registered
+and was added to the team, which is as verified as an address gets here.
 """
 
 from __future__ import annotations
@@ -10,13 +15,15 @@ import re
 from urllib.parse import urlsplit
 
 import apprise
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
+from accounts.models import Membership
 from notifications.models import ChannelKind
 from notifications.transports import RESERVED_HEADERS
 
-MAX_RECIPIENTS = 20
+MAX_RECIPIENTS = 10
 MAX_HEADERS = 20
 MAX_WEBHOOK_TIMEOUT = 60.0
 HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -67,6 +74,23 @@ def _email(config: dict, secrets: dict, errors: _Errors) -> tuple[dict, dict]:
         if address.strip().lower() not in cleaned:
             cleaned.append(address.strip().lower())
     return {"to": cleaned}, {}
+
+
+def _email_recipients_of_team(config: dict, team_id: int, errors: _Errors) -> None:
+    if settings.EMAIL_RECIPIENTS_ANY:
+        return
+    members = {
+        email.lower()
+        for email in Membership.objects.filter(team_id=team_id).values_list(
+            "user__email", flat=True
+        )
+    }
+    for address in config["to"]:
+        if address not in members:
+            errors.config.append(
+                f"to: {address} is not a member of this team; email alerts go to team members "
+                "only (add them to the team first)."
+            )
 
 
 def _webhook(config: dict, secrets: dict, errors: _Errors) -> tuple[dict, dict]:
@@ -133,8 +157,11 @@ VALIDATORS = {
 }
 
 
-def validate_channel_settings(kind: str, config: object, secrets: object) -> tuple[dict, dict]:
-    """Check and normalise a kind's settings; raises ``ValidationError`` with field errors."""
+def validate_channel_settings(
+    kind: str, config: object, secrets: object, *, team_id: int
+) -> tuple[dict, dict]:
+    """Check and normalise the settings of a kind for a channel of team ``team_id``; raises
+    ``ValidationError`` with field errors."""
     errors = _Errors()
     if kind not in VALIDATORS:
         raise ValidationError({"kind": [f"{kind!r} is not a channel kind."]})
@@ -145,4 +172,7 @@ def validate_channel_settings(kind: str, config: object, secrets: object) -> tup
     errors.raise_if_any()
     config, secrets = VALIDATORS[kind](config, secrets, errors)
     errors.raise_if_any()
+    if kind == ChannelKind.EMAIL:
+        _email_recipients_of_team(config, team_id, errors)
+        errors.raise_if_any()
     return config, secrets

@@ -116,11 +116,11 @@ class ChannelSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"secrets": ["secrets must be an object."]})
         if self.instance is not None:
             secrets = merge_secrets(self.instance.secrets, secrets)
+        team_id = self._team_id(attrs)
         try:
-            attrs["config"], _ = validate_channel_settings(kind, config, secrets)
+            attrs["config"], _ = validate_channel_settings(kind, config, secrets, team_id=team_id)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
-        team_id = self._team_id(attrs)
         foreign = [m.id for m in attrs.get("monitors", []) if m.team_id != team_id]
         if foreign:
             raise serializers.ValidationError(

@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Team
 from incidents.models import Incident, IncidentEvent
 from monitors.models import Monitor
+from monitors.quotas import lock_team
 from notifications.channel_config import validate_channel_settings
 from notifications.hooks import delivery_attempted
 from notifications.messages import channel_test_payload, incident_payload
@@ -29,6 +30,7 @@ from notifications.models import (
     DeliveryStatus,
     DeliveryTransition,
 )
+from notifications.quotas import validate_channel_quota
 from notifications.transports import TransportError, redact, transport_for
 
 # --- Channels -----------------------------------------------------------------------------
@@ -55,7 +57,9 @@ def channel_create(
     is_default: bool = False,
     monitors: list[Monitor] | None = None,
 ) -> Channel:
-    config, secrets = validate_channel_settings(kind, config or {}, secrets or {})
+    lock_team(team.pk)  # two concurrent creates cannot both take the last channel
+    validate_channel_quota(team_id=team.pk)
+    config, secrets = validate_channel_settings(kind, config or {}, secrets or {}, team_id=team.pk)
     channel = Channel.objects.create(
         team=team,
         name=name,
@@ -93,7 +97,9 @@ def channel_update(
     for name, value in fields.items():
         setattr(channel, name, value)
     merged = merge_secrets(channel.secrets, secrets or {})
-    channel.config, merged = validate_channel_settings(channel.kind, channel.config, merged)
+    channel.config, merged = validate_channel_settings(
+        channel.kind, channel.config, merged, team_id=channel.team_id
+    )
     channel.secrets = with_generated_signing_secret(channel.kind, merged)
     channel.save()
     if monitors is not None:
@@ -116,7 +122,11 @@ class TestOutcome:
 
 
 def channel_send_test(*, channel: Channel) -> TestOutcome:
-    """Send a test message now, in this request, and say what happened."""
+    """Send a test message now, in this request, and say what happened; raises
+    ``ValidationError`` if the channel is no longer valid (a recipient left the team)."""
+    validate_channel_settings(
+        channel.kind, channel.config, channel.secrets, team_id=channel.team_id
+    )
     payload = channel_test_payload(
         channel_name=channel.name,
         team_id=channel.team_id,

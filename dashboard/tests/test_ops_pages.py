@@ -145,6 +145,22 @@ def test_only_admins_send_test_messages(make_member, receiver):
     assert receiver.requests == []
 
 
+def test_test_messages_from_the_dashboard_share_the_api_throttle(
+    settings, alice, alice_web, alice_client, receiver
+):
+    settings.CHANNEL_TEST_THROTTLE_RATE = "2/min"
+    channel = make_webhook(alice.personal_team, receiver.url)
+    alice_client.post(f"/api/v1/channels/{channel.id}/test/")
+    alice_web.post(f"/channels/{channel.id}/test/")
+
+    response = alice_web.post(f"/channels/{channel.id}/test/", follow=True)
+
+    assert "Too many channel tests; at most 2/min per user and per team." in (
+        response.content.decode()
+    )
+    assert len(receiver.requests) == 2
+
+
 # --- Dead letters ---------------------------------------------------------------------------
 
 

@@ -220,10 +220,10 @@ def test_test_message_reports_the_failure(alice_client, receiver):
 
 
 def test_email_test_message_reaches_the_smtp_server(alice_client, smtp):
-    created = create(alice_client, name="Mail", kind="email", config={"to": "ops@example.com"})
+    created = create(alice_client, name="Mail", kind="email", config={"to": "Alice@example.com"})
 
     response = alice_client.post(f"{URL}{created.data['id']}/test/")
 
     assert response.data["delivered"] is True, response.data
-    assert smtp.envelopes[0].rcpt_tos == ["ops@example.com"]
-    assert created.data["config"] == {"to": ["ops@example.com"]}
+    assert smtp.envelopes[0].rcpt_tos == ["alice@example.com"]
+    assert created.data["config"] == {"to": ["alice@example.com"]}

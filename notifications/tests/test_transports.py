@@ -159,7 +159,8 @@ def test_message_renders_subject_text_and_html_for_each_event(alice):
 
 
 @pytest.mark.django_db
-def test_email_arrives_with_plain_text_and_html(alice, smtp):
+def test_email_arrives_with_plain_text_and_html(alice, smtp, settings):
+    settings.EMAIL_RECIPIENTS_ANY = True  # addresses outside the team
     monitor = make_monitor(alice.personal_team)
     channel = services.channel_create(
         team=alice.personal_team,
@@ -181,7 +182,8 @@ def test_email_arrives_with_plain_text_and_html(alice, smtp):
 
 
 @pytest.mark.django_db
-def test_email_refused_recipient_is_a_permanent_failure(alice, smtp):
+def test_email_refused_recipient_is_a_permanent_failure(alice, smtp, settings):
+    settings.EMAIL_RECIPIENTS_ANY = True  # addresses outside the team
     smtp.refuse["gone@example.com"] = "550 5.1.1 no such user"
     channel = services.channel_create(
         team=alice.personal_team, name="Mail", kind="email", config={"to": ["gone@example.com"]}
@@ -197,6 +199,7 @@ def test_email_refused_recipient_is_a_permanent_failure(alice, smtp):
 
 @pytest.mark.django_db
 def test_email_to_a_server_that_is_down_is_transient(alice, settings):
+    settings.EMAIL_RECIPIENTS_ANY = True  # addresses outside the team
     from notifications.tests.receivers import free_port
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
