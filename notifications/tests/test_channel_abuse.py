@@ -19,11 +19,8 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/channels/"
 
 
-def test_url(channel: Channel) -> str:
+def channel_test_url(channel: Channel) -> str:
     return f"{URL}{channel.id}/test/"
-
-
-test_url.__test__ = False  # a helper, not a test
 
 
 def webhook(team, url: str) -> Channel:
@@ -41,11 +38,11 @@ def test_channel_tests_past_the_rate_are_refused_with_429(settings, alice, alice
     settings.CHANNEL_TEST_THROTTLE_RATE = "3/min"
     channel = webhook(alice.personal_team, receiver.url)
 
-    codes = [alice_client.post(test_url(channel)).status_code for _ in range(5)]
+    codes = [alice_client.post(channel_test_url(channel)).status_code for _ in range(5)]
 
     assert codes == [200, 200, 200, 429, 429]
     assert len(receiver.requests) == 3
-    refused = alice_client.post(test_url(channel))
+    refused = alice_client.post(channel_test_url(channel))
     assert int(refused["Retry-After"]) > 0
     assert "3/min" in refused.data["detail"]
 
@@ -57,8 +54,8 @@ def test_the_throttle_is_per_team_across_its_members(
     shared_team.add(bob, Role.ADMIN)
     channel = webhook(shared_team, receiver.url)
 
-    alice_codes = [alice_client.post(test_url(channel)).status_code for _ in range(2)]
-    bob_code = bob_client.post(test_url(channel)).status_code
+    alice_codes = [alice_client.post(channel_test_url(channel)).status_code for _ in range(2)]
+    bob_code = bob_client.post(channel_test_url(channel)).status_code
 
     assert alice_codes == [200, 200] and bob_code == 429
     assert len(receiver.requests) == 2
@@ -75,7 +72,10 @@ def test_the_throttle_is_per_user_across_their_teams(settings, alice, alice_clie
         ).data["id"]
     )
 
-    codes = [alice_client.post(test_url(channel)).status_code for channel in (first, first, second)]
+    codes = [
+        alice_client.post(channel_test_url(channel)).status_code
+        for channel in (first, first, second)
+    ]
 
     assert codes == [200, 200, 429]
 
@@ -164,7 +164,7 @@ def test_a_test_to_a_recipient_who_left_the_team_is_refused(
     channel = email(shared_team, "bob@example.com")
     Membership.objects.filter(team=shared_team, user=bob).delete()
 
-    response = alice_client.post(test_url(channel))
+    response = alice_client.post(channel_test_url(channel))
 
     assert response.status_code == 400
     assert "bob@example.com is not a member" in response.data["config"][0]
