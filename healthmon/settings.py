@@ -361,6 +361,9 @@ NOTIFY_RETRY_AFTER_MAX = envint("NOTIFY_RETRY_AFTER_MAX", 1800, minimum=1)
 NOTIFY_TIMEOUT = envfloat("NOTIFY_TIMEOUT", 10.0)
 # A delivery left "sending" this long (its worker died mid-send) may be claimed again.
 NOTIFY_SENDING_LEASE = envint("NOTIFY_SENDING_LEASE", 300, minimum=10)
+# A later event of an incident (resolved) waits while an earlier one (opened) is still on its
+# way to the same channel; its task looks again after this many seconds.
+NOTIFY_ORDER_RECHECK = envint("NOTIFY_ORDER_RECHECK", 5, minimum=1)
 # A pending or failed delivery neither enqueued nor attempted for this long lost its task
 # (broker restart, purge); the beat job requeue_stalled_deliveries enqueues it again.
 NOTIFY_STALLED_AFTER = envint("NOTIFY_STALLED_AFTER", 3600, minimum=60)

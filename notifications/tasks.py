@@ -3,7 +3,8 @@
 Both are idempotent, so they are acknowledged late and redelivered if a worker dies: a
 redelivered fan-out finds its deliveries already there, a redelivered delivery finds its
 row already claimed or delivered. Failures that retries cannot fix end in the dead-letter
-store (``deadletters.py``), written for every task by the ``task_failure`` signal.
+store (``deadletters.py``), written by the ``task_failure`` signal; the periodic sweep is
+not kept there: its next run replaces a failed one.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ def notify_incident(self: Task, incident_id: int, event: str) -> int:
 @shared_task(
     name=task_names.REQUEUE_STALLED_DELIVERIES,
     **REDELIVER_IF_LOST,  # a delivery enqueued twice is claimed once
-    dead_letter=False,  # periodic: the next run (every 5 minutes, beat) replaces a failed one
 )
 def requeue_stalled_deliveries() -> int:
     """Enqueue again the deliveries whose task the broker lost (see services)."""
@@ -86,6 +86,13 @@ def deliver_notification(self: Task, delivery_id: int) -> str:
             # lease lapses. A fresh message, so this retry budget is not spent on waiting.
             deliver_notification.apply_async((delivery_id,), countdown=busy_for + 1)
             return "busy"
+        if services.delivery_held(delivery_id=delivery_id):
+            # An earlier event of the incident is still on its way to this channel: look
+            # again shortly (a fresh message, not a retry) and go out once it is done.
+            deliver_notification.apply_async(
+                (delivery_id,), countdown=settings.NOTIFY_ORDER_RECHECK
+            )
+            return "held"
         return "nothing to do"  # delivered, dead, skipped or deleted: a redelivery
     try:
         services.delivery_attempt(delivery=delivery)
