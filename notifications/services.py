@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import secrets as secrets_module
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -342,6 +342,39 @@ def record_attempt_durably(delivery: Delivery, *, attempt: AttemptRecord) -> Non
             time.sleep(pause)
 
 
+class OutcomeNotRecorded(Exception):
+    """The database stayed away through every pause of ``RECORD_PAUSES``.
+
+    ``carried`` is the attempt as JSON, for the task to carry in its retry message: the
+    retry writes it down (``delivery_record_carried``) instead of sending the alert again.
+    """
+
+    def __init__(self, carried: dict) -> None:
+        super().__init__(f"could not record attempt {carried['claim']}: the database is away")
+        self.carried = carried
+
+
+def delivery_record_carried(*, delivery_id: int, carried: dict) -> AttemptRecord | None:
+    """Write down an attempt carried by a retry message (see ``OutcomeNotRecorded``).
+
+    None when there is nothing to write: the attempt is in the log already (a replayed dead
+    letter, a redelivered message) or the delivery is gone; the task then goes on as usual.
+    """
+    delivery = Delivery.objects.filter(id=delivery_id).first()
+    if delivery is None or delivery.attempt_log.filter(number=carried["claim"]).exists():
+        return None
+    delivery.attempts = carried["claim"]  # the claim token of the worker that sent it
+    attempt = AttemptRecord(
+        started_at=datetime.fromisoformat(carried["started_at"]),
+        duration_ms=carried["duration_ms"],
+        outcome=carried["outcome"],
+        response_code=carried["response_code"],
+        error=carried["error"],
+    )
+    record_attempt_durably(delivery, attempt=attempt)
+    return attempt
+
+
 def _already_accepted(delivery: Delivery) -> AttemptRecord | None:
     """The attempt of an earlier claim that the receiver accepted (2xx), if any."""
     accepted = delivery.attempt_log.filter(outcome=AttemptOutcome.DELIVERED).first()
@@ -386,10 +419,12 @@ def delivery_attempt(*, delivery: Delivery) -> None:
     else:
         outcome = AttemptOutcome.PERMANENT if failure.permanent else AttemptOutcome.TRANSIENT
         response_code, error = failure.response_code, failure.message
-    record_attempt_durably(
-        delivery,
-        attempt=AttemptRecord(started_at, duration_ms, outcome, response_code, error),
-    )
+    attempt = AttemptRecord(started_at, duration_ms, outcome, response_code, error)
+    try:
+        record_attempt_durably(delivery, attempt=attempt)
+    except (OperationalError, InterfaceError) as exc:
+        carried = {**asdict(attempt), "started_at": started_at.isoformat()}
+        raise OutcomeNotRecorded({**carried, "claim": delivery.attempts}) from exc
     delivery_attempted.send(Delivery, delivery=delivery, outcome=outcome, duration_ms=duration_ms)
     if failure is not None:
         raise failure

@@ -19,6 +19,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from lib import task_names
 from lib.task_acks import REDELIVER_IF_LOST
 from notifications import services
+from notifications.models import AttemptOutcome, DeliveryStatus
 from notifications.transports import TransportError
 
 logger = logging.getLogger(__name__)
@@ -76,8 +77,15 @@ def requeue_stalled_deliveries() -> int:
     autoretry_for=(TransientDeliveryError, OperationalError, InterfaceError),
     **RETRY_POLICY,
 )
-def deliver_notification(self: Task, delivery_id: int) -> str:
-    """Attempt one delivery; retried with exponential backoff and jitter, then dead-lettered."""
+def deliver_notification(self: Task, delivery_id: int, carried: dict | None = None) -> str:
+    """Attempt one delivery; retried with exponential backoff and jitter, then dead-lettered.
+
+    ``carried``: an attempt made by an earlier run that the database could not record then;
+    it is written down instead of sending the alert again."""
+    if carried is not None:
+        recorded = services.delivery_record_carried(delivery_id=delivery_id, carried=carried)
+        if recorded is not None:
+            return _after_recorded(self, delivery_id, recorded)
     delivery = services.delivery_claim(delivery_id=delivery_id)
     if delivery is None:
         busy_for = services.delivery_lease_remaining(delivery_id=delivery_id)
@@ -96,6 +104,15 @@ def deliver_notification(self: Task, delivery_id: int) -> str:
         return "nothing to do"  # delivered, dead, skipped or deleted: a redelivery
     try:
         services.delivery_attempt(delivery=delivery)
+    except services.OutcomeNotRecorded as exc:
+        # Sent, but the database stayed away longer than the recording's own retries: the
+        # retry message carries what happened, so that it is written down, not sent again.
+        raise self.retry(
+            args=[delivery_id],
+            kwargs={"carried": exc.carried},
+            exc=exc,
+            countdown=settings.NOTIFY_RETRY_BACKOFF,
+        ) from exc
     except TransportError as exc:
         if exc.permanent:
             raise PermanentDeliveryError(exc.message) from exc
@@ -106,3 +123,18 @@ def deliver_notification(self: Task, delivery_id: int) -> str:
             raise self.retry(exc=TransientDeliveryError(exc.message), countdown=countdown) from exc
         raise TransientDeliveryError(exc.message) from exc
     return delivery.status
+
+
+def _after_recorded(task: Task, delivery_id: int, recorded: services.AttemptRecord) -> str:
+    """Go on from a carried attempt once it is recorded, as if it had just been made."""
+    if recorded.outcome == AttemptOutcome.DELIVERED:
+        return DeliveryStatus.DELIVERED
+    if recorded.outcome == AttemptOutcome.PERMANENT:
+        raise PermanentDeliveryError(recorded.error)
+    # Transient: the next retry sends again, so its message carries nothing.
+    raise task.retry(
+        args=[delivery_id],
+        kwargs={},
+        exc=TransientDeliveryError(recorded.error),
+        countdown=settings.NOTIFY_RETRY_BACKOFF,
+    )
