@@ -148,7 +148,7 @@ class DeliveryQuerySet(models.QuerySet):
         *,
         sources: frozenset[str] | None = None,
         or_where: Q | None = None,
-        and_where: Q | models.Exists | None = None,
+        and_where: Q | models.Expression | None = None,
         **fields,
     ) -> bool:
         # ``sources`` narrows the table's sources when a status is allowed only on a further
