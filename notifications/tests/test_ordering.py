@@ -118,3 +118,19 @@ def test_resolved_reaches_the_receiver_after_opened_even_when_opened_needs_retri
         ("incident.opened", 1),
         ("incident.resolved", 2),
     ]
+
+
+@pytest.mark.django_db
+def test_the_delivery_history_shows_each_events_sequence(alice, alice_client, receiver):
+    monitor = make_monitor(alice.personal_team)
+    make_webhook(alice.personal_team, receiver.url, monitors=[monitor])
+    incident = make_incident(monitor)
+    Incident.objects.filter(id=incident.id).update(resolved_at=incident.opened_at + MINUTE)
+    fanned_out(incident, "opened", "resolved")
+
+    response = alice_client.get(f"/api/v1/incidents/{incident.id}/deliveries/")
+
+    rows = sorted(
+        (d["event"], d["sequence"], d["payload"]["sequence"]) for d in response.json()["results"]
+    )
+    assert rows == [("opened", 1, 1), ("resolved", 2, 2)]
