@@ -9,7 +9,8 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError
 from django.utils import timezone
 
-import incidents.tasks  # noqa: F401  (registers the tasks named below)
+import accounts.tasks  # noqa: F401  (registers the tasks named below)
+import incidents.tasks  # noqa: F401
 import monitors.tasks  # noqa: F401
 from accounts.models import Role
 from healthmon.celery import app
@@ -82,6 +83,7 @@ PERIODIC_TASKS = [
     task_names.ROLLUP_CHECK_RESULTS,
     task_names.PRUNE_CHECK_RESULTS,
     task_names.REQUEUE_STALLED_DELIVERIES,
+    task_names.FLUSH_EXPIRED_TOKENS,
 ]
 
 
