@@ -155,6 +155,8 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
     env.setdefault("NOTIFY_RETRY_BACKOFF", "1")
     env.setdefault("NOTIFY_RETRY_BACKOFF_MAX", "1")
     env.setdefault("NOTIFY_MAX_RETRIES", "4")
+    # A later event of an incident waiting for an earlier one looks again every second.
+    env.setdefault("NOTIFY_ORDER_RECHECK", "1")
     metrics_dir = ROOT / "test-artifacts" / f"prometheus-{os.getpid()}"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)

@@ -16,7 +16,6 @@ from lib.task_acks import ACK_ON_RECEIPT
     max_retries=0,
     time_limit=600,
     ignore_result=True,
-    dead_letter=False,  # periodic: the next run deletes what this one left
 )
 def flush_expired_tokens() -> int:
     """Daily (beat): forget refresh tokens past their expiry, and their blacklist entries,

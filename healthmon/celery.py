@@ -77,14 +77,7 @@ app.conf.task_time_limit = 300
 # Late-acked tasks run again after a lost broker connection; don't also keep running them.
 app.conf.worker_cancel_long_running_tasks_on_connection_loss = True
 
-if app.conf.broker_url and app.conf.broker_url.startswith(("redis://", "rediss://")):
-    # Redis redelivers an unacked (late-ack) message after visibility_timeout. It must exceed
-    # the longest task run and the longest retry countdown, or a message runs twice (the
-    # idempotent tasks would then do nothing, but why waste the work).
-    app.conf.broker_transport_options = {
-        **(app.conf.broker_transport_options or {}),
-        "visibility_timeout": 3600,
-    }
+# Redis' visibility_timeout: CELERY_VISIBILITY_TIMEOUT in settings.py, which says why.
 
 # When each task's message is acknowledged is chosen in its own decorator, from the two
 # policies of lib/task_acks.py; nothing here overrides it.
@@ -143,6 +136,17 @@ def check_gevent_database(sender=None, **kwargs) -> None:
             "would block the whole worker. Start the worker with `-P gevent` on the "
             "command line (celery -A healthmon worker -P gevent ...)."
         )
+
+
+@worker_init.connect
+def check_countdowns_fit(sender=None, **kwargs) -> None:
+    """Refuse to start a worker whose retry countdowns outlast Redis' visibility timeout
+    (Celery runs Django's system checks at start but ignores their errors)."""
+    from healthmon.checks import check_countdowns_fit_visibility_timeout
+
+    errors = check_countdowns_fit_visibility_timeout(None)
+    if errors:
+        raise SystemExit(" ".join(f"{error.msg} {error.hint}" for error in errors))
 
 
 app.autodiscover_tasks()

@@ -19,6 +19,34 @@ MONITOR_TIMEOUT_CEILING_SECONDS = 300
 def register() -> None:
     register_check(check_metrics_protected, Tags.security, deploy=True)
     register_check(check_monitor_max_timeout)
+    register_check(check_countdowns_fit_visibility_timeout)
+
+
+def longest_countdowns() -> dict[str, float]:
+    """Every countdown a notification task may set on its own message, by setting."""
+    return {
+        "NOTIFY_RETRY_BACKOFF_MAX": settings.NOTIFY_RETRY_BACKOFF_MAX,
+        "NOTIFY_RETRY_AFTER_MAX": settings.NOTIFY_RETRY_AFTER_MAX,
+        # A task finding its delivery held by a live worker looks again when the lease lapses.
+        "NOTIFY_SENDING_LEASE": settings.NOTIFY_SENDING_LEASE + 1,
+        "NOTIFY_ORDER_RECHECK": settings.NOTIFY_ORDER_RECHECK,
+    }
+
+
+def check_countdowns_fit_visibility_timeout(app_configs, **kwargs) -> list[Error]:
+    """A message waiting for its countdown stays unacknowledged; if the wait outlasts Redis'
+    visibility timeout, Redis hands it to another worker too and the retry runs twice."""
+    timeout = settings.CELERY_VISIBILITY_TIMEOUT
+    return [
+        Error(
+            f"{name} ({seconds:g} s) is not below CELERY_VISIBILITY_TIMEOUT ({timeout} s): "
+            "a retry waiting that long would be redelivered by Redis while it waits.",
+            hint=f"Lower {name} or raise CELERY_VISIBILITY_TIMEOUT above it.",
+            id="healthmon.E002",
+        )
+        for name, seconds in longest_countdowns().items()
+        if seconds >= timeout
+    ]
 
 
 def check_metrics_protected(app_configs, **kwargs) -> list[Warning]:

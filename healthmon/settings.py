@@ -296,6 +296,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# Redis redelivers a late-ack message not acknowledged within this many seconds, and a
+# message waiting for its retry countdown or ETA is unacknowledged all that time. It must
+# exceed the longest task run and every countdown a task sets (the retry backoff and
+# Retry-After maxima of notifications below): a startup check (healthmon/checks.py) refuses
+# a budget that does not fit.
+CELERY_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -364,9 +372,10 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "healthmon <healthmon@localhos
 
 # --- Notifications --------------------------------------------------------------------------
 # Delivery retries: exponential backoff (BACKOFF x 2^retry seconds, capped at BACKOFF_MAX,
-# with full jitter), then the dead-letter store. Read when the worker starts. Keep both
-# maxima below Redis' visibility_timeout (3600 s, healthmon/celery.py): a countdown longer
-# than that is redelivered while it waits (harmless, the claim makes it a no-op, but wasted).
+# with full jitter), then the dead-letter store. Read when the worker starts. With the
+# defaults an alert is tried 11 times over at most 2 h 2 min (README: "How long an alert is
+# retried"). Both maxima must stay below CELERY_VISIBILITY_TIMEOUT (checked at startup): a
+# countdown longer than that is redelivered while it waits.
 NOTIFY_MAX_RETRIES = envint("NOTIFY_MAX_RETRIES", 10, minimum=0)
 NOTIFY_RETRY_BACKOFF = envint("NOTIFY_RETRY_BACKOFF", 15, minimum=1)
 NOTIFY_RETRY_BACKOFF_MAX = envint("NOTIFY_RETRY_BACKOFF_MAX", 1800, minimum=1)
@@ -377,6 +386,9 @@ NOTIFY_RETRY_AFTER_MAX = envint("NOTIFY_RETRY_AFTER_MAX", 1800, minimum=1)
 NOTIFY_TIMEOUT = envfloat("NOTIFY_TIMEOUT", 10.0)
 # A delivery left "sending" this long (its worker died mid-send) may be claimed again.
 NOTIFY_SENDING_LEASE = envint("NOTIFY_SENDING_LEASE", 300, minimum=10)
+# A later event of an incident (resolved) waits while an earlier one (opened) is still on its
+# way to the same channel; its task looks again after this many seconds.
+NOTIFY_ORDER_RECHECK = envint("NOTIFY_ORDER_RECHECK", 5, minimum=1)
 # A pending or failed delivery neither enqueued nor attempted for this long lost its task
 # (broker restart, purge); the beat job requeue_stalled_deliveries enqueues it again.
 NOTIFY_STALLED_AFTER = envint("NOTIFY_STALLED_AFTER", 3600, minimum=60)

@@ -82,7 +82,6 @@ PRUNE_MAX_BATCHES = 100
     max_retries=0,
     time_limit=120,
     ignore_result=True,
-    dead_letter=False,  # periodic: the next run (seconds later) picks up where this one stopped
 )
 def rollup_check_results() -> int:
     """Every few seconds (beat): merge the results stored since the last run into rollups."""
@@ -98,7 +97,6 @@ def rollup_check_results() -> int:
     max_retries=0,
     time_limit=600,
     ignore_result=True,
-    dead_letter=False,  # periodic: the next run deletes what this one left
 )
 def prune_check_results() -> int:
     """Every 10 minutes (beat): delete raw results older than CHECK_RETENTION_DAYS (and

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.utils.html import format_html
 
-from notifications import deadletters
+from notifications import deadletters, redelivery
 from notifications.channel_config import validate_channel_settings
 from notifications.models import Channel, ChannelKind, DeadLetter, Delivery, DeliveryAttempt
 from notifications.quotas import validate_channel_quota
@@ -152,6 +152,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_select_related = ["incident"]
     date_hierarchy = "created_at"
     inlines = [DeliveryAttemptInline]
+    actions = ["retry"]
     readonly_fields = [
         "key",
         "incident",
@@ -173,6 +174,19 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="Last error")
     def short_error(self, delivery: Delivery) -> str:
         return delivery.last_error[:80]
+
+    @admin.action(description="Retry selected undelivered deliveries")
+    def retry(self, request, queryset: QuerySet[Delivery]) -> None:
+        retried, refused = 0, []
+        for delivery_id in queryset.values_list("id", flat=True):
+            try:
+                redelivery.delivery_retry(delivery_id=delivery_id, user=request.user)
+                retried += 1
+            except redelivery.DeliveryNotRetryable as exc:
+                refused.append(str(exc))
+        self.message_user(request, f"Retried {retried} deliveries.")
+        if refused:
+            self.message_user(request, " ".join(refused), level=messages.WARNING)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -14,7 +14,7 @@ from accounts.access import TeamScopedViewSetMixin, team_roles
 from accounts.models import Role
 from incidents.models import Incident
 from lib.serializers import service_errors_as_400
-from notifications import deadletters, services
+from notifications import deadletters, redelivery, services
 from notifications.filters import ChannelFilter, DeadLetterFilter, DeliveryFilter
 from notifications.models import Channel, ChannelKind, DeadLetter, Delivery
 from notifications.serializers import (
@@ -87,13 +87,36 @@ class ChannelViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
 class DeliveryViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """Delivery history: one row per incident event and channel, with every attempt.
 
-    Also served per incident at ``/api/v1/incidents/{id}/deliveries/``."""
+    Also served per incident at ``/api/v1/incidents/{id}/deliveries/``. Admins and owners
+    retry an undelivered one: ``POST /api/v1/deliveries/{id}/retry/``."""
 
     team_path = "incident__team"
     queryset = Delivery.objects.select_related("incident").prefetch_related("attempt_log")
     serializer_class = DeliverySerializer
+    write_role = Role.ADMIN
     filterset_class = DeliveryFilter
     ordering_fields = ["created_at", "last_attempt_at", "status"]
+
+    @extend_schema(request=None, responses={202: DeliverySerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        """Try an undelivered delivery again now (202): pending, failed, dead, or stuck
+        sending past its lease; 409 with the reason if it is delivered, skipped or being
+        sent right now."""
+        delivery = self.get_object()
+        try:
+            delivery = redelivery.delivery_retry(delivery_id=delivery.id, user=request.user)
+        except redelivery.DeliveryNotRetryable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except BrokerError:
+            return Response(
+                {
+                    "detail": "The task broker is unavailable; the delivery will be retried by "
+                    "the stalled-delivery sweep."
+                },
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     def get_queryset(self):
         queryset = super().get_queryset()

@@ -2,8 +2,11 @@
 
 Recorded from Celery's ``task_failure`` signal (see ``signals.py``), which fires once per
 task when it raises for the last time: its retries ran out, or the error was not one to
-retry. A task opts out with the class attribute ``dead_letter = False`` (for example a
-periodic job whose next run replaces a failed one).
+retry. Only the tasks in ``DEAD_LETTERED_TASKS`` are kept: their work is owed to someone
+and nothing else would do it again (an evaluation, an alert). Periodic, self-replacing
+tasks (the dispatcher, check batches, sweeps, rollups) are not: their next run replaces a
+failed one, so during a database outage they would only pile up as noise, and replaying
+them later would run stale work.
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ from notifications.models import DeadLetter, Delivery
 from notifications.transports import redact, transport_for
 
 logger = logging.getLogger(__name__)
+
+DEAD_LETTERED_TASKS = frozenset(
+    {
+        task_names.EVALUATE_CHECK_RESULTS,
+        task_names.NOTIFY_INCIDENT,
+        task_names.DELIVER_NOTIFICATION,
+    }
+)
 
 
 def _argument(args: list, kwargs: dict, position: int, name: str):

@@ -46,6 +46,28 @@ def incident_links(incident_id: int, monitor_id: int | None) -> dict[str, str | 
     }
 
 
+# The events of an incident in the order they can happen; breaks ties of equal timestamps.
+EVENT_ORDER = ("opened", "acknowledged", "resolved")
+
+
+def event_sequence(incident: Incident, event: str, *, occurred_at: datetime) -> int:
+    """1 for the first event of the incident, 2 for the next, ...: the events that happened
+    before this one, by their timestamps on the incident. Derived from the incident, not
+    from the order in which notify tasks run, so a late fan-out still gets its place."""
+    moments = {
+        "opened": incident.opened_at,
+        "acknowledged": incident.acknowledged_at,
+        "resolved": incident.resolved_at,
+        event: occurred_at,
+    }
+    position = (occurred_at, EVENT_ORDER.index(event))
+    return 1 + sum(
+        1
+        for other, moment in moments.items()
+        if other != event and moment is not None and (moment, EVENT_ORDER.index(other)) < position
+    )
+
+
 def incident_payload(incident: Incident, event: str, *, occurred_at: datetime) -> dict:
     """The webhook body (README: "Webhook payload"); other transports render from it."""
     monitor = incident.monitor
@@ -53,6 +75,7 @@ def incident_payload(incident: Incident, event: str, *, occurred_at: datetime) -
     return {
         "version": PAYLOAD_VERSION,
         "event": f"incident.{event}",
+        "sequence": event_sequence(incident, event, occurred_at=occurred_at),
         "occurred_at": _iso(occurred_at),
         "team": {"id": incident.team_id, "name": incident.team.name},
         "monitor": {

@@ -9,7 +9,7 @@ from enum import Enum
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q
 from django.utils import timezone
 
 from incidents.models import IncidentEvent
@@ -94,6 +94,18 @@ class DeliveryTransition(Enum):
         DeliveryStatus.DEAD,
     )
     REPLAY = "replay", {DeliveryStatus.DEAD, DeliveryStatus.FAILED}, DeliveryStatus.PENDING
+    # An operator asks for another try of anything not delivered yet; a sending row only
+    # once its lease lapsed (see DeliveryQuerySet.retry).
+    RETRY = (
+        "retry",
+        {
+            DeliveryStatus.PENDING,
+            DeliveryStatus.SENDING,
+            DeliveryStatus.FAILED,
+            DeliveryStatus.DEAD,
+        },
+        DeliveryStatus.PENDING,
+    )
     # The broker refused the replayed task: dead again, so that it can be replayed later.
     UNDO_REPLAY = "undo the replay of", {DeliveryStatus.PENDING}, DeliveryStatus.DEAD
 
@@ -113,6 +125,15 @@ class DeliveryTransition(Enum):
         return self.target
 
 
+# May still go out: a later event of the same incident waits for these (DeliveryQuerySet.claim).
+IN_FLIGHT = frozenset({DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED})
+
+
+def _lapsed(now: datetime) -> datetime:
+    """A sending row last claimed before this belongs to a worker that died mid-send."""
+    return now - timedelta(seconds=settings.NOTIFY_SENDING_LEASE)
+
+
 class DeliveryQuerySet(models.QuerySet):
     """Transitions of a delivery known by id, as conditional UPDATEs: of two processes racing
     for the same row (two workers, a worker and a replay), exactly one changes it. Each
@@ -125,13 +146,20 @@ class DeliveryQuerySet(models.QuerySet):
         transition: DeliveryTransition,
         delivery_id: int,
         *,
+        sources: frozenset[str] | None = None,
         or_where: Q | None = None,
+        and_where: Q | models.Expression | None = None,
         **fields,
     ) -> bool:
-        in_source = Q(status__in=transition.sources)
+        # ``sources`` narrows the table's sources when a status is allowed only on a further
+        # condition, given as ``or_where``; ``and_where`` applies to every source.
+        in_source = Q(status__in=transition.sources if sources is None else sources)
         if or_where is not None:
             in_source |= or_where
-        changed = self.filter(in_source, id=delivery_id).update(status=transition.target, **fields)
+        queryset = self.filter(in_source, id=delivery_id)
+        if and_where is not None:
+            queryset = queryset.filter(and_where)
+        changed = queryset.update(status=transition.target, **fields)
         return changed == 1
 
     def claim(self, delivery_id: int, *, now: datetime) -> bool:
@@ -139,16 +167,46 @@ class DeliveryQuerySet(models.QuerySet):
 
         Delivered, dead and skipped rows are never claimed, so a redelivered task cannot send
         twice. A row left sending longer than NOTIFY_SENDING_LEASE belonged to a worker that
-        died mid-send; it is taken over.
+        died mid-send; it is taken over. A row is not claimed while an earlier event of its
+        incident is still on its way to the same channel (``earlier_in_flight``): receivers
+        get "opened" before "resolved". The new ``attempts`` is the claim token that the
+        ``mark_*`` methods check.
         """
-        lapsed = now - timedelta(seconds=settings.NOTIFY_SENDING_LEASE)
-        take_over = Q(status__in=DeliveryTransition.TAKE_OVER.sources, last_attempt_at__lt=lapsed)
+        take_over = Q(
+            status__in=DeliveryTransition.TAKE_OVER.sources, last_attempt_at__lt=_lapsed(now)
+        )
         return self._apply(
             DeliveryTransition.CLAIM,
             delivery_id,
             or_where=take_over,
+            and_where=~models.Exists(
+                Delivery.objects.earlier_in_flight(
+                    incident=OuterRef("incident_id"),
+                    channel=OuterRef("channel_id"),
+                    sequence=OuterRef("sequence"),
+                )
+            ),
             attempts=F("attempts") + 1,
             last_attempt_at=now,
+        )
+
+    def earlier_in_flight(self, *, incident, channel, sequence) -> DeliveryQuerySet:
+        """Deliveries of an earlier event of the same incident to the same channel that may
+        still go out (pending, sending or retrying): a later event waits for them. Takes
+        values or ``OuterRef``s."""
+        return self.filter(
+            incident_id=incident, channel_id=channel, sequence__lt=sequence, status__in=IN_FLIGHT
+        )
+
+    def retry(self, delivery_id: int, *, now: datetime) -> bool:
+        """Make an undelivered delivery claimable again, for an operator's retry."""
+        stuck = Q(status=DeliveryStatus.SENDING, last_attempt_at__lt=_lapsed(now))
+        return self._apply(
+            DeliveryTransition.RETRY,
+            delivery_id,
+            sources=DeliveryTransition.RETRY.sources - {DeliveryStatus.SENDING},
+            or_where=stuck,
+            queued_at=now,
         )
 
     def dead_letter(self, delivery_id: int) -> bool:
@@ -193,6 +251,9 @@ class Delivery(models.Model):
     channel_name = models.CharField(max_length=100)
     channel_kind = models.CharField(max_length=10, choices=ChannelKind.choices)
     event = models.CharField(max_length=12, choices=IncidentEvent.choices)
+    sequence = models.PositiveSmallIntegerField(
+        default=1, help_text="Order of the event within its incident (1 = opened), in the payload"
+    )
     status = models.CharField(
         max_length=9, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
@@ -249,19 +310,22 @@ class Delivery(models.Model):
         self._move(DeliveryTransition.SKIP, last_error=reason)
 
     def _move(self, transition: DeliveryTransition, **fields) -> None:
-        """Apply a transition to this claimed row, in memory and, conditionally, in the table."""
+        """Apply a transition to this claimed row, in memory and, conditionally, in the table.
+
+        ``attempts`` is the claim token: a worker whose lease lapsed and whose row another
+        worker took over (attempts + 1) cannot record over the new holder's claim."""
         target = transition.check(self.status)
-        changed = Delivery.objects.filter(id=self.id, status__in=transition.sources).update(
-            status=target, **fields
-        )
+        changed = Delivery.objects.filter(
+            id=self.id, status__in=transition.sources, attempts=self.attempts
+        ).update(status=target, **fields)
         if changed != 1:
-            # The row changed since this worker claimed it (dead-lettered, or taken over
-            # after the lease lapsed and finished by the other worker): say so, never
-            # overwrite what the other process recorded.
+            # The row changed since this worker claimed it (dead-lettered, retried by an
+            # operator, or taken over after the lease lapsed): say so, never overwrite
+            # what the other process recorded.
             now_in = Delivery.objects.filter(id=self.id).values_list("status", flat=True)
             raise IllegalDeliveryTransition(
                 f"Cannot {transition.verb} delivery {self.id}: it changed to "
-                f"{now_in.first() or 'deleted'} since it was claimed."
+                f"{now_in.first() or 'deleted'} since it was claimed (attempt {self.attempts})."
             )
         self.status = target
         for name, value in fields.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
+from notifications import deadletters
 from notifications.models import DeadLetter, Delivery, DeliveryStatus
 
 
@@ -30,5 +31,9 @@ def deliveries_in_flight() -> dict[str, int]:
 
 
 def dead_letters_to_replay(*, task_name: str | None = None) -> QuerySet[DeadLetter]:
-    queryset = DeadLetter.objects.filter(replayed_at__isnull=True).order_by("first_failed_at", "id")
+    """What ``replay --all`` enqueues: not replayed yet, and of a task that is dead-lettered
+    today (rows of periodic tasks recorded before they stopped being kept are left alone)."""
+    queryset = DeadLetter.objects.filter(
+        replayed_at__isnull=True, task_name__in=deadletters.DEAD_LETTERED_TASKS
+    ).order_by("first_failed_at", "id")
     return queryset.filter(task_name=task_name) if task_name else queryset

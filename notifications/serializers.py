@@ -156,6 +156,7 @@ class DeliverySerializer(serializers.ModelSerializer):
             "channel_name",
             "channel_kind",
             "event",
+            "sequence",
             "status",
             "attempts",
             "response_code",

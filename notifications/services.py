@@ -3,14 +3,15 @@ into deliveries, claim and attempt one delivery, send a test message."""
 
 from __future__ import annotations
 
+import logging
 import secrets as secrets_module
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,9 +30,12 @@ from notifications.models import (
     DeliveryAttempt,
     DeliveryStatus,
     DeliveryTransition,
+    IllegalDeliveryTransition,
 )
 from notifications.quotas import validate_channel_quota
 from notifications.transports import TransportError, redact, transport_for
+
+logger = logging.getLogger(__name__)
 
 # --- Channels -----------------------------------------------------------------------------
 
@@ -198,6 +202,7 @@ def deliveries_owed(*, incident_id: int, event: str) -> list[int]:
                 channel_name=channel.name,
                 channel_kind=channel.kind,
                 event=event,
+                sequence=payload["sequence"],
                 payload=payload,
             )
             for channel in channels
@@ -216,22 +221,34 @@ def deliveries_owed(*, incident_id: int, event: str) -> list[int]:
 def deliveries_stalled(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     """Claim deliveries whose task seems lost, to enqueue them again.
 
-    Pending or failed, and neither enqueued nor attempted for NOTIFY_STALLED_AFTER (longer
-    than any retry countdown): the broker lost the message (a Redis restart without
-    persistence, a purge). Re-enqueueing a delivery whose task does exist is harmless: the
-    claim lets only one of them send. SKIP LOCKED and the new ``queued_at`` keep two
-    sweepers from taking the same rows.
+    - Pending or failed, and neither enqueued nor attempted for NOTIFY_STALLED_AFTER (longer
+      than any retry countdown): the broker lost the message (a Redis restart without
+      persistence, a purge).
+    - Sending past NOTIFY_SENDING_LEASE: the worker died mid-send, or Celery dropped its
+      late-ack task after a broker connection loss; the message may be gone with Redis'
+      data or come back only after the visibility timeout. The enqueued task takes it over.
+
+    Re-enqueueing a delivery whose task does exist is harmless: the claim lets only one of
+    them send. SKIP LOCKED and the new ``queued_at`` keep two sweepers from taking the same
+    rows.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.NOTIFY_STALLED_AFTER)
+    lost = Q(
+        Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=cutoff),
+        status__in=DeliveryTransition.CLAIM.sources,
+        queued_at__lt=cutoff,
+    )
+    lapsed = now - timedelta(seconds=settings.NOTIFY_SENDING_LEASE)
+    abandoned = Q(
+        status__in=DeliveryTransition.TAKE_OVER.sources,
+        last_attempt_at__lt=lapsed,
+        queued_at__lt=lapsed,
+    )
     with transaction.atomic():
         ids = list(
             Delivery.objects.select_for_update(skip_locked=True)
-            .filter(
-                Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=cutoff),
-                status__in=DeliveryTransition.CLAIM.sources,
-                queued_at__lt=cutoff,
-            )
+            .filter(lost | abandoned)
             .order_by("queued_at")
             .values_list("id", flat=True)[:limit]
         )
@@ -260,29 +277,126 @@ def delivery_lease_remaining(*, delivery_id: int, now: datetime | None = None) -
     return max(0.0, (expires - (now or timezone.now())).total_seconds())
 
 
-@transaction.atomic
-def _record_attempt(
-    delivery: Delivery,
-    *,
-    started_at: datetime,
-    duration_ms: int,
-    outcome: str,
-    response_code: int | None,
-    error: str,
-) -> None:
-    DeliveryAttempt.objects.create(
-        delivery=delivery,
-        number=delivery.attempts,
-        started_at=started_at,
-        duration_ms=duration_ms,
-        outcome=outcome,
-        response_code=response_code,
-        error=error,
+def delivery_held(*, delivery_id: int) -> bool:
+    """Whether the delivery waits for an earlier event of its incident to the same channel."""
+    delivery = Delivery.objects.filter(id=delivery_id).first()
+    if delivery is None or delivery.channel_id is None:
+        return False
+    return Delivery.objects.earlier_in_flight(
+        incident=delivery.incident_id, channel=delivery.channel_id, sequence=delivery.sequence
+    ).exists()
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """What one attempt did, as it is written to the attempt log."""
+
+    started_at: datetime
+    duration_ms: int
+    outcome: str
+    response_code: int | None
+    error: str
+
+
+def record_attempt(delivery: Delivery, *, attempt: AttemptRecord) -> None:
+    """Write the attempt to the log and move the delivery to its outcome, in one transaction.
+
+    A worker whose claim was taken over (its lease lapsed) still logs what its attempt did,
+    so that the history is complete and a 2xx is never sent again, but it leaves the status
+    to the new holder of the claim.
+    """
+    with transaction.atomic():
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            number=delivery.attempts,
+            started_at=attempt.started_at,
+            duration_ms=attempt.duration_ms,
+            outcome=attempt.outcome,
+            response_code=attempt.response_code,
+            error=attempt.error,
+        )
+        try:
+            with transaction.atomic():
+                if attempt.outcome == AttemptOutcome.DELIVERED:
+                    delivery.mark_delivered(response_code=attempt.response_code, now=timezone.now())
+                else:
+                    delivery.mark_failed(response_code=attempt.response_code, error=attempt.error)
+        except IllegalDeliveryTransition as exc:
+            logger.warning("attempt %d logged only: %s", delivery.attempts, exc)
+
+
+# Recording an outcome survives a database outage of about this long (sum of the pauses):
+# what a receiver accepted must be written down before the task ends, or the delivery would
+# stay "sending" and be sent again once its lease lapses.
+RECORD_PAUSES = (0.2, 0.5, 1, 2, 4, 8, 15)
+
+
+def record_attempt_durably(delivery: Delivery, *, attempt: AttemptRecord) -> None:
+    """``record_attempt``, tried again on a lost database connection, reconnecting."""
+    for pause in (*RECORD_PAUSES, None):
+        try:
+            record_attempt(delivery, attempt=attempt)
+            return
+        except (OperationalError, InterfaceError):
+            if pause is None:
+                raise
+            logger.warning(
+                "could not record attempt %d of delivery %d; again in %gs",
+                delivery.attempts,
+                delivery.id,
+                pause,
+                exc_info=True,
+            )
+            if not connection.in_atomic_block and not connection.is_usable():
+                connection.close()  # the next query opens a new connection
+            time.sleep(pause)
+
+
+class OutcomeNotRecorded(Exception):
+    """The database stayed away through every pause of ``RECORD_PAUSES``.
+
+    ``carried`` is the attempt as JSON, for the task to carry in its retry message: the
+    retry writes it down (``delivery_record_carried``) instead of sending the alert again.
+    """
+
+    def __init__(self, carried: dict) -> None:
+        super().__init__(f"could not record attempt {carried['claim']}: the database is away")
+        self.carried = carried
+
+
+def delivery_record_carried(*, delivery_id: int, carried: dict) -> AttemptRecord | None:
+    """Write down an attempt carried by a retry message (see ``OutcomeNotRecorded``).
+
+    None when there is nothing to write: the attempt is in the log already (a replayed dead
+    letter, a redelivered message) or the delivery is gone; the task then goes on as usual.
+    """
+    delivery = Delivery.objects.filter(id=delivery_id).first()
+    if delivery is None or delivery.attempt_log.filter(number=carried["claim"]).exists():
+        return None
+    delivery.attempts = carried["claim"]  # the claim token of the worker that sent it
+    attempt = AttemptRecord(
+        started_at=datetime.fromisoformat(carried["started_at"]),
+        duration_ms=carried["duration_ms"],
+        outcome=carried["outcome"],
+        response_code=carried["response_code"],
+        error=carried["error"],
     )
-    if outcome == AttemptOutcome.DELIVERED:
-        delivery.mark_delivered(response_code=response_code, now=timezone.now())
-    else:
-        delivery.mark_failed(response_code=response_code, error=error)
+    record_attempt_durably(delivery, attempt=attempt)
+    return attempt
+
+
+def _already_accepted(delivery: Delivery) -> AttemptRecord | None:
+    """The attempt of an earlier claim that the receiver accepted (2xx), if any."""
+    accepted = delivery.attempt_log.filter(outcome=AttemptOutcome.DELIVERED).first()
+    if accepted is None:
+        return None
+    return AttemptRecord(
+        started_at=accepted.started_at,
+        duration_ms=accepted.duration_ms,
+        outcome=AttemptOutcome.DELIVERED,
+        response_code=accepted.response_code,
+        error="",
+    )
 
 
 def delivery_attempt(*, delivery: Delivery) -> None:
@@ -293,6 +407,11 @@ def delivery_attempt(*, delivery: Delivery) -> None:
         delivery.mark_skipped(
             reason="The channel was deleted." if channel is None else "The channel is disabled."
         )
+        return
+    accepted = _already_accepted(delivery)
+    if accepted is not None:
+        # A worker that lost its claim saw a 2xx: this alert was delivered; never resend it.
+        delivery.mark_delivered(response_code=accepted.response_code, now=timezone.now())
         return
     transport = transport_for(channel)
     started_at, started = timezone.now(), time.monotonic()
@@ -310,14 +429,12 @@ def delivery_attempt(*, delivery: Delivery) -> None:
     else:
         outcome = AttemptOutcome.PERMANENT if failure.permanent else AttemptOutcome.TRANSIENT
         response_code, error = failure.response_code, failure.message
-    _record_attempt(
-        delivery,
-        started_at=started_at,
-        duration_ms=duration_ms,
-        outcome=outcome,
-        response_code=response_code,
-        error=error,
-    )
+    attempt = AttemptRecord(started_at, duration_ms, outcome, response_code, error)
+    try:
+        record_attempt_durably(delivery, attempt=attempt)
+    except (OperationalError, InterfaceError) as exc:
+        carried = {**asdict(attempt), "started_at": started_at.isoformat()}
+        raise OutcomeNotRecorded({**carried, "claim": delivery.attempts}) from exc
     delivery_attempted.send(Delivery, delivery=delivery, outcome=outcome, duration_ms=duration_ms)
     if failure is not None:
         raise failure

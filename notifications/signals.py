@@ -12,7 +12,7 @@ import logging
 from celery import Task
 
 from monitors.models import Monitor
-from notifications.deadletters import dead_letter_record
+from notifications import deadletters
 from notifications.services import monitor_attach_default_channels
 
 logger = logging.getLogger(__name__)
@@ -27,10 +27,10 @@ def record_dead_letter(
     einfo=None,
     **_,
 ) -> None:
-    if sender is None or not getattr(sender, "dead_letter", True):
+    if sender is None or sender.name not in deadletters.DEAD_LETTERED_TASKS:
         return
     try:
-        dead_letter_record(
+        deadletters.dead_letter_record(
             task_name=sender.name,
             task_id=task_id or "",
             args=args or [],

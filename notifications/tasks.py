@@ -3,7 +3,8 @@
 Both are idempotent, so they are acknowledged late and redelivered if a worker dies: a
 redelivered fan-out finds its deliveries already there, a redelivered delivery finds its
 row already claimed or delivered. Failures that retries cannot fix end in the dead-letter
-store (``deadletters.py``), written for every task by the ``task_failure`` signal.
+store (``deadletters.py``), written by the ``task_failure`` signal; the periodic sweep is
+not kept there: its next run replaces a failed one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from lib import task_names
 from lib.task_acks import REDELIVER_IF_LOST
 from notifications import services
+from notifications.models import AttemptOutcome, DeliveryStatus
 from notifications.transports import TransportError
 
 logger = logging.getLogger(__name__)
@@ -57,7 +59,6 @@ def notify_incident(self: Task, incident_id: int, event: str) -> int:
 @shared_task(
     name=task_names.REQUEUE_STALLED_DELIVERIES,
     **REDELIVER_IF_LOST,  # a delivery enqueued twice is claimed once
-    dead_letter=False,  # periodic: the next run (every 5 minutes, beat) replaces a failed one
 )
 def requeue_stalled_deliveries() -> int:
     """Enqueue again the deliveries whose task the broker lost (see services)."""
@@ -76,8 +77,15 @@ def requeue_stalled_deliveries() -> int:
     autoretry_for=(TransientDeliveryError, OperationalError, InterfaceError),
     **RETRY_POLICY,
 )
-def deliver_notification(self: Task, delivery_id: int) -> str:
-    """Attempt one delivery; retried with exponential backoff and jitter, then dead-lettered."""
+def deliver_notification(self: Task, delivery_id: int, carried: dict | None = None) -> str:
+    """Attempt one delivery; retried with exponential backoff and jitter, then dead-lettered.
+
+    ``carried``: an attempt made by an earlier run that the database could not record then;
+    it is written down instead of sending the alert again."""
+    if carried is not None:
+        recorded = services.delivery_record_carried(delivery_id=delivery_id, carried=carried)
+        if recorded is not None:
+            return _after_recorded(self, delivery_id, recorded)
     delivery = services.delivery_claim(delivery_id=delivery_id)
     if delivery is None:
         busy_for = services.delivery_lease_remaining(delivery_id=delivery_id)
@@ -86,9 +94,25 @@ def deliver_notification(self: Task, delivery_id: int) -> str:
             # lease lapses. A fresh message, so this retry budget is not spent on waiting.
             deliver_notification.apply_async((delivery_id,), countdown=busy_for + 1)
             return "busy"
+        if services.delivery_held(delivery_id=delivery_id):
+            # An earlier event of the incident is still on its way to this channel: look
+            # again shortly (a fresh message, not a retry) and go out once it is done.
+            deliver_notification.apply_async(
+                (delivery_id,), countdown=settings.NOTIFY_ORDER_RECHECK
+            )
+            return "held"
         return "nothing to do"  # delivered, dead, skipped or deleted: a redelivery
     try:
         services.delivery_attempt(delivery=delivery)
+    except services.OutcomeNotRecorded as exc:
+        # Sent, but the database stayed away longer than the recording's own retries: the
+        # retry message carries what happened, so that it is written down, not sent again.
+        raise self.retry(
+            args=[delivery_id],
+            kwargs={"carried": exc.carried},
+            exc=exc,
+            countdown=settings.NOTIFY_RETRY_BACKOFF,
+        ) from exc
     except TransportError as exc:
         if exc.permanent:
             raise PermanentDeliveryError(exc.message) from exc
@@ -99,3 +123,18 @@ def deliver_notification(self: Task, delivery_id: int) -> str:
             raise self.retry(exc=TransientDeliveryError(exc.message), countdown=countdown) from exc
         raise TransientDeliveryError(exc.message) from exc
     return delivery.status
+
+
+def _after_recorded(task: Task, delivery_id: int, recorded: services.AttemptRecord) -> str:
+    """Go on from a carried attempt once it is recorded, as if it had just been made."""
+    if recorded.outcome == AttemptOutcome.DELIVERED:
+        return DeliveryStatus.DELIVERED
+    if recorded.outcome == AttemptOutcome.PERMANENT:
+        raise PermanentDeliveryError(recorded.error)
+    # Transient: the next retry sends again, so its message carries nothing.
+    raise task.retry(
+        args=[delivery_id],
+        kwargs={},
+        exc=TransientDeliveryError(recorded.error),
+        countdown=settings.NOTIFY_RETRY_BACKOFF,
+    )

@@ -41,16 +41,21 @@ class Receiver:
     """An HTTP server that answers each request with the next planned response.
 
     ``plan`` is a list of ``(status, headers)``; when it runs out, ``default`` answers.
+    ``plan_by_event`` holds such lists per ``Healthmon-Event`` and is consulted first.
     """
 
     plan: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    plan_by_event: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
     default: tuple[int, dict[str, str]] = (200, {})
     requests: list[Received] = field(default_factory=list)
     url: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def answer(self) -> tuple[int, dict[str, str]]:
+    def answer(self, event: str | None = None) -> tuple[int, dict[str, str]]:
         with self._lock:
+            planned = self.plan_by_event.get(event or "")
+            if planned:
+                return planned.pop(0)
             return self.plan.pop(0) if self.plan else self.default
 
     def record(self, received: Received) -> None:
@@ -66,7 +71,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, headers = receiver.answer()
+            status, headers = receiver.answer(self.headers.get("Healthmon-Event"))
             receiver.record(Received(self.path, dict(self.headers), body, time.monotonic(), status))
             self.send_response(status)
             for name, value in headers.items():

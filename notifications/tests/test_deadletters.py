@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import pytest
 from celery import shared_task
+from celery.signals import task_failure
 from django.core.management import CommandError, call_command
+from django.db import OperationalError
+from django.utils import timezone
 
+import accounts.tasks  # noqa: F401  (registers the tasks named below)
+import incidents.tasks  # noqa: F401
+import monitors.tasks  # noqa: F401
 from accounts.models import Role
+from healthmon.celery import app
 from lib import task_names
-from notifications import selectors, services
+from notifications import deadletters, selectors, services
 from notifications.models import DeadLetter, Delivery, DeliveryStatus
 from notifications.tasks import deliver_notification
 from notifications.tests.conftest import make_incident, make_monitor, make_webhook
@@ -28,7 +35,14 @@ def fails_quietly() -> None:
     raise RuntimeError("nobody needs to know")
 
 
-fails_quietly.dead_letter = False
+@pytest.fixture(autouse=True)
+def _always_fails_is_dead_lettered(monkeypatch) -> None:
+    # A stand-in for the real dead-lettered tasks, whose failures take more to arrange.
+    monkeypatch.setattr(
+        deadletters,
+        "DEAD_LETTERED_TASKS",
+        deadletters.DEAD_LETTERED_TASKS | {"notifications.tests.always_fails"},
+    )
 
 
 def dead_delivery(team, receiver) -> Delivery:
@@ -57,10 +71,81 @@ def test_any_failing_task_is_dead_lettered_with_its_arguments_and_traceback():
     assert selectors.dead_letter_backlog() == {"notifications.tests.always_fails": 1}
 
 
-def test_a_task_may_opt_out_of_dead_lettering():
+def test_a_task_not_listed_as_dead_lettered_is_not_kept():
     fails_quietly.apply()
 
     assert not DeadLetter.objects.exists()
+
+
+PERIODIC_TASKS = [
+    task_names.DISPATCH_DUE_CHECKS,
+    task_names.RUN_CHECK_BATCH,
+    task_names.ROLLUP_CHECK_RESULTS,
+    task_names.PRUNE_CHECK_RESULTS,
+    task_names.REQUEUE_STALLED_DELIVERIES,
+    task_names.FLUSH_EXPIRED_TOKENS,
+]
+
+
+# Work owed to someone that nothing else would do again.
+OWED_TASKS = [
+    task_names.EVALUATE_CHECK_RESULTS,
+    task_names.NOTIFY_INCIDENT,
+    task_names.DELIVER_NOTIFICATION,
+]
+
+
+@pytest.mark.parametrize("task_name", PERIODIC_TASKS)
+def test_a_periodic_task_failing_in_a_database_outage_is_not_dead_lettered(task_name):
+    # What the worker sends when the task raised for the last time (here: PostgreSQL down).
+    task = app.tasks[task_name]
+    task_failure.send(
+        sender=task,
+        task_id=f"{task_name}-1",
+        exception=OperationalError("connection refused"),
+        args=[[1, 2]] if task_name.endswith("run_check_batch") else [],
+        kwargs={},
+        einfo=None,
+    )
+
+    assert not DeadLetter.objects.exists()
+
+
+@pytest.mark.parametrize("task_name", OWED_TASKS)
+def test_an_evaluation_or_notification_task_failing_for_good_is_dead_lettered(task_name):
+    task_failure.send(
+        sender=app.tasks[task_name],
+        task_id=f"{task_name}-1",
+        exception=OperationalError("connection refused"),
+        args=[[1]],
+        kwargs={},
+        einfo=None,
+    )
+
+    assert DeadLetter.objects.get().task_name == task_name
+
+
+def test_replay_all_leaves_dead_letters_of_periodic_tasks_alone(
+    eager, django_capture_on_commit_callbacks, capsys
+):
+    # Recorded before periodic tasks stopped being dead-lettered.
+    now = timezone.now()
+    stale = DeadLetter.objects.create(
+        task_name=task_names.DISPATCH_DUE_CHECKS,
+        task_id="dispatch-1",
+        exception_type="OperationalError",
+        error="connection refused",
+        first_failed_at=now,
+        last_failed_at=now,
+    )
+    always_fails.apply(args=["a"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("deadletters", "replay", "--all")
+
+    assert "Replayed 1" in capsys.readouterr().out
+    stale.refresh_from_db()
+    assert stale.replayed_at is None
 
 
 def test_replay_delivers_exactly_once_after_the_receiver_is_fixed(

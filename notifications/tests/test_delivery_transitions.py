@@ -32,6 +32,10 @@ ALLOWED = {
     (T.REPLAY, S.DEAD): S.PENDING,
     (T.REPLAY, S.FAILED): S.PENDING,
     (T.UNDO_REPLAY, S.PENDING): S.DEAD,
+    (T.RETRY, S.PENDING): S.PENDING,
+    (T.RETRY, S.SENDING): S.PENDING,
+    (T.RETRY, S.FAILED): S.PENDING,
+    (T.RETRY, S.DEAD): S.PENDING,
 }
 REFUSED = sorted(
     set(itertools.product(DeliveryTransition, DeliveryStatus)) - set(ALLOWED),
@@ -106,4 +110,23 @@ def test_dead_lettering_leaves_a_delivered_delivery_delivered(alice, receiver):
     )
 
     assert not Delivery.objects.dead_letter(delivery_id)
+    assert Delivery.objects.get(id=delivery_id).status == S.DELIVERED
+
+
+@pytest.mark.django_db
+def test_a_worker_whose_lease_lapsed_cannot_record_over_the_new_holders_claim(
+    alice, receiver, settings
+):
+    from datetime import timedelta
+
+    monitor = make_monitor(alice.personal_team)
+    make_webhook(alice.personal_team, receiver.url, monitors=[monitor])
+    [delivery_id] = services.deliveries_owed(incident_id=make_incident(monitor).id, event="opened")
+    stalled = services.delivery_claim(delivery_id=delivery_id)
+    later = timezone.now() + timedelta(seconds=settings.NOTIFY_SENDING_LEASE + 1)
+    holder = services.delivery_claim(delivery_id=delivery_id, now=later)  # takes it over
+
+    with pytest.raises(IllegalDeliveryTransition, match=r"since it was claimed \(attempt 1\)"):
+        stalled.mark_failed(response_code=503, error="HTTP 503")
+    holder.mark_delivered(response_code=200, now=later)
     assert Delivery.objects.get(id=delivery_id).status == S.DELIVERED
