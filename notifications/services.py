@@ -14,7 +14,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Team
+from accounts.audit import audit_changes, audit_record, audit_snapshot
+from accounts.models import Team, User
 from incidents.models import Incident, IncidentEvent
 from monitors.models import Monitor
 from notifications.channel_config import validate_channel_settings
@@ -54,6 +55,7 @@ def channel_create(
     events: list[str] | None = None,
     is_default: bool = False,
     monitors: list[Monitor] | None = None,
+    actor: User | None = None,
 ) -> Channel:
     config, secrets = validate_channel_settings(kind, config or {}, secrets or {})
     channel = Channel.objects.create(
@@ -68,6 +70,7 @@ def channel_create(
     )
     if monitors:
         channel.monitors.set(monitors)
+    audit_record(team=team, actor=actor, action="create", obj=channel)
     return channel
 
 
@@ -88,8 +91,10 @@ def channel_update(
     channel: Channel,
     secrets: dict | None = None,
     monitors: list[Monitor] | None = None,
+    actor: User | None = None,
     **fields: Any,
 ) -> Channel:
+    before = audit_snapshot(channel)
     for name, value in fields.items():
         setattr(channel, name, value)
     merged = merge_secrets(channel.secrets, secrets or {})
@@ -98,7 +103,15 @@ def channel_update(
     channel.save()
     if monitors is not None:
         channel.monitors.set(monitors)
+    changes = audit_changes(before, audit_snapshot(channel))  # secrets: "changed", no values
+    audit_record(team=channel.team, actor=actor, action="update", obj=channel, changes=changes)
     return channel
+
+
+@transaction.atomic
+def channel_delete(*, channel: Channel, actor: User | None = None) -> None:
+    audit_record(team=channel.team, actor=actor, action="delete", obj=channel)
+    channel.delete()
 
 
 def monitor_attach_default_channels(*, monitor: Monitor) -> None:
