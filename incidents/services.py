@@ -309,7 +309,7 @@ def incident_acknowledge(*, incident: Incident, user: User) -> Incident:
         locked.acknowledged_by = user
         locked.acknowledged_at = timezone.now()
         locked.save(update_fields=["acknowledged_by", "acknowledged_at"])
-        audit_record(team=locked.monitor.team, actor=user, action="acknowledge", obj=locked)
+        audit_record(team=locked.team, actor=user, action="acknowledge", obj=locked)
         transaction.on_commit(lambda: _announce([(locked.id, IncidentEvent.ACKNOWLEDGED)]))
     return locked
 
