@@ -12,10 +12,15 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import NotFound
 
 from accounts import services as account_services
-from accounts.models import AuditEntry, Role
+from accounts.models import AuditEntry, Role, User
 from dashboard.access import teams_with_role
 
 PAGE_SIZE = 50
+
+
+def _me(request: HttpRequest) -> User:
+    assert isinstance(request.user, User), "behind login_required"
+    return request.user
 
 
 @login_required
@@ -32,7 +37,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def invitation_list(request: HttpRequest) -> HttpResponse:
-    invitations = account_services.invitations_open_for(request.user).order_by("-created_at")
+    invitations = account_services.invitations_open_for(_me(request)).order_by("-created_at")
     return render(request, "dashboard/invitations.html", {"invitations": invitations})
 
 
@@ -42,10 +47,10 @@ def invitation_answer(request: HttpRequest, pk: int) -> HttpResponse:
     """Accept (answer=accept) or decline the invitation."""
     try:
         if request.POST.get("answer") == "accept":
-            membership = account_services.invitation_accept(invitation_id=pk, user=request.user)
+            membership = account_services.invitation_accept(invitation_id=pk, user=_me(request))
             messages.success(request, f"You joined “{membership.team.name}”.")
         else:
-            account_services.invitation_decline(invitation_id=pk, user=request.user)
+            account_services.invitation_decline(invitation_id=pk, user=_me(request))
             messages.success(request, "Invitation declined.")
     except NotFound as exc:
         messages.error(request, str(exc.detail))
