@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
 
-from accounts.models import Membership, Team, User
+from accounts.models import AuditEntry, Membership, Team, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -57,3 +57,22 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     search_fields = ["user__email", "team__name"]
     autocomplete_fields = ["user", "team"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read only: the log is written by the services, never edited."""
+
+    list_display = ["created_at", "team", "actor_label", "action", "object_type", "object_label"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["actor_label", "object_label", "team__name", "request_id"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

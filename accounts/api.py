@@ -1,4 +1,5 @@
-"""Registration, JWT login, logout and password change, the current user, teams and members."""
+"""Registration, JWT login, logout and password change, the current user, teams, members,
+invitations and the audit log."""
 
 from __future__ import annotations
 
@@ -22,8 +23,12 @@ from rest_framework_simplejwt.views import (
 
 from accounts import services
 from accounts.access import has_team_role, team_roles
-from accounts.models import Membership, Role, Team
+from accounts.filters import AuditEntryFilter
+from accounts.models import AuditEntry, Invitation, Membership, Role, Team
 from accounts.serializers import (
+    AuditEntrySerializer,
+    InvitationSentSerializer,
+    InvitationSerializer,
     MemberAddSerializer,
     MemberRoleSerializer,
     MemberSerializer,
@@ -141,6 +146,12 @@ class MeView(APIView):
         return Response(UserSerializer(request.user).data)
 
 
+INVITATION_SENT = (
+    "Invitation recorded: once this address has an account, its owner sees the invitation "
+    "and becomes a member on accepting it (within 7 days)."
+)
+
+
 class TeamViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -172,7 +183,11 @@ class TeamViewSet(
         return team_roles(self.request)[team.id]
 
     def perform_create(self, serializer: TeamSerializer) -> None:
-        team = services.team_create(owner=self.request.user, name=serializer.validated_data["name"])
+        team = services.team_create(
+            owner=self.request.user,
+            name=serializer.validated_data["name"],
+            actor=self.request.user,
+        )
         serializer.instance = Team.objects.annotate(member_count=Count("memberships")).get(
             pk=team.pk
         )
@@ -181,27 +196,43 @@ class TeamViewSet(
 
     def perform_update(self, serializer: TeamSerializer) -> None:
         self._require(serializer.instance, Role.ADMIN)
-        serializer.save()
+        if "name" in serializer.validated_data:
+            services.team_rename(
+                team=serializer.instance,
+                name=serializer.validated_data["name"],
+                actor=self.request.user,
+            )
 
     def perform_destroy(self, instance: Team) -> None:
         self._require(instance, Role.OWNER)
-        if instance.is_personal:
-            raise ValidationError({"team": "A personal team cannot be deleted."})
-        instance.delete()
+        services.team_delete(team=instance, actor=self.request.user)
 
-    @extend_schema(request=MemberAddSerializer, responses=MemberSerializer(many=True))
+    @extend_schema(
+        request=MemberAddSerializer,
+        responses={200: MemberSerializer(many=True), 202: InvitationSentSerializer},
+    )
     @action(detail=True, methods=["get", "post"])
     def members(self, request: Request, pk: str | None = None) -> Response:
-        """List members, or (owners and admins) add an existing user by email."""
+        """List members, or (owners and admins) invite someone by email: they become a member
+        when they accept. The answer (202) is the same whether or not the address has an
+        account here."""
         team = self.get_object()
         if request.method == "POST":
             acting_role = self._require(team, Role.ADMIN)
             payload = MemberAddSerializer(data=request.data)
             payload.is_valid(raise_exception=True)
-            membership = services.membership_add(
-                team=team, acting_role=acting_role, **payload.validated_data
+            invitation = services.invitation_create(
+                team=team, acting_role=acting_role, actor=request.user, **payload.validated_data
             )
-            return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+            return Response(
+                {
+                    "email": invitation.email,
+                    "role": invitation.role,
+                    "expires_at": invitation.expires_at,
+                    "detail": INVITATION_SENT,
+                },
+                status=status.HTTP_202_ACCEPTED,
+            )
         memberships = team.memberships.select_related("user").order_by("user__email")
         return Response(MemberSerializer(memberships, many=True).data)
 
@@ -213,11 +244,68 @@ class TeamViewSet(
         acting_role = self._require(team, Role.ADMIN)
         membership = get_object_or_404(Membership, team=team, user_id=user_id)
         if request.method == "DELETE":
-            services.membership_remove(membership=membership, acting_role=acting_role)
+            services.membership_remove(
+                membership=membership, acting_role=acting_role, actor=request.user
+            )
             return Response(status=status.HTTP_204_NO_CONTENT)
         payload = MemberRoleSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.membership_change_role(
-            membership=membership, acting_role=acting_role, role=payload.validated_data["role"]
+            membership=membership,
+            acting_role=acting_role,
+            role=payload.validated_data["role"],
+            actor=request.user,
         )
         return Response(MemberSerializer(membership).data)
+
+
+class InvitationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Your open invitations to teams (sent to your email address); accept or decline them."""
+
+    serializer_class = InvitationSerializer
+
+    def get_queryset(self):
+        if not self.request.user.is_authenticated:  # the OpenAPI generator's fake request
+            return Invitation.objects.none()
+        return services.invitations_open_for(self.request.user).order_by("-created_at", "-id")
+
+    @extend_schema(request=None, responses=MemberSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: str | None = None) -> Response:
+        """Join the team with the invitation's role."""
+        membership = services.invitation_accept(invitation_id=int(pk or 0), user=request.user)
+        request._healthmon_team_roles = None  # the new membership changes my roles
+        return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["post"])
+    def decline(self, request: Request, pk: str | None = None) -> Response:
+        services.invitation_decline(invitation_id=int(pk or 0), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AuditEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The audit log of the teams you own or administer, newest first. Viewers and editors
+    get 403; filter by ``team``, ``actor`` (user id), ``action``, ``object_type``, ``since``
+    and ``until``."""
+
+    serializer_class = AuditEntrySerializer
+    filterset_class = AuditEntryFilter
+    ordering_fields: list[str] = []  # newest first, always
+    search_fields = ["object_label", "actor_label"]
+
+    def _admin_team_ids(self) -> list[int]:
+        roles = team_roles(self.request)
+        return [team_id for team_id in roles if has_team_role(self.request, team_id, Role.ADMIN)]
+
+    def get_queryset(self):
+        return AuditEntry.objects.filter(team_id__in=self._admin_team_ids()).order_by(
+            "-created_at", "-id"
+        )
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        admin_of = self._admin_team_ids()
+        team = request.query_params.get("team")
+        if not admin_of or (team is not None and team.isdigit() and int(team) not in admin_of):
+            raise PermissionDenied("Only team owners and admins can read the audit log.")
+        return super().list(request, *args, **kwargs)

@@ -110,3 +110,77 @@ class Membership(models.Model):
 
     def has_role(self, minimum: str) -> bool:
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(minimum)]
+
+
+class AuditEntry(models.Model):
+    """Who did what to which object of a team, written in the transaction of the change."""
+
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.SET_NULL,  # a deleted team's history stays for staff to read
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+        db_index=False,  # audit_team_created_idx serves lookups
+    )
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+    )
+    actor_label = models.CharField(
+        max_length=254, help_text="The actor's email when it acted, or 'system'; kept if deleted"
+    )
+    action = models.CharField(max_length=40)
+    object_type = models.CharField(max_length=40)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    object_label = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(
+        default=dict, blank=True, help_text='Field -> [old, new], or "changed" for secrets'
+    )
+    request_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["team", "-created_at"], name="audit_team_created_idx"),
+        ]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.object_type} {self.object_label}"
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+
+
+class Invitation(models.Model):
+    """An offer to join a team, made to an email address; a membership exists only once the
+    person with that address accepts it (so a team admin cannot add anyone without consent)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="invitations_sent"
+    )
+    status = models.CharField(
+        max_length=8, choices=InvitationStatus.choices, default=InvitationStatus.PENDING
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "email"], name="invitation_unique_team_email")
+        ]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.team} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == InvitationStatus.PENDING and self.expires_at > timezone.now()

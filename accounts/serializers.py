@@ -9,7 +9,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from accounts.models import Membership, Role, Team, User
+from accounts.models import AuditEntry, Invitation, Membership, Role, Team, User
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -122,3 +122,31 @@ class TeamSerializer(serializers.ModelSerializer):
     def get_role(self, team: Team) -> str | None:
         roles = self.context.get("roles", {})
         return roles.get(team.id)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    team_name = serializers.CharField(source="team.name", read_only=True)
+    invited_by = serializers.EmailField(source="invited_by.email", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "team", "team_name", "email", "role", "invited_by", "status"]
+        fields += ["created_at", "expires_at"]
+        read_only_fields = fields
+
+
+class InvitationSentSerializer(serializers.Serializer):
+    email = serializers.EmailField(read_only=True)
+    role = serializers.CharField(read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True)
+    detail = serializers.CharField(read_only=True)
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.IntegerField(source="actor_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = AuditEntry
+        fields = ["id", "team", "actor", "actor_label", "action", "object_type", "object_id"]
+        fields += ["object_label", "changes", "request_id", "created_at"]
+        read_only_fields = fields

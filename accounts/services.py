@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts.models import Membership, Role, Team, User
+from accounts.audit import audit_record
+from accounts.models import Invitation, InvitationStatus, Membership, Role, Team, User
+
+INVITATION_VALIDITY = timedelta(days=7)
 
 
 @transaction.atomic
 def user_register(*, email: str, password: str, full_name: str = "") -> User:
     """Create a user with a personal team they own."""
     user = User.objects.create_user(email=email, password=password, full_name=full_name)
-    team_create(owner=user, name=f"{full_name or email.split('@')[0]}'s team", personal=True)
+    name = f"{full_name or email.split('@')[0]}'s team"
+    team_create(owner=user, name=name, personal=True, actor=user)
     return user
 
 
@@ -44,10 +51,31 @@ def user_change_password(*, user: User, password: str) -> None:
 
 
 @transaction.atomic
-def team_create(*, owner: User, name: str, personal: bool = False) -> Team:
+def team_create(
+    *, owner: User, name: str, personal: bool = False, actor: User | None = None
+) -> Team:
     team = Team.objects.create(name=name, personal_owner=owner if personal else None)
     Membership.objects.create(team=team, user=owner, role=Role.OWNER)
+    audit_record(team=team, actor=actor, action="create", obj=team)
     return team
+
+
+@transaction.atomic
+def team_rename(*, team: Team, name: str, actor: User | None = None) -> Team:
+    changes = {"name": [team.name, name]} if name != team.name else {}
+    team.name = name
+    team.save(update_fields=["name"])
+    audit_record(team=team, actor=actor, action="update", obj=team, changes=changes)
+    return team
+
+
+@transaction.atomic
+def team_delete(*, team: Team, actor: User | None = None) -> None:
+    if team.is_personal:
+        raise ValidationError({"team": "A personal team cannot be deleted."})
+    # The entry outlives the team (its team becomes null): staff still see who deleted it.
+    audit_record(team=team, actor=actor, action="delete", obj=team)
+    team.delete()
 
 
 def _ensure_an_owner_remains(team: Team, leaving: Membership) -> None:
@@ -58,33 +86,106 @@ def _ensure_an_owner_remains(team: Team, leaving: Membership) -> None:
         raise ValidationError({"role": "A team needs at least one owner."})
 
 
-def membership_add(*, team: Team, email: str, role: str, acting_role: str) -> Membership:
-    if role == Role.OWNER and acting_role != Role.OWNER:
-        raise ValidationError({"role": "Only an owner can add another owner."})
-    user = User.objects.filter(email__iexact=email.strip()).first()
-    if user is None:
-        raise ValidationError({"email": "No user with this email address."})
-    if team.memberships.filter(user=user).exists():
-        raise ValidationError({"email": "This user is already a member of the team."})
-    return Membership.objects.create(team=team, user=user, role=role)
+# --- Invitations: a membership exists only once its invitee accepts ------------------------
 
 
 @transaction.atomic
-def membership_change_role(*, membership: Membership, role: str, acting_role: str) -> Membership:
-    if acting_role != Role.OWNER and Role.OWNER in (role, membership.role):
-        raise ValidationError({"role": "Only an owner can grant or change the owner role."})
-    if role != Role.OWNER:
-        _ensure_an_owner_remains(membership.team, membership)
-    membership.role = role
-    membership.save(update_fields=["role"])
+def invitation_create(
+    *, team: Team, email: str, role: str, acting_role: str, actor: User | None = None
+) -> Invitation:
+    """Invite an address to a team, whether or not it has an account here (the answer is the
+    same, so inviting does not tell who is registered). Inviting again renews the invitation."""
+    if role == Role.OWNER and acting_role != Role.OWNER:
+        raise ValidationError({"role": "Only an owner can invite another owner."})
+    email = email.strip().lower()
+    if team.memberships.filter(user__email__iexact=email).exists():
+        # Members are listed to this admin anyway: saying so reveals nothing new.
+        raise ValidationError({"email": "This user is already a member of the team."})
+    now = timezone.now()
+    invitation, _ = Invitation.objects.update_or_create(
+        team=team,
+        email=email,
+        defaults={
+            "role": role,
+            "invited_by": actor,
+            "status": InvitationStatus.PENDING,
+            "created_at": now,
+            "expires_at": now + INVITATION_VALIDITY,
+        },
+    )
+    audit_record(
+        team=team, actor=actor, action="invite", obj=invitation, changes={"role": [None, role]}
+    )
+    return invitation
+
+
+def invitations_open_for(user: User) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        email__iexact=user.email, status=InvitationStatus.PENDING, expires_at__gt=timezone.now()
+    ).select_related("team", "invited_by")
+
+
+def _open_invitation(invitation_id: int, user: User) -> Invitation:
+    """The user's own open invitation, locked; anyone else's (or an expired one) is 404."""
+    invitation = (
+        invitations_open_for(user).select_for_update(of=("self",)).filter(pk=invitation_id).first()
+    )
+    if invitation is None:
+        raise NotFound("No open invitation with this id for you.")
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, invitation_id: int, user: User) -> Membership:
+    invitation = _open_invitation(invitation_id, user)
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.save(update_fields=["status"])
+    membership, _ = Membership.objects.get_or_create(
+        team=invitation.team, user=user, defaults={"role": invitation.role}
+    )
+    audit_record(
+        team=invitation.team,
+        actor=user,
+        action="accept",
+        obj=membership,
+        changes={"role": [None, membership.role]},
+    )
     return membership
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership, acting_role: str) -> None:
+def invitation_decline(*, invitation_id: int, user: User) -> None:
+    invitation = _open_invitation(invitation_id, user)
+    invitation.status = InvitationStatus.DECLINED
+    invitation.save(update_fields=["status"])
+    audit_record(team=invitation.team, actor=user, action="decline", obj=invitation)
+
+
+@transaction.atomic
+def membership_change_role(
+    *, membership: Membership, role: str, acting_role: str, actor: User | None = None
+) -> Membership:
+    if acting_role != Role.OWNER and Role.OWNER in (role, membership.role):
+        raise ValidationError({"role": "Only an owner can grant or change the owner role."})
+    if role != Role.OWNER:
+        _ensure_an_owner_remains(membership.team, membership)
+    changes = {"role": [membership.role, role]} if role != membership.role else {}
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        team=membership.team, actor=actor, action="update", obj=membership, changes=changes
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(
+    *, membership: Membership, acting_role: str, actor: User | None = None
+) -> None:
     if membership.role == Role.OWNER and acting_role != Role.OWNER:
         raise ValidationError({"role": "Only an owner can remove an owner."})
     if membership.team.personal_owner_id == membership.user_id:
         raise ValidationError({"user": "The owner of a personal team cannot be removed."})
     _ensure_an_owner_remains(membership.team, membership)
+    audit_record(team=membership.team, actor=actor, action="delete", obj=membership)
     membership.delete()

@@ -5,6 +5,8 @@ from accounts import api
 
 router = DefaultRouter(trailing_slash=True)
 router.register("teams", api.TeamViewSet, basename="team")
+router.register("invitations", api.InvitationViewSet, basename="invitation")
+router.register("audit", api.AuditEntryViewSet, basename="audit-entry")
 
 urlpatterns = [
     path("auth/register/", api.RegisterView.as_view(), name="auth-register"),

@@ -6,7 +6,6 @@ import csv
 import io
 from dataclasses import asdict
 
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -19,6 +18,7 @@ from rest_framework.response import Response
 
 from accounts.access import TeamField, TeamScopedViewSetMixin, teams_of
 from accounts.models import Role
+from monitors import status_pages
 from monitors.models import Monitor, MonitorBadge, StatusPage
 from reports.stats import WINDOWS, monitor_stats, sla_report
 
@@ -314,10 +314,18 @@ class StatusPageViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
     filterset_fields = ["team", "is_public"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    @transaction.atomic
     def perform_create(self, serializer: StatusPageSerializer) -> None:
-        serializer.save(team=self.team_for_create(serializer))
+        team = self.team_for_create(serializer)
+        fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
+        serializer.instance = status_pages.status_page_create(
+            team=team, actor=self.request.user, **fields
+        )
 
-    @transaction.atomic
     def perform_update(self, serializer: StatusPageSerializer) -> None:
-        serializer.save()
+        fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
+        serializer.instance = status_pages.status_page_update(
+            page=serializer.instance, actor=self.request.user, **fields
+        )
+
+    def perform_destroy(self, instance: StatusPage) -> None:
+        status_pages.status_page_delete(page=instance, actor=self.request.user)

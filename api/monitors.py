@@ -57,22 +57,29 @@ class MonitorViewSet(
         team = self.team_for_create(serializer)
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
         with service_errors_as_400():
-            serializer.instance = services.monitor_create(team=team, **fields)
+            serializer.instance = services.monitor_create(
+                team=team, actor=self.request.user, **fields
+            )
 
     def perform_update(self, serializer: MonitorSerializer) -> None:
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
         with service_errors_as_400():
-            monitor = services.monitor_update(monitor=serializer.instance, **fields)
+            monitor = services.monitor_update(
+                monitor=serializer.instance, actor=self.request.user, **fields
+            )
         # The lists prefetched for reading predate the write: read the relations again.
         for to_attr in (PREFETCHED_TAGS, PREFETCHED_CHANNELS):
             monitor.__dict__.pop(to_attr, None)
         serializer.instance = monitor
 
+    def perform_destroy(self, instance: Monitor) -> None:
+        services.monitor_delete(monitor=instance, actor=self.request.user)
+
     @extend_schema(request=None, responses=MonitorSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str | None = None) -> Response:
         """Stop checking; the monitor's state is frozen until it is resumed."""
-        monitor = services.monitor_pause(monitor=self.get_object())
+        monitor = services.monitor_pause(monitor=self.get_object(), actor=request.user)
         return Response(self.get_serializer(monitor).data)
 
     @extend_schema(request=None, responses=MonitorSerializer)
@@ -80,5 +87,5 @@ class MonitorViewSet(
     def resume(self, request: Request, pk: str | None = None) -> Response:
         """Start checking again within a few seconds (400 past the team's checks per second)."""
         with service_errors_as_400():
-            monitor = services.monitor_resume(monitor=self.get_object())
+            monitor = services.monitor_resume(monitor=self.get_object(), actor=request.user)
         return Response(self.get_serializer(monitor).data, status=status.HTTP_200_OK)

@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -208,7 +207,7 @@ def monitor_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         team = next(t for t in teams if t.id == form.cleaned_data["team"])
         fields = {k: v for k, v in form.validated.items() if k != "team"}
-        monitor = services.monitor_create(team=team, **fields)
+        monitor = services.monitor_create(team=team, actor=request.user, **fields)
         messages.success(request, f"Monitor “{monitor.name}” created; its first check is due.")
         return redirect("dashboard:monitor-detail", pk=monitor.pk)
     return render(request, "dashboard/monitor_form.html", {"form": form, "monitor": None})
@@ -221,7 +220,7 @@ def monitor_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = MonitorForm(request.POST or None, request=request, teams=[], instance=monitor)
     if request.method == "POST" and form.is_valid():
         fields = {k: v for k, v in form.validated.items() if k != "team"}
-        services.monitor_update(monitor=monitor, **fields)
+        services.monitor_update(monitor=monitor, actor=request.user, **fields)
         messages.success(request, "Monitor saved.")
         return redirect("dashboard:monitor-detail", pk=monitor.pk)
     return render(request, "dashboard/monitor_form.html", {"form": form, "monitor": monitor})
@@ -232,7 +231,7 @@ def monitor_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def monitor_pause(request: HttpRequest, pk: int) -> HttpResponse:
     monitor = _get_monitor(request, pk)
     require_role(request, monitor.team_id, Role.EDITOR)
-    services.monitor_pause(monitor=monitor)
+    services.monitor_pause(monitor=monitor, actor=request.user)
     messages.success(request, "Monitor paused: no checks until you resume it.")
     return redirect("dashboard:monitor-detail", pk=pk)
 
@@ -243,7 +242,7 @@ def monitor_resume(request: HttpRequest, pk: int) -> HttpResponse:
     monitor = _get_monitor(request, pk)
     require_role(request, monitor.team_id, Role.EDITOR)
     try:
-        services.monitor_resume(monitor=monitor)
+        services.monitor_resume(monitor=monitor, actor=request.user)
     except ValidationError as exc:  # the team's checks-per-second quota
         messages.error(request, " ".join(exc.messages))
     else:
@@ -272,8 +271,7 @@ def monitor_delete(request: HttpRequest, pk: int) -> HttpResponse:
     monitor = _get_monitor(request, pk)
     require_role(request, monitor.team_id, Role.EDITOR)
     name = monitor.name
-    with transaction.atomic():
-        monitor.delete()
+    services.monitor_delete(monitor=monitor, actor=request.user)
     messages.success(request, f"Monitor “{name}” deleted.")
     return redirect("dashboard:overview")
 

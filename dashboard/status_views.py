@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Role
 from dashboard.access import can, get_scoped_or_404, require_role, scoped, teams_with_role
 from dashboard.forms import StatusPageForm
+from monitors import status_pages
 from monitors.models import Monitor, MonitorBadge, StatusPage
 from reports.badges import status_badge, uptime_badge
 from reports.stats import WINDOWS, uptime_by_monitor
@@ -96,11 +96,8 @@ def status_page_create(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         team = next(t for t in teams if t.id == form.cleaned_data["team"])
-        with transaction.atomic():
-            monitors = form.validated.pop("monitors", [])
-            form.validated.pop("team", None)
-            page = StatusPage.objects.create(team=team, **form.validated)
-            page.monitors.set(monitors)
+        form.validated.pop("team", None)
+        page = status_pages.status_page_create(team=team, actor=request.user, **form.validated)
         messages.success(request, f"Status page “{page.title}” created.")
         return redirect("dashboard:status-pages")
     return render(request, "dashboard/status_page_form.html", {"form": form, "page": None})
@@ -118,12 +115,8 @@ def status_page_edit(request: HttpRequest, pk: int) -> HttpResponse:
         instance=page,
     )
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            monitors = form.validated.pop("monitors", [])
-            for name, value in form.validated.items():
-                setattr(page, name, value)
-            page.save()
-            page.monitors.set(monitors)
+        form.validated.setdefault("monitors", [])
+        status_pages.status_page_update(page=page, actor=request.user, **form.validated)
         messages.success(request, "Status page saved.")
         return redirect("dashboard:status-pages")
     return render(request, "dashboard/status_page_form.html", {"form": form, "page": page})
@@ -134,6 +127,6 @@ def status_page_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def status_page_delete(request: HttpRequest, pk: int) -> HttpResponse:
     page = get_scoped_or_404(StatusPage.objects, request, pk=pk)
     require_role(request, page.team_id, Role.EDITOR)
-    page.delete()
+    status_pages.status_page_delete(page=page, actor=request.user)
     messages.success(request, f"Status page “{page.title}” deleted.")
     return redirect("dashboard:status-pages")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard import auth_views, monitor_views, ops_views, status_views
+from dashboard import auth_views, monitor_views, ops_views, status_views, team_views
 
 app_name = "dashboard"
 
@@ -30,6 +30,9 @@ urlpatterns = [
     path("channels/<int:pk>/test/", ops_views.channel_test, name="channel-test"),
     path("dead-letters/", ops_views.dead_letter_list, name="dead-letters"),
     path("dead-letters/<int:pk>/replay/", ops_views.dead_letter_replay, name="dead-letter-replay"),
+    path("audit/", team_views.audit_log, name="audit"),
+    path("invitations/", team_views.invitation_list, name="invitations"),
+    path("invitations/<int:pk>/", team_views.invitation_answer, name="invitation-answer"),
     path("status-pages/", status_views.status_page_list, name="status-pages"),
     path("status-pages/new/", status_views.status_page_create, name="status-page-create"),
     path("status-pages/<int:pk>/edit/", status_views.status_page_edit, name="status-page-edit"),

@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.audit import audit_record
 from accounts.models import User
 from incidents import signals
 from incidents.models import Incident, IncidentEvent, MonitorState, Resolution
@@ -308,6 +309,7 @@ def incident_acknowledge(*, incident: Incident, user: User) -> Incident:
         locked.acknowledged_by = user
         locked.acknowledged_at = timezone.now()
         locked.save(update_fields=["acknowledged_by", "acknowledged_at"])
+        audit_record(team=locked.team, actor=user, action="acknowledge", obj=locked)
         transaction.on_commit(lambda: _announce([(locked.id, IncidentEvent.ACKNOWLEDGED)]))
     return locked
 

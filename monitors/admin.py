@@ -67,12 +67,19 @@ class MonitorAdmin(admin.ModelAdmin):
         tags = [tag.name for tag in form.cleaned_data.get("tags", [])]
         if change:
             stored = Monitor.objects.get(pk=obj.pk)  # its old interval and state matter
-            saved = services.monitor_update(monitor=stored, tags=tags, **fields)
+            saved = services.monitor_update(monitor=stored, tags=tags, actor=request.user, **fields)
         else:
-            saved = services.monitor_create(tags=tags, **fields)
+            saved = services.monitor_create(tags=tags, actor=request.user, **fields)
         # The admin logs and redirects with the object it passed in.
         obj.pk = saved.pk
         obj.refresh_from_db()
+
+    def delete_model(self, request, obj: Monitor) -> None:
+        services.monitor_delete(monitor=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for monitor in queryset:  # one audited delete each, as from the API
+            services.monitor_delete(monitor=monitor, actor=request.user)
 
     def save_related(self, request, form, formsets, change: bool) -> None:
         # Tags were set by the service (form.save_m2m would set them again); no inlines here.

@@ -1,4 +1,4 @@
-"""Writes for monitors: create, update, pause, resume.
+"""Writes for monitors: create, update, pause, resume, delete (each one audited).
 
 Every writer (API, dashboard, admin, ``manage.py monitors``, demo setup) comes through here,
 so each write is validated by the model (``Monitor.full_clean``) and keeps the schedule
@@ -17,7 +17,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Team
+from accounts.audit import audit_changes, audit_record, audit_snapshot
+from accounts.models import Team, User
 from monitors import quotas
 from monitors.models import Monitor, Tag
 from monitors.validation import clean_tag_names, validate_channels_team
@@ -68,6 +69,7 @@ def monitor_create(
     tags: Iterable[str] | None = None,
     channels: list | None = None,
     next_check_at: datetime | None = None,
+    actor: User | None = None,
     **fields: Any,
 ) -> Monitor:
     """Validate and save a new monitor; raises ``ValidationError`` keyed by field."""
@@ -78,6 +80,7 @@ def monitor_create(
     tag_names = _validate_relations(monitor, tags, channels)
     monitor.save()  # notifications attaches the team's default channels (post_save)
     _save_relations(monitor, tag_names, channels)
+    audit_record(team=team, actor=actor, action="create", obj=monitor)
     return monitor
 
 
@@ -103,10 +106,12 @@ def monitor_update(
     monitor: Monitor,
     tags: Iterable[str] | None = None,
     channels: list | None = None,
+    actor: User | None = None,
     **fields: Any,
 ) -> Monitor:
     """Validate and save changes to ``monitor`` (as stored: its old values matter)."""
     old_interval, was_active = monitor.interval, monitor.is_active
+    before = audit_snapshot(monitor)
     for name, value in fields.items():
         setattr(monitor, name, value)
     _reschedule(monitor, old_interval=old_interval, was_active=was_active, fields=fields)
@@ -115,17 +120,21 @@ def monitor_update(
     tag_names = _validate_relations(monitor, tags, channels)
     monitor.save()
     _save_relations(monitor, tag_names, channels)
-    return monitor
-
-
-def monitor_pause(*, monitor: Monitor) -> Monitor:
-    monitor.is_active = False
-    monitor.save(update_fields=["is_active", "updated_at"])
+    changes = audit_changes(before, audit_snapshot(monitor))
+    audit_record(team=monitor.team, actor=actor, action="update", obj=monitor, changes=changes)
     return monitor
 
 
 @transaction.atomic
-def monitor_resume(*, monitor: Monitor) -> Monitor:
+def monitor_pause(*, monitor: Monitor, actor: User | None = None) -> Monitor:
+    monitor.is_active = False
+    monitor.save(update_fields=["is_active", "updated_at"])
+    audit_record(team=monitor.team, actor=actor, action="pause", obj=monitor)
+    return monitor
+
+
+@transaction.atomic
+def monitor_resume(*, monitor: Monitor, actor: User | None = None) -> Monitor:
     """Start checking again; raises ``ValidationError`` past the team's checks-per-second."""
     if not monitor.is_active:
         quotas.lock_team(monitor.team_id)
@@ -135,4 +144,12 @@ def monitor_resume(*, monitor: Monitor) -> Monitor:
         monitor.is_active = True
         monitor.next_check_at = first_check_at(min(monitor.interval, RESUME_WITHIN))
         monitor.save(update_fields=["is_active", "next_check_at", "updated_at"])
+    audit_record(team=monitor.team, actor=actor, action="resume", obj=monitor)
     return monitor
+
+
+@transaction.atomic
+def monitor_delete(*, monitor: Monitor, actor: User | None = None) -> None:
+    """Delete a monitor (incidents resolves its open incident in the same transaction)."""
+    audit_record(team=monitor.team, actor=actor, action="delete", obj=monitor)
+    monitor.delete()

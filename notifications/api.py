@@ -53,7 +53,7 @@ class ChannelViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
         team = self.team_for_create(serializer)
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
         with service_errors_as_400():  # the quota, checked again under the team lock
-            channel = services.channel_create(team=team, **fields)
+            channel = services.channel_create(team=team, actor=self.request.user, **fields)
         given = (fields.get("secrets") or {}).get("signing_secret")
         self._generated_secret = (
             channel.secrets["signing_secret"]
@@ -64,7 +64,12 @@ class ChannelViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
 
     def perform_update(self, serializer: ChannelSerializer) -> None:
         fields = {k: v for k, v in serializer.validated_data.items() if k not in ("team", "kind")}
-        serializer.instance = services.channel_update(channel=serializer.instance, **fields)
+        serializer.instance = services.channel_update(
+            channel=serializer.instance, actor=self.request.user, **fields
+        )
+
+    def perform_destroy(self, instance: Channel) -> None:
+        services.channel_delete(channel=instance, actor=self.request.user)
 
     @extend_schema(request=None, responses=ChannelTestResultSerializer)
     @action(detail=True, methods=["post"], url_path="test")

@@ -21,6 +21,7 @@ from celery.utils import uuid
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import audit_record
 from accounts.models import User
 from incidents.models import Incident
 from lib import task_names
@@ -186,6 +187,7 @@ def dead_letter_replay(
                 f"Dead letter {dead_letter_id} was already replayed at "
                 f"{dead_letter.replayed_at:%Y-%m-%d %H:%M:%S} UTC."
             )
+        audit_record(team=dead_letter.team, actor=user, action="replay", obj=dead_letter)
         if dead_letter.delivery_id:
             # Make the delivery claimable again (the task's claim skips dead rows).
             Delivery.objects.replay(dead_letter.delivery_id, now=now)

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.audit import audit_record
 from accounts.models import User
 from notifications.models import DeadLetter, Delivery, DeliveryStatus
 from notifications.tasks import deliver_notification
@@ -66,6 +67,8 @@ def delivery_retry(
         DeadLetter.objects.filter(delivery_id=delivery_id, replayed_at__isnull=True).update(
             replayed_at=now, replayed_by=user, replay_task_id=task_id
         )
+        delivery = Delivery.objects.select_related("incident__team").get(id=delivery_id)
+        audit_record(team=delivery.incident.team, actor=user, action="retry", obj=delivery)
         transaction.on_commit(
             lambda: deliver_notification.apply_async((delivery_id,), task_id=task_id)
         )

@@ -15,7 +15,8 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Team
+from accounts.audit import audit_changes, audit_record, audit_snapshot
+from accounts.models import Team, User
 from incidents.models import Incident, IncidentEvent
 from monitors.models import Monitor
 from monitors.quotas import lock_team
@@ -60,6 +61,7 @@ def channel_create(
     events: list[str] | None = None,
     is_default: bool = False,
     monitors: list[Monitor] | None = None,
+    actor: User | None = None,
 ) -> Channel:
     lock_team(team.pk)  # two concurrent creates cannot both take the last channel
     validate_channel_quota(team_id=team.pk)
@@ -76,6 +78,7 @@ def channel_create(
     )
     if monitors:
         channel.monitors.set(monitors)
+    audit_record(team=team, actor=actor, action="create", obj=channel)
     return channel
 
 
@@ -96,8 +99,10 @@ def channel_update(
     channel: Channel,
     secrets: dict | None = None,
     monitors: list[Monitor] | None = None,
+    actor: User | None = None,
     **fields: Any,
 ) -> Channel:
+    before = audit_snapshot(channel)
     for name, value in fields.items():
         setattr(channel, name, value)
     merged = merge_secrets(channel.secrets, secrets or {})
@@ -108,7 +113,15 @@ def channel_update(
     channel.save()
     if monitors is not None:
         channel.monitors.set(monitors)
+    changes = audit_changes(before, audit_snapshot(channel))  # secrets: "changed", no values
+    audit_record(team=channel.team, actor=actor, action="update", obj=channel, changes=changes)
     return channel
+
+
+@transaction.atomic
+def channel_delete(*, channel: Channel, actor: User | None = None) -> None:
+    audit_record(team=channel.team, actor=actor, action="delete", obj=channel)
+    channel.delete()
 
 
 def monitor_attach_default_channels(*, monitor: Monitor) -> None:

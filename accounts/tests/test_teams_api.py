@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from accounts.models import Membership, Role, Team
 
@@ -26,37 +29,94 @@ def test_create_team_makes_me_owner(alice, alice_client):
     assert response.data["member_count"] == 1
 
 
-def test_owner_adds_existing_user_by_email(alice_client, shared_team, bob):
-    response = alice_client.post(
-        f"{URL}{shared_team.id}/members/", {"email": "BOB@example.com", "role": "editor"}
-    )
+def invite(client, team, email, role="viewer"):
+    return client.post(f"{URL}{team.id}/members/", {"email": email, "role": role})
 
-    assert response.status_code == 201, response.data
+
+def accept_invitation(client, team):
+    invitations = client.get("/api/v1/invitations/").data["results"]
+    (invitation,) = [i for i in invitations if i["team"] == team.id]
+    return client.post(f"/api/v1/invitations/{invitation['id']}/accept/")
+
+
+def test_inviting_makes_no_membership_until_accepted(alice_client, shared_team, bob, bob_client):
+    response = invite(alice_client, shared_team, "BOB@example.com", "editor")
+
+    assert response.status_code == 202, response.data
+    assert not Membership.objects.filter(team=shared_team, user=bob).exists()
+    assert accept_invitation(bob_client, shared_team).status_code == 201
     assert Membership.objects.get(team=shared_team, user=bob).role == Role.EDITOR
 
 
-def test_adding_unknown_email_is_400(alice_client, shared_team):
-    response = alice_client.post(f"{URL}{shared_team.id}/members/", {"email": "x@example.com"})
+def test_inviting_answers_alike_for_known_and_unknown_emails(alice_client, shared_team, bob):
+    known = invite(alice_client, shared_team, bob.email)
+    unknown = invite(alice_client, shared_team, "nobody@example.com")
 
-    assert response.status_code == 400
-    assert "email" in response.data
+    assert (known.status_code, unknown.status_code) == (202, 202)
+    assert set(known.data) == set(unknown.data)
+    assert known.data["detail"] == unknown.data["detail"]
 
 
-def test_adding_twice_is_400(alice_client, shared_team, bob):
+def test_invitee_sees_only_own_invitations(alice_client, shared_team, bob, bob_client, alice):
+    invite(alice_client, shared_team, "carol@example.com")
+    invite(alice_client, shared_team, bob.email)
+
+    listed = bob_client.get("/api/v1/invitations/").data["results"]
+
+    assert [(i["team"], i["email"]) for i in listed] == [(shared_team.id, bob.email)]
+
+
+def test_someone_else_cannot_accept_an_invitation(alice_client, shared_team, make_member):
+    invite(alice_client, shared_team, "carol@example.com")
+    invitation = shared_team.invitations.get()
+    _team, _user, other_client = make_member(Role.VIEWER, email="dave@example.com")
+
+    response = other_client.post(f"/api/v1/invitations/{invitation.id}/accept/")
+
+    assert response.status_code == 404
+    assert not shared_team.memberships.filter(user__email="carol@example.com").exists()
+
+
+def test_declined_invitation_makes_no_membership(alice_client, shared_team, bob, bob_client):
+    invite(alice_client, shared_team, bob.email)
+    invitation = shared_team.invitations.get()
+
+    assert bob_client.post(f"/api/v1/invitations/{invitation.id}/decline/").status_code == 204
+    assert bob_client.post(f"/api/v1/invitations/{invitation.id}/accept/").status_code == 404
+    assert not Membership.objects.filter(team=shared_team, user=bob).exists()
+
+
+def test_expired_invitation_cannot_be_accepted(alice_client, shared_team, bob, bob_client):
+    invite(alice_client, shared_team, bob.email)
+    invitation = shared_team.invitations.get()
+    shared_team.invitations.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert bob_client.get("/api/v1/invitations/").data["results"] == []
+    assert bob_client.post(f"/api/v1/invitations/{invitation.id}/accept/").status_code == 404
+    assert not Membership.objects.filter(team=shared_team, user=bob).exists()
+
+
+def test_invitations_expire_after_seven_days(alice_client, shared_team, bob):
+    invite(alice_client, shared_team, bob.email)
+
+    invitation = shared_team.invitations.get()
+    assert invitation.expires_at - invitation.created_at == timedelta(days=7)
+
+
+def test_inviting_a_member_is_400(alice_client, shared_team, bob):
     shared_team.add(bob, Role.VIEWER)
 
-    response = alice_client.post(f"{URL}{shared_team.id}/members/", {"email": bob.email})
+    response = invite(alice_client, shared_team, bob.email)
 
     assert response.status_code == 400
 
 
-def test_admin_manages_members_but_cannot_grant_owner(shared_team, make_member, bob):
+def test_admin_manages_members_but_cannot_grant_owner(shared_team, make_member, bob, bob_client):
     _team, _admin, admin_client = make_member(Role.ADMIN)
 
-    added = admin_client.post(
-        f"{URL}{shared_team.id}/members/", {"email": bob.email, "role": "viewer"}
-    )
-    assert added.status_code == 201
+    assert invite(admin_client, shared_team, bob.email).status_code == 202
+    assert invite(admin_client, shared_team, "x@example.com", "owner").status_code == 400
+    assert accept_invitation(bob_client, shared_team).status_code == 201
     promoted = admin_client.patch(
         f"{URL}{shared_team.id}/members/{bob.id}/", {"role": "editor"}, format="json"
     )

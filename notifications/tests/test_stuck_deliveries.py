@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import AuditEntry, Role, User
 from notifications import redelivery, services
 from notifications.models import DeadLetter, Delivery, DeliveryStatus
 from notifications.tasks import deliver_notification, requeue_stalled_deliveries
@@ -132,6 +132,8 @@ def test_api_retry_by_a_team_admin_delivers_a_failed_delivery(
     assert response.status_code == 202
     assert response.json()["id"] == delivery_id
     assert Delivery.objects.get(id=delivery_id).status == DeliveryStatus.DELIVERED
+    entry = AuditEntry.objects.get(action="retry")
+    assert (entry.team_id, entry.object_id) == (team.id, delivery_id)
 
 
 def test_api_retry_of_a_delivered_delivery_is_a_conflict_with_the_reason(
