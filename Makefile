@@ -7,7 +7,11 @@ PYTHON ?= python3
 # The suite runs against real PostgreSQL and Redis (see README); override to point elsewhere.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/healthmon
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
-RUN_ENV := DEBUG=true PATH="$(abspath $(VENV))/bin:$$PATH"
+# `make run` is a single-user install that watches its own machine and LAN (its demo monitor
+# checks healthmon's /live on 127.0.0.1): it blocks only cloud metadata
+# (lib/outbound.py METADATA_NETWORKS), not the multi-tenant default that blocks private ranges.
+BLOCKED_NETWORKS ?= 169.254.0.0/16,fe80::/10,100.100.100.200/32,168.63.129.16/32,fd00:ec2::254/128
+RUN_ENV := DEBUG=true BLOCKED_NETWORKS="$(BLOCKED_NETWORKS)" PATH="$(abspath $(VENV))/bin:$$PATH"
 
 .PHONY: install install-dev run migrate demo test lint format bench bench-smoke bench-api clean
 

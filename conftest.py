@@ -20,12 +20,28 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import Membership, Role, Team, User
 from accounts.services import team_create, user_register
+from lib.outbound import METADATA_NETWORKS
 
 # ci_skips: under CI=true a skipped test fails the run; pytester: tests of that plugin.
 pytest_plugins = ["ci_skips", "pytester"]
 
 ROOT = Path(__file__).resolve().parent
 PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105
+
+# The default BLOCKED_NETWORKS blocks loopback, and every target and receiver in the tests is
+# on 127.0.0.1: the suite runs as a single-user install does (metadata blocked), plus
+# 127.0.0.2, the blocked address the guard tests aim at (a server can bind it). Set for this
+# process's settings below, and in the environment, which every process a test starts
+# inherits (the Celery worker, `make run`'s processes, the bench).
+TEST_BLOCKED_NETWORKS = [*METADATA_NETWORKS, "127.0.0.2/32"]
+BLOCKED_ADDRESS = "127.0.0.2"
+os.environ["BLOCKED_NETWORKS"] = ",".join(TEST_BLOCKED_NETWORKS)
+
+
+@pytest.fixture(autouse=True)
+def _test_blocked_networks(settings) -> None:
+    # Settings were read before this file was imported; the environment above is too late.
+    settings.BLOCKED_NETWORKS = TEST_BLOCKED_NETWORKS
 
 
 @pytest.fixture(autouse=True)
@@ -144,6 +160,7 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
             "DEBUG": "true",
             "PYTHONUNBUFFERED": "1",
             "DB_POOL_MAX_SIZE": env.get("DB_POOL_MAX_SIZE", "10"),
+            "BLOCKED_NETWORKS": ",".join(TEST_BLOCKED_NETWORKS),
         }
     )
     # Production's JSON log lines (tests look for request ids in them) and a fresh

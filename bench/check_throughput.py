@@ -78,7 +78,12 @@ def main() -> None:
 
     db_url = stack.database_url("bench_checks")
     stack.recreate_database(db_url)
-    os.environ.update(DATABASE_URL=db_url, CELERY_BROKER_URL=args.broker, DEBUG="true")
+    os.environ.update(
+        DATABASE_URL=db_url,
+        CELERY_BROKER_URL=args.broker,
+        DEBUG="true",
+        BLOCKED_NETWORKS=stack.BLOCKED_NETWORKS,  # the targets are on 127.0.0.1
+    )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthmon.settings")
     import django
 

@@ -20,8 +20,12 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.procs import Managed, ProcessSet, wait_for_log
+from lib.outbound import METADATA_NETWORKS
 
 ROOT = Path(__file__).resolve().parent.parent
+# Every target, receiver and DNS stand-in of a benchmark is on 127.0.0.1: the stack runs as a
+# single-user install does, with only cloud metadata blocked (the default blocks loopback).
+BLOCKED_NETWORKS = ",".join(METADATA_NETWORKS)
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/healthmon"
 QUEUES = ("checks", "incidents", "notifications")
 
@@ -119,6 +123,7 @@ def child_env(db_url: str, broker_url: str, *, pool_max: int = 8, **extra: str) 
             "DB_POOL_MAX_SIZE": str(pool_max),
             "PYTHONUNBUFFERED": "1",
             "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+            "BLOCKED_NETWORKS": BLOCKED_NETWORKS,
         }
     )
     env.update(extra)

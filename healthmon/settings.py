@@ -27,6 +27,7 @@ from lib.env import (
     envstr,
 )
 from lib.logs import logging_config
+from lib.outbound import DEFAULT_BLOCKED_NETWORKS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("HEALTHMON_VAR_DIR", str(BASE_DIR / "var")))
@@ -324,14 +325,10 @@ MONITOR_MAX_TIMEOUT = envfloat("MONITOR_MAX_TIMEOUT", 60.0)
 # Check-now requests of one team being checked at once (monitors/check_now.py); one more
 # answers 429. Each check-now holds a worker greenlet and a connection to the target.
 CHECK_NOW_MAX_CONCURRENT_PER_TEAM = envint("CHECK_NOW_MAX_CONCURRENT_PER_TEAM", 5, minimum=1)
-# Outbound HTTP (checks and webhooks) never connects to these networks; see
-# lib/outbound.py. Default: link-local, which holds cloud metadata (169.254.169.254).
-BLOCKED_NETWORKS = envlist("BLOCKED_NETWORKS", "169.254.0.0/16,fe80::/10")
-for _network in BLOCKED_NETWORKS:
-    try:
-        ipaddress.ip_network(_network, strict=False)
-    except ValueError:
-        raise ImproperlyConfigured(f"BLOCKED_NETWORKS: {_network!r} is not a network") from None
+# Outbound connections (checks, webhooks, Apprise) never go to these networks; see
+# lib/outbound.py. Default: cloud metadata, loopback and private ranges -- safe when users
+# who are not the operator create checks. `make run` blocks only metadata (single user).
+BLOCKED_NETWORKS = envnetworks("BLOCKED_NETWORKS", ",".join(DEFAULT_BLOCKED_NETWORKS))
 # Scheduling (monitors/scheduling.py): monitors per check-batch message (all checked
 # concurrently), monitors claimed per dispatcher round, and the window over which monitors
 # found more than one interval overdue (after downtime) are re-spread instead of bursting.

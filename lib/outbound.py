@@ -1,11 +1,13 @@
-"""All outbound HTTP goes through here: the checker and the webhook transport alike.
+"""All outbound connections are judged here: the checker, the webhook transport, and Apprise.
 
-Why one module: a monitor URL or a webhook URL is chosen by a user, so the server must not
-become a way to reach what only it can reach (cloud metadata at 169.254.169.254, link-local
-services). The guard checks the address *actually connected to* -- the socket's peer after
-``connect()`` -- so no DNS trick (a name resolving to a blocked address, DNS rebinding
-between a check and the request, a redirect to such a name) can get around it. Every hop
-of a redirect chain connects through the same guard.
+Why one module: a monitor URL or a channel URL is chosen by a user, so the server must not
+become a way to reach what only it can reach (cloud metadata at 169.254.169.254, the
+operator's private networks). The guard judges the numeric address each socket is about to
+``connect()`` to, before it connects, so no DNS trick (a name resolving to a blocked address,
+DNS rebinding between a check and the request, ``http://2130706434/`` for 127.0.0.2, a
+redirect to such a name) can get around it, and no blocked port is ever probed. Every hop of
+a redirect chain connects through the same guard; Apprise, which makes its own requests and
+follows its own redirects, runs inside ``guarded_connections()``.
 
 Interface (keep it small)::
 
@@ -28,6 +30,8 @@ Interface (keep it small)::
   server certificate, DER, or None for plain HTTP), read at connect time because the socket
   is gone once the body is consumed.
 - ``is_blocked_address(ip)`` answers whether an address falls in ``BLOCKED_NETWORKS``.
+- ``with guarded_connections() as guard:`` judges every socket connect in the block (this
+  thread or greenlet only); ``guard.refusal`` holds the first refused one.
 
 It is a thin client on urllib3, not a requests Session: building a Session, merging its
 settings and its cookie jar cost ~1 ms of CPU per check, more than the HTTP exchange itself
@@ -35,21 +39,28 @@ settings and its cookie jar cost ~1 ms of CPU per check, more than the HTTP exch
 connection knows whether DNS, connect or TLS failed), never a chain of library exceptions
 for callers to dig through.
 
-Setting: ``BLOCKED_NETWORKS`` (env list of CIDRs, default ``169.254.0.0/16,fe80::/10``).
-Loopback and private ranges are *not* blocked by default: self-hosted installs monitor their
-own LAN, and the tests reach 127.0.0.1. Add ``127.0.0.0/8,10.0.0.0/8,...`` to harden a
-multi-tenant install.
+Setting: ``BLOCKED_NETWORKS`` (env list of CIDRs; setting it replaces the default), by
+default ``DEFAULT_BLOCKED_NETWORKS``: cloud metadata, link-local, loopback, private ranges,
+CGNAT and unspecified addresses, the safe default for a shared install. A single-user install
+that monitors its own LAN sets it to ``METADATA_NETWORKS`` (``make run`` does, and the tests
+set it to that plus 127.0.0.2/32).
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import re
 import socket
 import ssl
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import StrEnum
 from functools import lru_cache
 from http.cookies import CookieError, SimpleCookie
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import certifi
@@ -73,13 +84,19 @@ from urllib3.util.ssl_ import create_urllib3_context
 from urllib3.util.ssl_match_hostname import CertificateError
 
 __all__ = [
+    "DEFAULT_BLOCKED_NETWORKS",
+    "LOCAL_NETWORKS",
     "MAX_REDIRECTS",
+    "METADATA_NETWORKS",
     "USER_AGENT",
+    "Guard",
     "OutboundError",
     "Phase",
     "Response",
     "fetch",
+    "guarded_connections",
     "is_blocked_address",
+    "numeric_host",
     "read_capped",
     "strips_credentials",
 ]
@@ -88,6 +105,7 @@ USER_AGENT = "healthmon/1.0 (+https://github.com/healthmon)"
 MAX_REDIRECTS = 10
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_T = TypeVar("_T")
 
 # verify=False is an explicit per-monitor choice; a warning per check would flood the logs.
 urllib3.disable_warnings(InsecureRequestWarning)
@@ -119,6 +137,31 @@ class OutboundError(Exception):
 
 # --- The blocked-network guard -------------------------------------------------------------
 
+# Where clouds serve instance credentials: AWS/GCP/Azure/OpenStack on link-local
+# 169.254.169.254 (and AWS's IPv6 fd00:ec2::254), Alibaba on 100.100.100.200, Azure's
+# wireserver on 168.63.129.16. Blocked even on a single-user install.
+METADATA_NETWORKS = (
+    "169.254.0.0/16",
+    "fe80::/10",
+    "100.100.100.200/32",
+    "168.63.129.16/32",
+    "fd00:ec2::254/128",
+)
+# What only the server can reach: loopback, private ranges, CGNAT, unspecified addresses.
+# Blocked by default so a team on a shared install cannot probe the operator's networks.
+LOCAL_NETWORKS = (
+    "0.0.0.0/8",
+    "127.0.0.0/8",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "::/128",
+    "::1/128",
+    "fc00::/7",
+)
+DEFAULT_BLOCKED_NETWORKS = METADATA_NETWORKS + LOCAL_NETWORKS
+
 
 @lru_cache(maxsize=8)
 def _parse_networks(spec: tuple[str, ...]) -> tuple[IPNetwork, ...]:
@@ -146,13 +189,118 @@ def is_blocked_address(address: str) -> bool:
     return _matching_network(address) is not None
 
 
+class Guard:
+    """One ``guarded_connections()`` scope; ``refusal`` is the first connection it refused,
+    kept because code between the socket and the caller (Apprise's plugins) may swallow the
+    exception."""
+
+    def __init__(self) -> None:
+        self.refusal: OutboundError | None = None
+
+
+# The guard of the running thread or greenlet (gevent 20.12+ keeps a context per greenlet).
+_active_guard: ContextVar[Guard | None] = ContextVar("outbound_guard", default=None)
+_hook_lock = threading.Lock()
+
+
+@contextmanager
+def guarded_connections() -> Iterator[Guard]:
+    """Judge every TCP/UDP ``connect()`` made in this block by ``BLOCKED_NETWORKS``.
+
+    The check runs on the numeric address about to be connected to, before ``connect()``:
+    whatever produced it (a name, DNS rebinding, ``2130706434`` or ``0x7f000002`` for
+    127.0.0.2, a redirect) is judged by where it leads, and a blocked port is never probed.
+    A refused connect raises ``OutboundError(Phase.BLOCKED)`` from the socket and is recorded
+    on the yielded ``Guard``.
+
+    Scope: this thread or greenlet, and threads started with a copy of its context (Apprise
+    runs plugins that way). Other greenlets' connections are untouched: the database, the
+    broker, the SMTP relay the operator configured.
+    """
+    _install_connect_hook()
+    guard = Guard()
+    token = _active_guard.set(guard)
+    try:
+        yield guard
+    finally:
+        _active_guard.reset(token)
+
+
+def _install_connect_hook() -> None:
+    """Wrap ``connect``/``connect_ex`` of the socket class in use (gevent's once it has
+    patched the socket module). Outside a guarded block the wrapper only reads a ContextVar."""
+    cls = socket.socket
+    if getattr(cls.connect, "_outbound_guard", False):
+        return
+    with _hook_lock:
+        if getattr(cls.connect, "_outbound_guard", False):
+            return
+        cls.connect = _guarding(cls.connect)  # type: ignore[method-assign]
+        cls.connect_ex = _guarding(cls.connect_ex)  # type: ignore[method-assign]
+
+
+def _guarding(connect: Callable[..., _T]) -> Callable[..., _T]:
+    @functools.wraps(connect)
+    def guarded(sock: socket.socket, address: Any) -> _T:
+        guard = _active_guard.get()
+        if guard is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            address = _judged(sock, address, guard)
+        return connect(sock, address)
+
+    guarded._outbound_guard = True  # type: ignore[attr-defined]
+    return guarded
+
+
+# The legacy IPv4 forms inet_aton reads: 2130706434, 0x7f000002, 0177.0.0.2, 127.2.
+_LEGACY_IPV4 = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}", re.IGNORECASE)
+
+
+def numeric_host(host: str) -> str:
+    """``host`` as a dotted quad when it is a legacy numeric IPv4 form, else unchanged.
+
+    glibc's resolver reads ``2130706434`` as 127.0.0.2, c-ares (the workers' resolver) sends
+    it to DNS: read it here, the way browsers do, so it means the same address everywhere."""
+    if not _LEGACY_IPV4.fullmatch(host):
+        return host
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return host
+
+
+def _judged(sock: socket.socket, address: tuple[Any, ...], guard: Guard) -> tuple[Any, ...]:
+    """The numeric address to connect to, or OutboundError if it is blocked."""
+    host, port, *rest = address
+    host = numeric_host(str(host))
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        # A name: resolve once here and connect to exactly what was judged, so no second
+        # lookup can answer differently.
+        host, port, *rest = socket.getaddrinfo(host, port, sock.family, sock.type)[0][4]
+    network = _matching_network(host)
+    if network is None:
+        return (host, port, *rest)
+    refusal = OutboundError(
+        Phase.BLOCKED,
+        f"{host} is in a blocked network ({network}); "
+        "healthmon does not connect there (setting BLOCKED_NETWORKS)",
+        permanent=True,
+    )
+    if guard.refusal is None:
+        guard.refusal = refusal
+    sock.close()  # callers clean up after OSError only; this is not one
+    raise refusal
+
+
 class _GuardedConnectionMixin:
-    """Checks the connected peer before a byte is sent; names what failed while connecting;
+    """Connects through ``guarded_connections()``; names what failed while connecting;
     remembers what the response needs."""
 
     host: str
     port: int
     timeout: float
+    _dns_host: str
     peer_address: str | None = None
     tls_cert_der: bytes | None = None
 
@@ -161,8 +309,11 @@ class _GuardedConnectionMixin:
         return f"{self.host}:{self.port}"
 
     def _new_conn(self) -> socket.socket:
+        # urllib3 resolves _dns_host; a legacy numeric form must not reach a resolver.
+        self._dns_host = numeric_host(self._dns_host)
         try:
-            sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+            with guarded_connections():
+                sock: socket.socket = super()._new_conn()  # type: ignore[misc]
         # Most specific first: urllib3 2 derives NewConnectionError from ConnectTimeoutError.
         except NameResolutionError as exc:
             cause = exc.__cause__
@@ -174,17 +325,7 @@ class _GuardedConnectionMixin:
             raise OutboundError(
                 Phase.TIMEOUT, f"Connect to {self.where} timed out after {self.timeout:g}s"
             ) from exc
-        address = sock.getpeername()[0]
-        network = _matching_network(address)
-        if network is not None:
-            sock.close()
-            raise OutboundError(
-                Phase.BLOCKED,
-                f"{address} is in a blocked network ({network}); "
-                "healthmon does not connect there (setting BLOCKED_NETWORKS)",
-                permanent=True,
-            )
-        self.peer_address = address
+        self.peer_address = sock.getpeername()[0]
         return sock
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import re
 import smtplib
@@ -280,17 +279,22 @@ class AppriseTransport(Transport):
         plugin = apprise.Apprise.instantiate(self.channel.secrets.get("url", ""))
         if plugin is None:
             raise TransportError("The Apprise URL is not valid or not supported", permanent=True)
-        self._refuse_blocked_host(getattr(plugin, "host", None))
         message = render(payload)
         sender = apprise.Apprise()
         sender.add(plugin)
-        result = sender.notify(
-            body=message.text,
-            title=message.subject,
-            notify_type=NOTIFY_TYPE.get(event_of(payload), apprise.NotifyType.INFO),
-            body_format=apprise.NotifyFormat.TEXT,
-            timeout=settings.NOTIFY_TIMEOUT * 2,
-        )
+        # Apprise's plugins connect by themselves (requests, smtplib, ...) and follow their
+        # own redirects: the guard judges each of those connections. Apprise runs a plugin
+        # on its thread pool with a copy of this context, so the guard goes along.
+        with outbound.guarded_connections() as guard:
+            result = sender.notify(
+                body=message.text,
+                title=message.subject,
+                notify_type=NOTIFY_TYPE.get(event_of(payload), apprise.NotifyType.INFO),
+                body_format=apprise.NotifyFormat.TEXT,
+                timeout=settings.NOTIFY_TIMEOUT * 2,
+            )
+        if guard.refusal is not None:  # the plugin saw an exception and only logged it
+            raise TransportError(guard.refusal.reason, permanent=True)
         if result:
             return Sent()
         logs = " ".join(entry.message for entry in result.logs()).strip()
@@ -305,29 +309,6 @@ class AppriseTransport(Transport):
             permanent=failure.permanent if failure else False,
             response_code=status,
         )
-
-    @staticmethod
-    def _refuse_blocked_host(host: str | None) -> None:
-        """Best effort: Apprise makes its own connections, outside lib.outbound's
-        connect-time guard, so refuse a user-chosen host that resolves into a blocked network.
-        Hosts without a dot are tokens in many schemes (slack://TokenA/...), not names."""
-        if not host or ("." not in host and ":" not in host):
-            return
-        try:
-            addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-        except (OSError, UnicodeError):
-            return  # let Apprise report the DNS failure (transient)
-        for address in addresses:
-            try:
-                ipaddress.ip_address(address.split("%", 1)[0])
-            except ValueError:
-                continue
-            if outbound.is_blocked_address(address):
-                raise TransportError(
-                    f"{address} is in a blocked network; healthmon does not connect there "
-                    "(setting BLOCKED_NETWORKS)",
-                    permanent=True,
-                )
 
 
 TRANSPORTS: dict[str, type[Transport]] = {

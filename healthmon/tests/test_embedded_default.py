@@ -25,14 +25,14 @@ import pytest
 
 from conftest import PASSWORD, wait_for
 from healthmon.tests.test_processes import ROOT, procfile_process
+from lib.outbound import METADATA_NETWORKS
 from monitors.tests.http_target import HttpTarget
 from notifications.tests.receivers import Receiver, start_receiver
 
 pytestmark = pytest.mark.embedded
 
-# Any of these set would take the processes off the embedded default. BLOCKED_NETWORKS goes
-# too: its default (link-local only) lets checks and webhooks reach 127.0.0.1.
-NOT_EMBEDDED = ("DATABASE_URL", "CELERY_BROKER_URL", "HEARTBEAT_URL", "BLOCKED_NETWORKS")
+# Any of these set would take the processes off the embedded default.
+NOT_EMBEDDED = ("DATABASE_URL", "CELERY_BROKER_URL", "HEARTBEAT_URL")
 
 # Through the services, as every write goes; prints the ids the tests look up. A 3 s interval:
 # a check batch expires one interval after its scheduled time, and between the dispatcher's
@@ -95,6 +95,8 @@ def embedded_env(var: Path) -> dict[str, str]:
     env.update(
         {
             "DEBUG": "true",
+            # A single-user install: metadata blocked, the target and receiver on 127.0.0.1 not.
+            "BLOCKED_NETWORKS": ",".join(METADATA_NETWORKS),
             "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
             "HEALTHMON_VAR_DIR": str(var),
             "PROMETHEUS_MULTIPROC_DIR": str(var / "prometheus"),

@@ -9,8 +9,10 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from lib.env import envbool, envint, envsecret
+from lib.outbound import DEFAULT_BLOCKED_NETWORKS, METADATA_NETWORKS
 
 ROOT = Path(__file__).resolve().parents[2]
+PRINT_BLOCKED_NETWORKS = "from django.conf import settings; print(*settings.BLOCKED_NETWORKS)"
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -72,3 +74,27 @@ def test_secret_can_come_from_a_file(monkeypatch, tmp_path):
     secret.write_text("s3cret\n")
     monkeypatch.setenv("HM_SECRET_FILE", str(secret))
     assert envsecret("HM_SECRET") == "s3cret"
+
+
+def test_blocked_networks_default_to_metadata_loopback_and_private_ranges():
+    # The suite sets BLOCKED_NETWORKS (conftest); a process without it gets the default.
+    env = {k: v for k, v in os.environ.items() if k != "BLOCKED_NETWORKS"}
+    shown = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", PRINT_BLOCKED_NETWORKS],
+        cwd=ROOT,
+        env={**env, "DEBUG": "true"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert shown.stdout.split() == list(DEFAULT_BLOCKED_NETWORKS)
+    assert {"127.0.0.0/8", "10.0.0.0/8", "169.254.0.0/16"} <= set(DEFAULT_BLOCKED_NETWORKS)
+
+
+def test_make_run_blocks_exactly_the_metadata_networks():
+    makefile = (ROOT / "Makefile").read_text()
+    [line] = [x for x in makefile.splitlines() if x.startswith("BLOCKED_NETWORKS ?=")]
+
+    assert line.split("?=", 1)[1].strip().split(",") == list(METADATA_NETWORKS)

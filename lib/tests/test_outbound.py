@@ -4,6 +4,7 @@ credentials stay with their origin, and every failure says where it happened."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.test import override_settings
 
+from conftest import BLOCKED_ADDRESS
 from lib import outbound
 from lib.outbound import Phase
 from monitors.tests.http_target import HttpTarget, refused_port, self_signed_tls
@@ -43,7 +45,7 @@ def _body(response) -> bytes:
         response.close()
 
 
-def test_loopback_is_reachable_by_default(target):
+def test_an_address_outside_the_blocked_networks_is_reachable(target):
     response = outbound.fetch("GET", target.url("/ok"), timeout=5)
 
     assert response.status_code == 200
@@ -52,12 +54,88 @@ def test_loopback_is_reachable_by_default(target):
     response.close()
 
 
-def test_default_blocks_link_local_metadata_address():
-    assert outbound.is_blocked_address("169.254.169.254")
-    assert outbound.is_blocked_address("fe80::1")
-    assert outbound.is_blocked_address("::ffff:169.254.169.254")
-    assert not outbound.is_blocked_address("127.0.0.1")
-    assert not outbound.is_blocked_address("10.1.2.3")
+@override_settings(BLOCKED_NETWORKS=list(outbound.DEFAULT_BLOCKED_NETWORKS))
+@pytest.mark.parametrize(
+    "address",
+    [
+        "169.254.169.254",
+        "::ffff:169.254.169.254",
+        "fe80::1",
+        "100.100.100.200",
+        "168.63.129.16",
+        "fd00:ec2::254",
+        "127.0.0.1",
+        "::1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "100.64.0.1",
+        "fd12::1",
+        "0.0.0.0",
+        "::",
+    ],
+)
+def test_default_blocks_metadata_loopback_and_private_networks(address):
+    assert outbound.is_blocked_address(address)
+
+
+@override_settings(BLOCKED_NETWORKS=list(outbound.DEFAULT_BLOCKED_NETWORKS))
+def test_default_lets_public_addresses_through():
+    assert not outbound.is_blocked_address("192.0.2.10")
+    assert not outbound.is_blocked_address("2001:db8::1")
+
+
+@pytest.mark.parametrize("host", ["2130706434", "0x7f000002", "0177.0.0.2", "127.2", "0x7f.2"])
+def test_numeric_forms_of_a_blocked_address_are_judged_by_that_address(host):
+    # conftest blocks 127.0.0.2; each form below is 127.0.0.2 to the resolver.
+    with HttpTarget(BLOCKED_ADDRESS) as blocked, pytest.raises(outbound.OutboundError) as caught:
+        outbound.fetch("GET", f"http://{host}:{blocked.port}/ok", timeout=5)
+
+    assert (caught.value.phase, caught.value.permanent) == (Phase.BLOCKED, True)
+    assert f"{BLOCKED_ADDRESS} is in a blocked network" in caught.value.reason
+    assert blocked.hits == []
+
+
+def test_the_guard_judges_the_address_before_connecting():
+    # Nothing listens there: had connect() run first, this would be "Connection refused",
+    # and the difference would tell an outsider which blocked ports are open.
+    with pytest.raises(outbound.OutboundError) as caught:
+        outbound.fetch("GET", f"http://{BLOCKED_ADDRESS}:{refused_port()}/", timeout=5)
+
+    assert caught.value.phase == Phase.BLOCKED
+
+
+def test_guarded_connections_leave_other_threads_alone():
+    with HttpTarget(BLOCKED_ADDRESS) as blocked:
+        entered, done = threading.Event(), threading.Event()
+
+        def guarded() -> None:
+            with outbound.guarded_connections():
+                entered.set()
+                done.wait(5)
+
+        thread = threading.Thread(target=guarded)
+        thread.start()
+        entered.wait(5)
+        try:
+            # This thread's connection (a database's, say) is not an outbound one.
+            with socket.create_connection((BLOCKED_ADDRESS, blocked.port), timeout=5):
+                pass
+        finally:
+            done.set()
+            thread.join()
+
+
+def test_guarded_connections_refuse_and_record_a_plain_socket_connect():
+    with (
+        outbound.guarded_connections() as guard,
+        socket.socket() as sock,
+        pytest.raises(outbound.OutboundError),
+    ):
+        sock.connect(("2130706434", refused_port()))
+
+    assert guard.refusal is not None
+    assert guard.refusal.phase == Phase.BLOCKED
 
 
 @override_settings(BLOCKED_NETWORKS=["127.0.0.1/32"])
@@ -289,7 +367,7 @@ def _echoed_after_redirect(start: HttpTarget, to: str, **options) -> dict:
 
 
 def test_a_redirect_to_another_host_drops_authorization_and_cookies(target):
-    with HttpTarget("127.0.0.2") as other:
+    with HttpTarget("127.0.0.3") as other:
         headers = _echoed_after_redirect(target, other.url("/echo"))
 
     assert "Authorization" not in headers
@@ -318,3 +396,22 @@ def test_a_redirect_within_the_same_origin_keeps_authorization_and_cookies(targe
 
     assert headers["Authorization"] == "Bearer secret"
     assert headers["Cookie"] == "session=abc"
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("2130706434", "127.0.0.2"),
+        ("0x7f000002", "127.0.0.2"),
+        ("0177.0.0.2", "127.0.0.2"),
+        ("127.2", "127.0.0.2"),
+        ("0x7F.0.0.2", "127.0.0.2"),
+        ("127.0.0.2", "127.0.0.2"),
+        ("example.com", "example.com"),
+        ("127.0.0.2 example.com", "127.0.0.2 example.com"),  # inet_aton would accept it
+        ("99999999999", "99999999999"),  # no IPv4 address: left for the resolver to refuse
+        ("::1", "::1"),
+    ],
+)
+def test_numeric_host_reads_legacy_ipv4_forms_as_browsers_do(host, address):
+    assert outbound.numeric_host(host) == address

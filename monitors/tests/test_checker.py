@@ -7,6 +7,7 @@ import json
 import pytest
 from django.test import override_settings
 
+from conftest import BLOCKED_ADDRESS
 from monitors.checker import MAX_BODY, run_check
 from monitors.models import Monitor
 from monitors.tests.http_target import HttpTarget, refused_port, self_signed_tls
@@ -134,6 +135,24 @@ def test_blocked_network_is_an_error_not_a_crash(target):
 
     assert (outcome.status, outcome.phase) == ("error", "blocked")
     assert "127.0.0.1 is in a blocked network (127.0.0.0/8)" in outcome.reason
+
+
+@pytest.mark.parametrize("host", ["2130706434", "0x7f000002"])
+def test_a_blocked_address_in_numeric_form_is_an_error_at_blocked(host):
+    with HttpTarget(BLOCKED_ADDRESS) as blocked:
+        outcome = run_check(monitor(f"http://{host}:{blocked.port}/ok"))
+
+    assert (outcome.status, outcome.phase) == ("error", "blocked")
+    assert f"{BLOCKED_ADDRESS} is in a blocked network" in outcome.reason
+    assert blocked.hits == []
+
+
+def test_a_redirect_to_a_blocked_address_is_an_error_at_blocked(target):
+    with HttpTarget(BLOCKED_ADDRESS) as blocked:
+        outcome = run_check(monitor(target.url(f"/redirect?to={blocked.url('/ok')}")))
+
+    assert (outcome.status, outcome.phase) == ("error", "blocked")
+    assert blocked.hits == []
 
 
 def test_untrusted_certificate_is_an_error_at_tls():

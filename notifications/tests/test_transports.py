@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import smtplib
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from conftest import BLOCKED_ADDRESS
 from lib.outbound import OutboundError, Phase
+from monitors.tests.http_target import HttpTarget
 from notifications import services
 from notifications.messages import channel_test_payload, incident_payload, render
 from notifications.tests.conftest import make_incident, make_monitor
@@ -313,6 +316,65 @@ def test_apprise_failure_is_classified_and_redacted(alice, receiver, status, per
     assert caught.value.permanent is permanent
     assert caught.value.response_code == status
     assert "topsecretpass" not in caught.value.message
+
+
+@pytest.mark.django_db
+def test_apprise_to_a_blocked_address_in_decimal_form_is_refused(alice):
+    # 2130706434 is 127.0.0.2, which conftest blocks: Apprise's own request must not go out.
+    with HttpTarget(BLOCKED_ADDRESS) as blocked:
+        channel = apprise_channel(alice.personal_team, f"json://2130706434:{blocked.port}/hook")
+        payload = channel_test_payload(
+            channel_name="Chat", team_id=1, team_name="T", occurred_at=NOW
+        )
+
+        with pytest.raises(TransportError) as caught:
+            transport_for(channel).notify(payload, idempotency_key="k")
+
+        assert caught.value.permanent
+        assert f"{BLOCKED_ADDRESS} is in a blocked network" in caught.value.message
+        assert blocked.hits == []
+
+
+@pytest.mark.django_db
+def test_apprise_redirected_to_a_blocked_address_is_refused(alice):
+    with HttpTarget() as allowed, HttpTarget(BLOCKED_ADDRESS) as blocked:
+        hop = quote(blocked.url("/ok"), safe="")
+        # "-to=": Apprise's way to put a query parameter on the URL it posts to.
+        channel = apprise_channel(
+            alice.personal_team, f"json://127.0.0.1:{allowed.port}/redirect?-to={hop}"
+        )
+        payload = channel_test_payload(
+            channel_name="Chat", team_id=1, team_name="T", occurred_at=NOW
+        )
+
+        with pytest.raises(TransportError) as caught:
+            transport_for(channel).notify(payload, idempotency_key="k")
+
+        assert caught.value.permanent
+        assert "blocked network" in caught.value.message
+        assert [path for _, path in allowed.hits] == [f"/redirect?to={hop}"]  # then no hop
+        assert blocked.hits == []
+
+
+@pytest.mark.django_db
+def test_webhook_to_a_blocked_address_in_decimal_form_is_refused(alice):
+    with HttpTarget(BLOCKED_ADDRESS) as blocked:
+        channel = services.channel_create(
+            team=alice.personal_team,
+            name="Hook",
+            kind="webhook",
+            config={"url": f"http://2130706434:{blocked.port}/hook"},
+        )
+        payload = channel_test_payload(
+            channel_name="Hook", team_id=1, team_name="T", occurred_at=NOW
+        )
+
+        with pytest.raises(TransportError) as caught:
+            transport_for(channel).notify(payload, idempotency_key="k")
+
+        assert caught.value.permanent
+        assert f"{BLOCKED_ADDRESS} is in a blocked network" in caught.value.message
+        assert blocked.hits == []
 
 
 @pytest.mark.django_db
