@@ -16,9 +16,10 @@ once things settle it counts, from the receiver's log and the database:
 - duplicate incidents: more than one incident per monitor for its one outage.
 
 It exits 1 if any count is not 0. Scenarios: ``worker-kill`` (kill -9 of the worker),
-``broker-kill`` (kill -9 of redis, restarted from its AOF), ``db-crash`` (``pg_ctl stop -m
-immediate``, then start), ``receiver-outage`` (the receiver answers 500 for N seconds, then
-the dead letters, if any, are replayed). Intervals, thresholds and retry backoffs are small
+``broker-kill`` (kill -9 of redis, restarted from its AOF), ``broker-wipe`` (the same, but
+restarted empty: queued and unacknowledged messages are gone), ``db-crash`` (``pg_ctl stop
+-m immediate``, then start), ``receiver-outage`` (the receiver answers 500 for N seconds,
+then the dead letters, if any, are replayed). Intervals, thresholds and retry backoffs are small
 (environment of the children, below) so that a scenario takes tens of seconds.
 """
 
@@ -45,7 +46,7 @@ from bench import stack
 from bench.procs import Managed, ProcessSet, wait_for_log
 from bench.receiver import Alert, WebhookReceiver
 
-SCENARIOS = ("worker-kill", "broker-kill", "db-crash", "receiver-outage")
+SCENARIOS = ("worker-kill", "broker-kill", "broker-wipe", "db-crash", "receiver-outage")
 EVENTS = ("opened", "resolved")
 # Small everything, so each scenario takes seconds: checks every 2 s, one failure opens
 # and one success resolves an incident, retries after 0-2 s, five of them before the dead
@@ -399,6 +400,15 @@ def kill_broker(s: Stack, options: argparse.Namespace) -> None:
     s.restart_redis()
 
 
+def wipe_broker(s: Stack, options: argparse.Namespace) -> None:
+    say("  kill -9 redis mid-delivery, restart it empty (its AOF deleted) 3 s later")
+    s.kill(s.redis())
+    shutil.rmtree(s.redis_dir)
+    s.redis_dir.mkdir()
+    time.sleep(3)
+    s.restart_redis()
+
+
 def crash_database(s: Stack, options: argparse.Namespace) -> None:
     say("  pg_ctl stop -m immediate mid-delivery, start 3 s later")
     s.postgres.stop("immediate")
@@ -409,6 +419,7 @@ def crash_database(s: Stack, options: argparse.Namespace) -> None:
 FAULTS: dict[str, Callable[[Stack, argparse.Namespace], None]] = {
     "worker-kill": kill_worker,
     "broker-kill": kill_broker,
+    "broker-wipe": wipe_broker,
     "db-crash": crash_database,
 }
 

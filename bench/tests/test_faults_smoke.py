@@ -20,6 +20,9 @@ from bench.stack import ROOT
 
 pytestmark = pytest.mark.worker
 
+# Three monitors, and 15 s for deliveries to settle (what has not by then counts as stuck).
+SMOKE_ARGS = ["--scenario", "worker-kill", "--monitors", "3", "--settle", "15"]
+
 ROW = re.compile(r"^  worker-kill\s+(?P<counts>(\d+\s+){8}\d+)$", re.MULTILINE)
 
 
@@ -31,7 +34,7 @@ def servers_installed() -> None:
 
 def test_worker_kill_scenario_reports_counts_and_exits_by_them(servers_installed) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "bench.faults", "--scenario", "worker-kill", "--monitors", "3"],
+        [sys.executable, "-m", "bench.faults", *SMOKE_ARGS],
         cwd=ROOT,
         capture_output=True,
         text=True,
