@@ -13,7 +13,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 BLOCKED_NETWORKS ?= 169.254.0.0/16,fe80::/10,100.100.100.200/32,168.63.129.16/32,fd00:ec2::254/128
 RUN_ENV := DEBUG=true BLOCKED_NETWORKS="$(BLOCKED_NETWORKS)" PATH="$(abspath $(VENV))/bin:$$PATH"
 
-.PHONY: install install-dev run migrate demo test lint format bench bench-smoke bench-api clean
+.PHONY: install install-dev run migrate demo test lint format bench bench-smoke bench-api bench-faults clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -87,6 +87,12 @@ bench-smoke: install-dev
 ## API latency under load (wrk): 10,000 monitors and 10 million check rows (seeded once).
 bench-api: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.api_load $(BENCH_API_ARGS)
+
+## Fault injection (~4 min): worker kill -9, redis kill and restart, PostgreSQL crash and a
+## receiver outage mid-delivery, on a private PostgreSQL cluster and redis-server it starts
+## itself; prints lost/duplicated/out-of-order/stuck counts, exits 1 unless all are 0.
+bench-faults: install-dev
+	$(PY) -m bench.faults $(BENCH_FAULTS_ARGS)
 
 clean:
 	rm -rf var staticfiles test-artifacts .pytest_cache

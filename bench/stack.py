@@ -140,15 +140,22 @@ def _secret_key() -> str:
     return _SECRET
 
 
-def start_redis(processes: ProcessSet) -> str:
-    """A private redis-server on a free port (no persistence, like a broker cache)."""
+def start_redis(
+    processes: ProcessSet, *, port: int | None = None, data_dir: Path | None = None
+) -> str:
+    """A private redis-server on a free port (or ``port``, to restart one): no persistence,
+    like a broker cache, unless ``data_dir`` is given: then an append-only file fsynced on
+    every write there, so a killed and restarted broker comes back with its queues."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise SystemExit("bench: redis-server is not installed; pass --broker-url redis://...")
-    port = free_port()
+    port = port or free_port()
+    persistence = ["--appendonly", "no"]
+    if data_dir is not None:
+        persistence = ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(data_dir)]
     managed = processes.start(
         "redis",
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence],
         env=dict(os.environ),
         cwd=ROOT,
     )

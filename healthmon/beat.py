@@ -15,7 +15,7 @@ from healthmon.heartbeats import BeatTickRecorder
 
 class HeartbeatScheduler(DatabaseScheduler):
     def __init__(self, *args, **kwargs) -> None:
-        self.record_tick = BeatTickRecorder(every=1.0)
+        self.record_tick = BeatTickRecorder()
         super().__init__(*args, **kwargs)
 
     def tick(self, *args, **kwargs) -> float:

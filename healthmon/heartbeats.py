@@ -1,9 +1,12 @@
 """Signs of life from beat and the workers, kept where the web process can read them.
 
-- **beat**: ``healthmon.beat.HeartbeatScheduler`` records the time of every scheduler tick (the
-  dispatcher fires every second, so a healthy beat ticks about every second).
+- **beat**: ``healthmon.beat.HeartbeatScheduler`` records the time of a scheduler tick every
+  ``HEARTBEAT_INTERVAL`` seconds (the dispatcher fires every second, so beat ticks that often).
 - **workers**: Celery's ``heartbeat_sent`` signal (every 2 s while the worker runs) records the
-  worker's hostname and the queues it consumes; a clean shutdown removes it.
+  worker's hostname and the queues it consumes, at most every ``HEARTBEAT_INTERVAL`` seconds;
+  a clean shutdown removes it.
+
+/health counts a process down after about three missed heartbeats (``HEALTH_*_MAX_AGE``).
 
 Also, for liveness probes, ``HEARTBEAT_FILE`` (if set) is touched on each heartbeat.
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 import time
@@ -168,10 +172,11 @@ def touch_heartbeat_file() -> None:
 
 
 class BeatTickRecorder:
-    """Records beat's ticks at most once per ``every`` seconds; never breaks the beat loop."""
+    """Records beat's ticks at most once per ``every`` seconds (default
+    ``HEARTBEAT_INTERVAL``); never breaks the beat loop."""
 
-    def __init__(self, every: float = 1.0) -> None:
-        self.every = every
+    def __init__(self, every: float | None = None) -> None:
+        self.every = settings.HEARTBEAT_INTERVAL if every is None else every
         self.last_recorded = 0.0
 
     def __call__(self) -> None:
@@ -190,6 +195,8 @@ class BeatTickRecorder:
 # --- Workers ---------------------------------------------------------------------------------
 
 _worker_queues: dict[str, list[str]] = {}
+# When each worker of this process last recorded its heartbeat (monotonic seconds).
+_worker_recorded: dict[str, float] = {}
 
 
 def remember_worker_queues(sender=None, **kwargs) -> None:
@@ -201,8 +208,14 @@ def remember_worker_queues(sender=None, **kwargs) -> None:
 
 
 def record_worker_heartbeat(sender=None, **kwargs) -> None:
-    """``heartbeat_sent``: sender is the Heart, whose event dispatcher knows the hostname."""
-    record_worker_heartbeat_for(sender.eventer.hostname)
+    """``heartbeat_sent``: sender is the Heart, whose event dispatcher knows the hostname.
+    Celery's heart beats every 2 s; one write per ``HEARTBEAT_INTERVAL`` is enough."""
+    hostname = sender.eventer.hostname
+    now = time.monotonic()
+    # 0.5 s of slack: the 2 s heart must not miss a 4 s interval by a timer's jitter.
+    if now - _worker_recorded.get(hostname, -math.inf) >= settings.HEARTBEAT_INTERVAL - 0.5:
+        _worker_recorded[hostname] = now
+        record_worker_heartbeat_for(hostname)
 
 
 def record_worker_heartbeat_for(hostname: str) -> None:

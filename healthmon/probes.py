@@ -5,7 +5,17 @@
 - ``/ready``: this web process can serve: the database and the broker answer. 503 otherwise,
   with the reason, so a load balancer stops sending traffic.
 - ``/health``: the whole system for humans and external monitors: database, broker, beat's
-  last tick, workers seen recently per queue, queue depths. 503 when any part is down.
+  last tick, workers seen recently per queue, queue depths, and whether alerts get out
+  (failing channels, the oldest undelivered alert). 503 when any part is down; 200 with
+  ``"status": "degraded"`` when only notifications are in trouble.
+
+Why degraded is not 503: the usual cause of failing channels is a receiver that belongs to a
+team (a webhook answering 500, a revoked chat token), not healthmon. A 503 would page the
+operator, or make an orchestrator act, for a fault neither can fix, and would hide a real
+outage of healthmon's own parts behind one that is always on somewhere on a busy install.
+Monitors of /health that should also see this match on ``"degraded"`` in the body. The
+public answer carries counts and channel ids only; names and (redacted) errors are for
+``healthmon_status``, like worker hostnames.
 
 The endpoints are answered by ``OpsEndpointsMiddleware`` before host validation, sessions and
 authentication: Kubernetes probes and Prometheus address pods by IP, which is not in
@@ -17,12 +27,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 
 from healthmon import heartbeats
 
@@ -36,9 +48,17 @@ class ComponentStatus:
     ok: bool
     reason: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    # Working, but something needs a human (shown, and the reason given, but no 503).
+    degraded: bool = False
+
+    @property
+    def status(self) -> str:
+        if not self.ok:
+            return "down"
+        return "degraded" if self.degraded else "up"
 
     def as_dict(self) -> dict[str, Any]:
-        data = {"status": "up" if self.ok else "down", **self.details}
+        data = {"status": self.status, **self.details}
         if self.reason:
             data["reason"] = self.reason
         return data
@@ -161,15 +181,49 @@ def check_queues() -> ComponentStatus:
     return ComponentStatus(ok=True, details={"depths": depths})
 
 
+def check_notifications(now: datetime | None = None, *, names: bool = False) -> ComponentStatus:
+    """Do alerts get out? Failing channels (ids; ``names`` adds name, kind and the redacted
+    last error, not on the public /health) and the age of the oldest alert still owed."""
+    from notifications.selectors import failing_channels, oldest_undelivered_age
+
+    now = now or timezone.now()
+    try:
+        failing = failing_channels(
+            now=now, failures=settings.HEALTH_CHANNEL_FAILURES, window=timedelta(hours=1)
+        )
+        oldest = oldest_undelivered_age(now=now)
+    except Exception as exc:  # the database component reports the outage itself
+        return ComponentStatus(ok=True, degraded=True, reason=f"unknown: {_one_line(exc)}")
+    details: dict[str, Any] = {
+        "failing_channels": len(failing),
+        "failing_channel_ids": [channel.id for channel in failing],
+        "oldest_undelivered_age_seconds": None if oldest is None else round(oldest, 1),
+    }
+    if names:
+        details["failing"] = [asdict(channel) for channel in failing]
+    problems = []
+    if failing:
+        problems.append(f"{len(failing)} channel(s) failing: ids {details['failing_channel_ids']}")
+    if oldest is not None and oldest > settings.HEALTH_UNDELIVERED_MAX_AGE:
+        problems.append(
+            f"oldest undelivered alert is {oldest:.0f}s old "
+            f"(limit {settings.HEALTH_UNDELIVERED_MAX_AGE}s)"
+        )
+    return ComponentStatus(
+        ok=True, degraded=bool(problems), reason="; ".join(problems), details=details
+    )
+
+
 def _ms_since(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 1)
 
 
 def _report(path: str, components: dict[str, ComponentStatus]) -> JsonResponse:
     down = [name for name, status in components.items() if not status.ok]
-    body: dict[str, Any] = {"status": "down" if down else "up"}
-    if down:
-        body["reason"] = "; ".join(f"{name}: {components[name].reason}" for name in down)
+    degraded = [name for name, status in components.items() if status.ok and status.degraded]
+    body: dict[str, Any] = {"status": "down" if down else "degraded" if degraded else "up"}
+    if down or degraded:
+        body["reason"] = "; ".join(f"{name}: {components[name].reason}" for name in down + degraded)
     body["components"] = {name: status.as_dict() for name, status in components.items()}
     response = JsonResponse(body, status=503 if down else 200)
     response["Cache-Control"] = "no-store"
@@ -202,6 +256,7 @@ def health(request: HttpRequest) -> HttpResponse:
             "beat": check_beat(),
             "workers": check_workers(),
             "queues": check_queues(),
+            "notifications": check_notifications(),
         },
     )
 

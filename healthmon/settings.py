@@ -408,10 +408,18 @@ LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
 # --- Operations: probes, metrics, heartbeats, Sentry, Flower ---------------------------------
 # Seconds a probe waits for the database or the broker.
 PROBE_TIMEOUT = envfloat("PROBE_TIMEOUT", 2.0)
-# /health reports beat down after this many seconds without a tick (it ticks ~every second),
-# and a queue without workers when none consuming it sent a heartbeat (every 2 s) for this long.
-HEALTH_BEAT_MAX_AGE = envint("HEALTH_BEAT_MAX_AGE", 30, minimum=1)
-HEALTH_WORKER_MAX_AGE = envint("HEALTH_WORKER_MAX_AGE", 30, minimum=1)
+# Beat and each worker record a heartbeat every HEARTBEAT_INTERVAL seconds (a worker's is
+# rounded up to Celery's own 2 s heart); /health reports beat, or a queue's workers, down
+# after about three missed heartbeats, so a killed process shows within ~15 s, not 30.
+HEARTBEAT_INTERVAL = envint("HEARTBEAT_INTERVAL", 5, minimum=1)
+HEALTH_BEAT_MAX_AGE = envint("HEALTH_BEAT_MAX_AGE", 15, minimum=1)
+HEALTH_WORKER_MAX_AGE = envint("HEALTH_WORKER_MAX_AGE", 15, minimum=1)
+# The notifications component of /health and healthmon_status: a channel is failing when
+# its last HEALTH_CHANNEL_FAILURES attempted deliveries all failed, or when one of its alerts
+# was dead-lettered in the last hour; undelivered alerts older than
+# HEALTH_UNDELIVERED_MAX_AGE seconds make the component degraded too.
+HEALTH_CHANNEL_FAILURES = envint("HEALTH_CHANNEL_FAILURES", 3, minimum=1)
+HEALTH_UNDELIVERED_MAX_AGE = envint("HEALTH_UNDELIVERED_MAX_AGE", 900, minimum=1)
 # Where beat and the workers leave their heartbeats: the broker if it is Redis, else files.
 HEARTBEAT_URL = envstr("HEARTBEAT_URL") or default_heartbeat_url(CELERY_BROKER_URL, VAR_DIR)
 # A file beat and workers touch on each heartbeat, for exec liveness probes (unset: none).

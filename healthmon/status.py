@@ -30,6 +30,7 @@ def collect_status(now: datetime | None = None) -> dict[str, Any]:
         "beat": probes.check_beat(now.timestamp()),
         "workers": probes.check_workers(now.timestamp(), names=True),
         "queues": probes.check_queues(),
+        "notifications": probes.check_notifications(now, names=True),
     }
     snapshot: dict[str, Any] = {
         "at": now.isoformat(),
@@ -73,13 +74,30 @@ def _age(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f}h ago"
 
 
+def _alerts_lines(part: dict[str, Any]) -> list[str]:
+    """Failing channels, each with its redacted last error, and the oldest alert still owed."""
+    if "failing_channels" not in part:
+        return [f"  {'Alerts':<13}unknown: {part.get('reason', '')}"]
+    oldest = part["oldest_undelivered_age_seconds"]
+    owed = "none undelivered" if oldest is None else f"oldest undelivered since {_age(oldest)}"
+    failing = part.get("failing", [])
+    head = f"{len(failing)} channel(s) failing" if failing else "no channel failing"
+    lines = [f"  {'Alerts':<13}{head}; {owed}" + ("  DEGRADED" if part["status"] != "up" else "")]
+    for channel in failing:
+        lines.append(
+            f"    channel #{channel['id']} {channel['name']} ({channel['kind']}): "
+            f"{channel['failed_in_a_row']} failed in a row, {channel['dead_letters']} dead "
+            f"letter(s) this hour; last error: {channel['last_error'] or 'none recorded'}"
+        )
+    return lines
+
+
 def render_status(snapshot: dict[str, Any]) -> str:
     """The terminal summary; every line starts with a fixed-width label."""
     components = snapshot["components"]
-    lines = [
-        f"healthmon status at {snapshot['at'][:19].replace('T', ' ')} UTC: "
-        f"{'HEALTHY' if snapshot['healthy'] else 'DEGRADED'}"
-    ]
+    states = {part["status"] for part in components.values()}
+    overall = "DOWN" if "down" in states else "DEGRADED" if "degraded" in states else "HEALTHY"
+    lines = [f"healthmon status at {snapshot['at'][:19].replace('T', ' ')} UTC: {overall}"]
 
     def line(label: str, text: str) -> None:
         lines.append(f"  {label:<13}{text}")
@@ -112,6 +130,9 @@ def render_status(snapshot: dict[str, Any]) -> str:
         line("Queues", ", ".join(f"{q} {n}" for q, n in queues["depths"].items()) + " waiting")
     else:
         line("Queues", f"unknown: {queues.get('reason', '')}")
+
+    if "notifications" in components:
+        lines.extend(_alerts_lines(components["notifications"]))
 
     if "monitors" in snapshot:
         m = snapshot["monitors"]

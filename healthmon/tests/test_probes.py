@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
 from conftest import wait_for
+from healthmon import probes
 from healthmon.heartbeats import BeatTickRecorder
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +95,21 @@ def test_health_is_up_with_database_broker_beat_and_a_worker_on_every_queue(
     assert all(count >= 1 for count in components["workers"]["queues"].values())
     assert "workers" not in components["workers"]  # no hostnames on a public endpoint
     assert set(components["queues"]["depths"]) == {"checks", "incidents", "notifications"}
+
+
+def test_health_is_200_and_says_degraded_when_only_notifications_are_in_trouble():
+    # A team's broken receiver is not an outage of healthmon: no 503 (see probes' docstring).
+    response = probes._report(
+        "/health",
+        {
+            "database": probes.ComponentStatus(ok=True),
+            "notifications": probes.ComponentStatus(
+                ok=True, degraded=True, reason="1 channel(s) failing: ids [4]"
+            ),
+        },
+    )
+
+    assert response.status_code == 200
+    body = json.loads(response.content)
+    assert body["status"] == "degraded"
+    assert body["reason"] == "notifications: 1 channel(s) failing: ids [4]"

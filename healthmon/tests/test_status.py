@@ -89,8 +89,38 @@ def test_a_part_that_is_down_says_so(component, value, expected):
 
     text = render_status(data)
 
-    assert "DEGRADED" in text.splitlines()[0]
+    assert "DOWN" in text.splitlines()[0]
     assert f"  {expected}\n" in text
+
+
+def test_failing_channels_are_listed_with_their_last_error_and_the_oldest_undelivered_age():
+    data = snapshot()
+    data["components"]["notifications"] = {
+        "status": "degraded",
+        "failing_channels": 1,
+        "failing_channel_ids": [4],
+        "oldest_undelivered_age_seconds": 600.0,
+        "failing": [
+            {
+                "id": 4,
+                "name": "Ops webhook",
+                "kind": "webhook",
+                "team_id": 1,
+                "failed_in_a_row": 3,
+                "dead_letters": 2,
+                "last_error": "HTTP 500 (server error)",
+            }
+        ],
+    }
+
+    text = render_status(data)
+
+    assert "DEGRADED" in text.splitlines()[0]
+    assert (
+        "  Alerts       1 channel(s) failing; oldest undelivered since 10m ago  DEGRADED\n"
+        "    channel #4 Ops webhook (webhook): 3 failed in a row, 2 dead letter(s) this hour; "
+        "last error: HTTP 500 (server error)\n"
+    ) in text
 
 
 def test_dead_letters_are_listed_by_task():

@@ -12,7 +12,7 @@ from healthmon.status import collect_status, render_status
 class Command(BaseCommand):
     help = (
         "Summarise healthmon's state: monitors up/down/paused, open incidents, queue depths, "
-        "workers, beat's last tick and dead letters."
+        "workers, beat's last tick, failing channels, undelivered alerts and dead letters."
     )
 
     def add_arguments(self, parser) -> None:
@@ -33,7 +33,7 @@ class Command(BaseCommand):
             down = [
                 f"{name}: {part.get('reason', 'down')}"
                 for name, part in snapshot["components"].items()
-                if part["status"] != "up"
+                if part["status"] == "down"
             ]
             raise CommandError("unhealthy: " + "; ".join(down))
 
