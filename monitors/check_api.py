@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
+from lib.filters import UtcIsoDateTimeFilter
 from monitors import results
 from monitors.models import CheckResult, CheckStatus
 
@@ -68,10 +69,10 @@ class CheckResultPageSerializer(serializers.Serializer):
 
 
 class CheckResultFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(
+    since = UtcIsoDateTimeFilter(
         field_name="checked_at", lookup_expr="gte", help_text="ISO 8601, inclusive"
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = UtcIsoDateTimeFilter(
         field_name="checked_at", lookup_expr="lt", help_text="ISO 8601, exclusive"
     )
     status = django_filters.MultipleChoiceFilter(choices=CheckStatus.choices)
