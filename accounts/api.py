@@ -106,10 +106,12 @@ class TeamViewSet(
             raise ValidationError({"team": "A personal team cannot be deleted."})
         instance.delete()
 
-    @extend_schema(request=MemberAddSerializer, responses=MemberSerializer(many=True))
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses=MemberSerializer(many=True))
+    @extend_schema(methods=["POST"], request=MemberAddSerializer, responses={201: MemberSerializer})
+    # Paginated like every other list; members are not searched or ordered by query.
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def members(self, request: Request, pk: str | None = None) -> Response:
-        """List members, or (owners and admins) add an existing user by email."""
+        """List members (paginated), or (owners and admins) add an existing user by email."""
         team = self.get_object()
         if request.method == "POST":
             acting_role = self._require(team, Role.ADMIN)
@@ -119,8 +121,9 @@ class TeamViewSet(
                 team=team, acting_role=acting_role, **payload.validated_data
             )
             return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
-        memberships = team.memberships.select_related("user").order_by("user__email")
-        return Response(MemberSerializer(memberships, many=True).data)
+        memberships = team.memberships.select_related("user").order_by("user__email", "id")
+        page = self.paginate_queryset(memberships)
+        return self.get_paginated_response(MemberSerializer(page, many=True).data)
 
     @extend_schema(request=MemberRoleSerializer, responses=MemberSerializer)
     @action(detail=True, methods=["patch", "delete"], url_path=r"members/(?P<user_id>\d+)")

@@ -11,7 +11,7 @@ from rest_framework.relations import MANY_RELATION_KWARGS
 from accounts.access import TeamField, team_roles
 from lib.serializers import DirectReadMixin
 from monitors.assertions import validate_assertions
-from monitors.models import Monitor
+from monitors.models import CheckStatus, Monitor
 from monitors.status_codes import parse_status_spec
 from notifications.models import Channel
 
@@ -82,6 +82,12 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
     )
     tags = TagListField(child=serializers.CharField(max_length=50), required=False, max_length=20)
     open_incident = serializers.SerializerMethodField()
+    last_check_status = serializers.ChoiceField(
+        choices=CheckStatus.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text='"" before the first check',
+    )
     channels = ChannelIdsField(
         many=True,
         required=False,
