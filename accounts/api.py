@@ -207,15 +207,16 @@ class TeamViewSet(
         self._require(instance, Role.OWNER)
         services.team_delete(team=instance, actor=self.request.user)
 
+    @extend_schema(methods=["GET"], responses=MemberSerializer(many=True))
     @extend_schema(
-        request=MemberAddSerializer,
-        responses={200: MemberSerializer(many=True), 202: InvitationSentSerializer},
+        methods=["POST"], request=MemberAddSerializer, responses={202: InvitationSentSerializer}
     )
-    @action(detail=True, methods=["get", "post"])
+    # Paginated like every other list; members are not searched or ordered by query.
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def members(self, request: Request, pk: str | None = None) -> Response:
-        """List members, or (owners and admins) invite someone by email: they become a member
-        when they accept. The answer (202) is the same whether or not the address has an
-        account here."""
+        """List members (paginated), or (owners and admins) invite someone by email: they
+        become a member when they accept. The answer (202) is the same whether or not the
+        address has an account here."""
         team = self.get_object()
         if request.method == "POST":
             acting_role = self._require(team, Role.ADMIN)
@@ -233,8 +234,9 @@ class TeamViewSet(
                 },
                 status=status.HTTP_202_ACCEPTED,
             )
-        memberships = team.memberships.select_related("user").order_by("user__email")
-        return Response(MemberSerializer(memberships, many=True).data)
+        memberships = team.memberships.select_related("user").order_by("user__email", "id")
+        page = self.paginate_queryset(memberships)
+        return self.get_paginated_response(MemberSerializer(page, many=True).data)
 
     @extend_schema(request=MemberRoleSerializer, responses=MemberSerializer)
     @action(detail=True, methods=["patch", "delete"], url_path=r"members/(?P<user_id>\d+)")

@@ -7,7 +7,7 @@ from rest_framework.relations import MANY_RELATION_KWARGS
 
 from accounts.access import TeamField, team_roles
 from lib.serializers import DirectReadMixin
-from monitors.models import Monitor
+from monitors.models import CheckStatus, Monitor
 from monitors.validation import MAX_TAGS, clean_tag_names, validate_channels_team
 from notifications.models import Channel
 
@@ -69,6 +69,12 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
         child=serializers.CharField(max_length=50), required=False, max_length=MAX_TAGS
     )
     open_incident = serializers.SerializerMethodField()
+    last_check_status = serializers.ChoiceField(
+        choices=CheckStatus.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text='"" before the first check',
+    )
     channels = ChannelIdsField(
         many=True,
         required=False,

@@ -16,6 +16,7 @@ from rest_framework import serializers
 from accounts.models import Team
 from api.history import StatusPageSerializer
 from api.serializers import MonitorSerializer
+from lib.parsers import loads_bounded
 from monitors.models import HttpMethod, Monitor, StatusPage
 
 
@@ -87,7 +88,7 @@ class JSONTextField(forms.CharField):
         if not text:
             return type(self.empty)()
         try:
-            return json.loads(text)
+            return loads_bounded(text)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from None
 

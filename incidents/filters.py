@@ -2,6 +2,7 @@ import django_filters
 from django.db.models import QuerySet
 
 from incidents.models import Incident
+from lib.filters import UtcIsoDateTimeFilter
 
 
 class IncidentFilter(django_filters.FilterSet):
@@ -11,8 +12,8 @@ class IncidentFilter(django_filters.FilterSet):
         choices=[("open", "Open"), ("resolved", "Resolved")], method="filter_status"
     )
     is_open = django_filters.BooleanFilter(field_name="resolved_at", lookup_expr="isnull")
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = UtcIsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = UtcIsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
     acknowledged = django_filters.BooleanFilter(
         field_name="acknowledged_at", lookup_expr="isnull", exclude=True
     )

@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from accounts.models import User
 from incidents import selectors
-from incidents.models import Incident, MonitorState
+from incidents.models import Incident, MonitorState, Resolution
 from monitors.check_api import CheckResultSerializer
 
 
@@ -21,7 +21,10 @@ class IncidentSerializer(serializers.ModelSerializer):
     duration_seconds = serializers.SerializerMethodField(
         help_text="resolved_at - started_at (the downtime observed); null while open"
     )
-    acknowledged_by = AcknowledgerSerializer(read_only=True)
+    acknowledged_by = AcknowledgerSerializer(read_only=True, allow_null=True)
+    resolution = serializers.ChoiceField(
+        choices=Resolution.choices, allow_blank=True, read_only=True, help_text='"" while open'
+    )
 
     class Meta:
         model = Incident

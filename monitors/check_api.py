@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
+from lib.filters import UtcIsoDateTimeFilter
 from monitors import check_now as check_now_service
 from monitors.models import CheckNowRequest, CheckResult, CheckStatus
 
@@ -93,10 +94,10 @@ class CheckResultPageSerializer(serializers.Serializer):
 
 
 class CheckResultFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(
+    since = UtcIsoDateTimeFilter(
         field_name="checked_at", lookup_expr="gte", help_text="ISO 8601, inclusive"
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = UtcIsoDateTimeFilter(
         field_name="checked_at", lookup_expr="lt", help_text="ISO 8601, exclusive"
     )
     status = django_filters.MultipleChoiceFilter(choices=CheckStatus.choices)

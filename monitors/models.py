@@ -9,8 +9,10 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
+from lib.fields import LowercaseSlugField
 from monitors import quotas, validation
 from monitors.latency import BUCKET_FIELDS
 
@@ -323,7 +325,7 @@ class StatusPage(models.Model):
     """A public page showing the state and history of a team's chosen monitors."""
 
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="status_pages")
-    slug = models.SlugField(max_length=60, unique=True, help_text="The page is /status/<slug>/")
+    slug = LowercaseSlugField(max_length=60, unique=True, help_text="The page is /status/<slug>/")
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=2000)
     monitors = models.ManyToManyField(Monitor, blank=True, related_name="status_pages")
@@ -336,6 +338,14 @@ class StatusPage(models.Model):
     class Meta:
         ordering = ["title", "id"]
         indexes = [models.Index(fields=["team", "title"], name="statuspage_team_title_idx")]
+        constraints = [
+            # Slugs are lower-cased on every ORM write; this holds for raw SQL and old rows too.
+            models.UniqueConstraint(
+                Lower("slug"),
+                name="statuspage_slug_lower_unique",
+                violation_error_message="A status page with this slug already exists.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -171,7 +171,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 
 class DeadLetterSerializer(serializers.ModelSerializer):
-    replayed_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    replayed_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
 
     class Meta:
         model = DeadLetter

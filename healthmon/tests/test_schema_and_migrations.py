@@ -39,3 +39,30 @@ def test_swagger_ui_is_served(anon_client):
     response = anon_client.get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+@pytest.fixture
+def components(anon_client) -> dict:
+    return yaml.safe_load(anon_client.get("/api/schema/").content)["components"]["schemas"]
+
+
+def _allows_blank(components: dict, prop: dict) -> bool:
+    options = [components[o["$ref"].rsplit("/", 1)[-1]] for o in prop.get("oneOf", [])]
+    return any(option.get("enum") == [""] for option in options)
+
+
+@pytest.mark.parametrize(
+    ("schema", "field"),
+    [("Incident", "resolution"), ("Monitor", "last_check_status"), ("CheckResult", "phase")],
+)
+def test_blank_read_only_choices_are_in_the_schema(components, schema, field):
+    # "" means "none yet" (an open incident, an unchecked monitor, a passed check).
+    assert _allows_blank(components, components[schema]["properties"][field])
+
+
+@pytest.mark.parametrize(
+    ("schema", "field"), [("Incident", "acknowledged_by"), ("DeadLetter", "replayed_by")]
+)
+def test_relations_that_may_be_unset_are_nullable_in_the_schema(components, schema, field):
+    prop = components[schema]["properties"][field]
+    assert prop.get("nullable") or any(o.get("nullable") for o in prop.get("allOf", []))
