@@ -16,6 +16,7 @@ import base64
 import functools
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -81,7 +82,7 @@ class EncryptedJSONField(models.JSONField):
         return decrypt_json(stored, where=where)
 
 
-def _batches(queryset: models.QuerySet, batch_size: int):
+def _batches(queryset: models.QuerySet, batch_size: int) -> Iterator[list[Any]]:
     """Primary-key ranges of ``queryset``, so that no batch scans or locks the whole table."""
     last = None
     while True:
@@ -126,7 +127,14 @@ def decrypt_to_plain_rows(model: type[models.Model], field: str, *, batch_size: 
     return _rewrite(model, field, batch_size, lambda v: decrypt_json(v, where=where), plain=False)
 
 
-def _rewrite(model, field: str, batch_size: int, convert, *, plain: bool) -> int:
+def _rewrite(
+    model: type[models.Model],
+    field: str,
+    batch_size: int,
+    convert: Callable[[Any], Any],
+    *,
+    plain: bool,
+) -> int:
     done = 0
     for ids in _batches(model._default_manager.all(), batch_size):
         with transaction.atomic():
