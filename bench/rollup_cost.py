@@ -27,6 +27,7 @@ import time
 from datetime import timedelta
 
 from bench import procs, stack
+from lib.encryption import development_key
 
 CPU_BUDGET_MS_PER_CHECK = 2.6
 
@@ -60,6 +61,7 @@ def main() -> None:
     stack.recreate_database(db_url)
     os.environ.update(DATABASE_URL=db_url, DEBUG="false", LOG_LEVEL="WARNING", DB_POOL_MAX_SIZE="0")
     os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 60)
+    os.environ.setdefault("FIELD_ENCRYPTION_KEYS", development_key(os.environ["SECRET_KEY"]))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthmon.settings")
     import django
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.procs import Managed, ProcessSet, wait_for_log
+from lib.encryption import development_key
 from lib.outbound import METADATA_NETWORKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,6 +119,8 @@ def child_env(db_url: str, broker_url: str, *, pool_max: int = 8, **extra: str) 
             "CELERY_BROKER_URL": broker_url,
             "DEBUG": "false",  # DEBUG=true would also record every SQL query in memory
             "SECRET_KEY": env.get("BENCH_SECRET_KEY") or _secret_key(),
+            # One key for every process of the run (they share the database).
+            "FIELD_ENCRYPTION_KEYS": development_key(env.get("BENCH_SECRET_KEY") or _secret_key()),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "false",
             "DB_POOL_MAX_SIZE": str(pool_max),

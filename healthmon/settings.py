@@ -16,8 +16,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from healthmon.heartbeats import default_heartbeat_url
 from healthmon.sentry import init_sentry
+from lib.encryption import development_key
 from lib.env import (
     envbool,
+    envfernetkeys,
     envfloat,
     envint,
     envlist,
@@ -45,6 +47,19 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-key-do-not-use-in-production-0123456789abcdef"  # noqa: S105
 elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("insecure")):
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters in production")
+
+# Channel secrets and monitor headers are encrypted at rest (lib.encryption). The first key
+# encrypts, all decrypt: rotate with a new key first, `manage.py rotate_encryption_key`, then
+# drop the old one. A database backup is unreadable for those fields without these keys.
+FIELD_ENCRYPTION_KEYS = envfernetkeys("FIELD_ENCRYPTION_KEYS")
+if not FIELD_ENCRYPTION_KEYS:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS is not set. Production mode (DEBUG=false) needs a Fernet key "
+            "(or FIELD_ENCRYPTION_KEYS_FILE): python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'"
+        )
+    FIELD_ENCRYPTION_KEYS = [development_key(SECRET_KEY)]
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if (DEBUG or TESTING) else "")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")

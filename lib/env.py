@@ -94,3 +94,24 @@ def envsecret(name: str, default: str = "") -> str:
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from None
     return os.environ.get(name, default)
+
+
+def envfernetkeys(name: str) -> list[str]:
+    """Comma-separated Fernet keys from NAME (or NAME_FILE), each checked; [] when unset.
+
+    The first key encrypts, every key decrypts: an operator rotates by putting a new key
+    first, re-encrypting, then dropping the old one. A bad key is named by its position,
+    never echoed (it is a secret).
+    """
+    from cryptography.fernet import Fernet  # only the settings need it, once
+
+    keys = [key.strip() for key in envsecret(name).split(",") if key.strip()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: key {position} is not a Fernet key (32 url-safe base64-encoded "
+                "bytes, e.g. from Fernet.generate_key())"
+            ) from None
+    return keys

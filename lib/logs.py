@@ -20,6 +20,7 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
+from lib.redaction import redact_known
 from lib.request_id import current_request_id
 
 LOG_FORMATS = ("json", "console")
@@ -46,6 +47,58 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# The attributes every LogRecord has; any other one came with ``extra=`` (Celery's task
+# failure line passes the exception and traceback as ``extra={"data": {...}}``).
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "request_id",
+    "task_id",
+    "task_name",
+}
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_known(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
+
+
+class RedactFilter(logging.Filter):
+    """Replaces every secret this process knows (``lib.redaction``) in a record, wherever it is:
+    the message with its arguments, the traceback, the stack and the ``extra`` fields.
+
+    On every handler, so that it holds whoever logs (Celery, Apprise, gunicorn). The record is
+    changed in place, once: the handlers after the first one see the redacted record too.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "redacted", False):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: the handler reports it, not us
+            return True
+        record.msg, record.args = redact_known(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_known(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_known(record.stack_info)
+        for name in set(vars(record)) - _RECORD_ATTRIBUTES:
+            setattr(record, name, _redacted(getattr(record, name)))
+        record.redacted = True
+        return True
+
+
+_TRACEBACKS = logging.Formatter()
+
+
 class JsonFormatter(_JsonFormatter):
     """python-json-logger with healthmon's field names; empty context fields are left out."""
 
@@ -67,6 +120,9 @@ class JsonFormatter(_JsonFormatter):
         # django.request attaches the request object; its repr carries the query string,
         # which may hold tokens. The request id and healthmon.request's line say enough.
         log_data.pop("request", None)
+        log_data.pop("redacted", None)
+        if record.exc_text:  # the traceback as RedactFilter left it, not formatted anew
+            log_data["exc_info"] = record.exc_text
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -86,7 +142,10 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": "lib.logs.ContextFilter"}},
+        "filters": {
+            "context": {"()": "lib.logs.ContextFilter"},
+            "redact": {"()": "lib.logs.RedactFilter"},
+        },
         "formatters": {
             "json": {"()": "lib.logs.JsonFormatter"},
             "console": {"()": "lib.logs.ConsoleFormatter"},
@@ -95,7 +154,7 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             "default": {
                 "class": "logging.StreamHandler",
                 "formatter": formatter,
-                "filters": ["context"],
+                "filters": ["context", "redact"],
             },
         },
         "root": {"handlers": ["default"], "level": level},

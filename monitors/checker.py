@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from django.utils import timezone
 
-from lib import outbound
+from lib import outbound, redaction
+from lib.redaction import redact
 from monitors.judge import MAX_REASON, ResponseSnapshot, Verdict, judge
 from monitors.models import CheckPhase, CheckStatus, Monitor
 
@@ -108,6 +109,10 @@ def run_check(monitor: Monitor, *, now: datetime | None = None) -> CheckOutcome:
     """Check ``monitor`` once. Never raises for the target's behaviour."""
     checked_at = now or timezone.now()
     deadline = time.monotonic() + monitor.timeout
+    secrets = list(monitor.headers.values()) if monitor.headers else []
+    # Header values often are credentials: unloggable in this process (Celery's failure
+    # traceback, a library's warning), and never quoted in a reason viewers can read.
+    redaction.remember(secrets)
     timer = None
     if _gevent_patched():
         import gevent
@@ -121,7 +126,8 @@ def run_check(monitor: Monitor, *, now: datetime | None = None) -> CheckOutcome:
     except outbound.OutboundError as exc:
         # A timeout is its own status; every other failure to get an answer is an error.
         status = CheckStatus.TIMEOUT if exc.phase == outbound.Phase.TIMEOUT else CheckStatus.ERROR
-        return CheckOutcome(checked_at, status, CheckPhase(exc.phase), exc.reason[:MAX_REASON])
+        reason = redact(exc.reason, secrets)[:MAX_REASON]
+        return CheckOutcome(checked_at, status, CheckPhase(exc.phase), reason)
     except _DeadlineExceeded:
         reason = f"No complete response within {monitor.timeout:g}s"
         return CheckOutcome(checked_at, CheckStatus.TIMEOUT, CheckPhase.TIMEOUT, reason)

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from lib.encryption import EncryptedJSONField
 from lib.fields import LowercaseSlugField
 from monitors import quotas, validation
 from monitors.latency import BUCKET_FIELDS
@@ -75,7 +76,8 @@ class Monitor(models.Model):
     name = models.CharField(max_length=200)
     url = models.URLField(max_length=2048, validators=[validation.validate_monitor_url])
     method = models.CharField(max_length=7, choices=HttpMethod.choices, default=HttpMethod.GET)
-    headers = models.JSONField(default=dict, blank=True, validators=[validation.validate_headers])
+    # Encrypted at rest: request headers often carry Authorization tokens.
+    headers = EncryptedJSONField(default=dict, blank=True, validators=[validation.validate_headers])
     body = models.TextField(blank=True, validators=[validation.validate_body])
     expected_status = models.CharField(
         max_length=200,

@@ -20,8 +20,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
 from accounts.models import Membership
+from lib import redaction
 from notifications.models import ChannelKind
-from notifications.transports import RESERVED_HEADERS
+from notifications.transports import RESERVED_HEADERS, apprise_url_secrets
 
 MAX_RECIPIENTS = 10
 MAX_HEADERS = 20
@@ -142,7 +143,11 @@ def _apprise(config: dict, secrets: dict, errors: _Errors) -> tuple[dict, dict]:
             "url: an Apprise URL is required, e.g. slack://TokenA/TokenB/TokenC or "
             "ntfy://ntfy.sh/topic (see https://appriseit.com/services/)."
         )
-    elif apprise.Apprise.instantiate(url.strip()) is None:
+        return config, secrets
+    # Apprise logs what it cannot parse, tokens in full ("An invalid Slack Token (...) was
+    # specified"): make them unloggable in this process before it sees the URL.
+    redaction.remember(apprise_url_secrets(url))
+    if apprise.Apprise.instantiate(url.strip()) is None:
         # Never echo the URL: it holds the service's credentials.
         errors.secrets.append("url: Apprise does not recognise this URL (scheme or format).")
     else:

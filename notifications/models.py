@@ -13,6 +13,7 @@ from django.db.models import F, OuterRef, Q
 from django.utils import timezone
 
 from incidents.models import IncidentEvent
+from lib.encryption import EncryptedJSONField
 
 
 class ChannelKind(models.TextChoices):
@@ -35,8 +36,8 @@ class Channel(models.Model):
     )
     # Kept apart from ``config`` so that every reader (API, admin, logs) can show ``config``
     # freely and must go out of its way to touch these: webhook signing secret and headers,
-    # the Apprise URL (its tokens are the credentials). Never serialized.
-    secrets = models.JSONField(default=dict, blank=True)
+    # the Apprise URL (its tokens are the credentials). Never serialized; encrypted at rest.
+    secrets = EncryptedJSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     events = models.JSONField(
         default=all_events, help_text="Subset of opened, resolved, acknowledged"

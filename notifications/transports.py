@@ -24,7 +24,8 @@ import apprise
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from lib import outbound
+from lib import outbound, redaction
+from lib.redaction import redact
 from notifications.messages import event_of, render
 from notifications.models import Channel, ChannelKind
 
@@ -41,7 +42,6 @@ RESERVED_HEADERS = {
     SIGNATURE_HEADER.lower(),
     TIMESTAMP_HEADER.lower(),
 }
-REDACTED = "********"
 
 
 class TransportError(Exception):
@@ -167,16 +167,10 @@ def apprise_url_secrets(url: str) -> list[str]:
     found = [url, parts.username or "", parts.password or ""]
     found += [unquote(segment) for segment in parts.path.split("/")]
     found += [value for _, value in parse_qsl(parts.query)]
-    if parts.hostname and "." not in parts.hostname:  # slack://TokenA/... : the host is a token
-        found.append(parts.hostname)
+    host = parts.netloc.rpartition("@")[2]  # as written: .hostname would lower-case a token
+    if host and "." not in host and not host.startswith("["):  # slack://TokenA/...: a token
+        found.append(host)
     return [item for item in found if len(item) >= 6]
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text
 
 
 def apprise_display_url(url: str) -> str:
@@ -319,4 +313,8 @@ TRANSPORTS: dict[str, type[Transport]] = {
 
 
 def transport_for(channel: Channel) -> Transport:
-    return TRANSPORTS[channel.kind](channel)
+    transport = TRANSPORTS[channel.kind](channel)
+    # Whatever this process logs from now on (Celery's failure traceback, Apprise's warnings)
+    # is scrubbed of this channel's secrets.
+    redaction.remember(transport.secret_values())
+    return transport

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -200,7 +201,8 @@ def test_compose_has_no_default_secrets(compose):
     web = compose["services"]["web"]["environment"]
 
     assert web["DEBUG"] == "false"
-    for name in ("SECRET_KEY", "POSTGRES_PASSWORD", "METRICS_TOKEN", "FLOWER_BASIC_AUTH"):
+    required = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "POSTGRES_PASSWORD", "METRICS_TOKEN")
+    for name in (*required, "FLOWER_BASIC_AUTH"):
         assert re.search(r"\$\{" + name + r":\?", text), f"{name} must be required, not defaulted"
 
 
@@ -421,6 +423,7 @@ def test_production_settings_pass_check_deploy_without_warnings(tmp_path):
         "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(64),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "healthmon.example.com",
         "METRICS_TOKEN": secrets.token_urlsafe(24),
         "HEALTHMON_VAR_DIR": str(tmp_path),
@@ -444,6 +447,7 @@ def test_check_deploy_warns_when_metrics_are_unprotected(tmp_path):
         "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(64),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "healthmon.example.com",
         "HEALTHMON_VAR_DIR": str(tmp_path),
     }

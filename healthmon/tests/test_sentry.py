@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import sentry_sdk
+from cryptography.fernet import Fernet
 
 from healthmon.sentry import init_sentry
 from monitors.tests.http_target import refused_port
@@ -96,6 +97,7 @@ def test_an_error_reaches_sentry_with_environment_release_request_id_and_no_pii(
         "DJANGO_SETTINGS_MODULE": "healthmon.settings",
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(64),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "testserver",
         "SECURE_SSL_REDIRECT": "false",
         "HEALTHMON_VAR_DIR": str(tmp_path),
