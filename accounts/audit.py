@@ -2,20 +2,24 @@
 
 Services call ``audit_record`` inside the transaction of the change they make, so an entry
 exists exactly when the change does, whichever entry point (API, dashboard, admin, CLI) asked.
-Secret values never reach an entry: a field or nested key whose name looks like a secret is
-recorded as ``"changed"``, without its old or new value.
+Secret values never reach an entry: a field encrypted at rest (monitor headers, channel
+secrets), or a field or nested key whose name looks like a secret, is recorded as
+``"changed"``, without its old or new value.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from accounts.models import AuditEntry, Team, User
+from lib.encryption import EncryptedJSONField
 from lib.request_id import current_request_id
 
 SYSTEM_ACTOR = "system"
@@ -30,23 +34,38 @@ SECRET_NAME = re.compile(
 NOT_AUDITED = frozenset({"created_at", "updated_at", "next_check_at"})
 
 
+@dataclass(frozen=True)
+class SecretDigest:
+    """How an encrypted field stands in a snapshot: equal exactly when the values are."""
+
+    sha256: str
+
+
 def _json_ready(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
 def audit_snapshot(obj: models.Model) -> dict[str, Any]:
-    """The audited fields of ``obj`` as JSON values: take one before a change, one after."""
+    """The audited fields of ``obj`` as JSON values: take one before a change, one after.
+    An encrypted field is kept as a digest of its value: enough to tell that it changed."""
     return {
-        field.attname: _json_ready(getattr(obj, field.attname))
+        field.attname: _secret_digest(getattr(obj, field.attname))
+        if isinstance(field, EncryptedJSONField)
+        else _json_ready(getattr(obj, field.attname))
         for field in obj._meta.concrete_fields
         if not field.primary_key and field.attname not in NOT_AUDITED
     }
 
 
+def _secret_digest(value: Any) -> SecretDigest:
+    encoded = json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True).encode()
+    return SecretDigest(hashlib.sha256(encoded).hexdigest())
+
+
 def _diff(name: str, old: Any, new: Any) -> dict[str, Any]:
     if old == new:
         return {}
-    if SECRET_NAME.search(name):
+    if SECRET_NAME.search(name) or isinstance(old, SecretDigest) or isinstance(new, SecretDigest):
         return {name: CHANGED}
     if isinstance(old, dict) or isinstance(new, dict):
         old_map = old if isinstance(old, dict) else {}
