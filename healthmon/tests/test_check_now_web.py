@@ -86,7 +86,10 @@ def test_ten_check_nows_of_a_slow_target_leave_the_web_responsive(
             )
 
     assert [status for status, _ in answered] == [202] * PARALLEL
-    assert max(seconds for _, seconds in answered) < 1.0, answered
+    # A check run inside the web would hold its thread for the whole TARGET_SECONDS (and ten
+    # of them, on four threads, more than twice that): every answer well inside it shows the
+    # web never waited on the target, with room for a loaded machine.
+    assert max(seconds for _, seconds in answered) < TARGET_SECONDS / 2, answered
     assert listed[0] == 200
-    assert listed[1] < 1.0, listed
+    assert listed[1] < TARGET_SECONDS / 2, listed
     assert CheckResult.objects.filter(monitor=monitor, status="up").count() == PARALLEL

@@ -10,6 +10,8 @@ derandomized: CI runs the same cases every time.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import schemathesis
 from django.core import signals
@@ -60,7 +62,10 @@ def alice_rows(alice: User) -> dict[str, int]:
     shared = team_create(owner=alice, name="Platform")
     shared.memberships.create(user=bob, role=Role.VIEWER)
     monitor = Monitor.objects.create(
-        team=team, name="orders", url="https://orders.example.com/health", next_check_at=None
+        team=team,
+        name="orders",
+        url="https://orders.example.com/health",
+        next_check_at=timezone.now() + timedelta(hours=1),
     )
     now = timezone.now()
     CheckResult.objects.create(monitor=monitor, checked_at=now, status=CheckStatus.UP)
