@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext import parse as parse_json_path
 
+from monitors.conditions import ConditionError, Facts, parse_condition
 from monitors.status_codes import parse_status_spec, status_matches
 
 if TYPE_CHECKING:  # the judge imports this module; the snapshot is only a type here
@@ -222,6 +223,24 @@ class CertValidDays(Assertion):
         )
 
 
+class GatusCondition(Assertion):
+    """A Gatus condition, e.g. ``[BODY].status == UP`` (``monitors.conditions``)."""
+
+    kind = "condition"
+    keys = frozenset({"value"})
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        _require_text(self.kind, "value", self.value, "a condition such as [STATUS] == 200")
+        try:
+            self.condition = parse_condition(self.value)
+        except ConditionError as exc:
+            raise ValidationError(f"condition {self.value!r}: {exc}") from None
+
+    def failure(self, snapshot: ResponseSnapshot, now: datetime) -> str | None:
+        return self.condition.failure(Facts.of(snapshot, now))
+
+
 KINDS: dict[str, type[Assertion]] = {
     kind.kind: kind
     for kind in (
@@ -234,6 +253,7 @@ KINDS: dict[str, type[Assertion]] = {
         HeaderContains,
         ResponseTimeBelow,
         CertValidDays,
+        GatusCondition,
     )
 }
 

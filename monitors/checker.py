@@ -102,6 +102,7 @@ def _fetch(monitor: Monitor, deadline: float) -> ResponseSnapshot:
         encoding=response.encoding,
         cert_expires_at=cert_expiry(getattr(first, "tls_cert_der", None)),
         is_https=urlsplit(monitor.url).scheme == "https",
+        peer_address=getattr(first, "peer_address", None),  # the URL's host, as in Gatus
     )
 
 

@@ -32,6 +32,7 @@ class ResponseSnapshot:
     encoding: str | None = None
     cert_expires_at: datetime | None = None  # None for plain HTTP
     is_https: bool = False
+    peer_address: str | None = None  # the IP the answer came from ([IP] in a condition)
 
     @property
     def text(self) -> str:

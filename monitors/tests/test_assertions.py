@@ -18,6 +18,7 @@ VALID = [
     {"type": "header_contains", "name": "Content-Type", "value": "json"},
     {"type": "response_time_below", "value": 500},
     {"type": "cert_valid_days", "value": 14.5},
+    {"type": "condition", "value": "[BODY].data[0].id == any(1, 2)"},
 ]
 
 # (assertion, the message it is refused with)
@@ -39,6 +40,11 @@ INVALID = [
     ({"type": "response_time_below", "value": -1}, "value must be a positive number."),
     ({"type": "response_time_below", "value": True}, "value must be a positive number."),
     ({"type": "cert_valid_days", "value": "14"}, "cert_valid_days: value must be a positive"),
+    ({"type": "condition", "value": ""}, "condition: value must be a condition such as [STATUS]"),
+    (
+        {"type": "condition", "value": "[STATUS] === 200"},
+        "Assertion 2: condition '[STATUS] === 200': unknown operator '==='",
+    ),
 ]
 
 

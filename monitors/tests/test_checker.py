@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import override_settings
@@ -191,3 +192,23 @@ def test_every_outbound_failure_phase_is_a_check_phase():
     from monitors.models import CheckPhase
 
     assert {phase.value for phase in Phase} <= set(CheckPhase.values)
+
+
+def test_conditions_read_the_connected_address_and_the_time_left_on_the_certificate():
+    with HttpTarget(tls=self_signed_tls(days=10)) as server:
+        outcome = run_check(
+            monitor(
+                server.url("/ok"),
+                verify_tls=False,
+                assertions=[
+                    {"type": "condition", "value": "[IP] == 127.0.0.1"},
+                    {"type": "condition", "value": "[CERTIFICATE_EXPIRATION] > 250h"},
+                ],
+            )
+        )
+
+    assert (outcome.status, outcome.phase) == ("down", "assertion")
+    assert re.fullmatch(
+        r"Assertion 2 failed: \[CERTIFICATE_EXPIRATION\] \((239h59m\d+s|240h)\) > 250h",
+        outcome.reason,
+    ), outcome.reason

@@ -249,6 +249,31 @@ CASES = [
         "assertion",
         "Assertion 2 failed: $.status is 'ok', expected 'degraded'",
     ),
+    (
+        "gatus conditions that hold",
+        snap(peer_address="127.0.0.1"),
+        "200-299",
+        [
+            {"type": "condition", "value": "[STATUS] == any(200, 201)"},
+            {"type": "condition", "value": "len([BODY].items) == 2"},
+            {"type": "condition", "value": "[IP] == pat(127.*)"},
+        ],
+        "up",
+        "",
+        "HTTP 200",
+    ),
+    (
+        "gatus condition shows the resolved value",
+        snap(),
+        "200-299",
+        [
+            {"type": "condition", "value": "[STATUS] == 200"},
+            {"type": "condition", "value": "[BODY].version >= 4"},
+        ],
+        "down",
+        "assertion",
+        "Assertion 2 failed: [BODY].version (3) >= 4",
+    ),
 ]
 
 
