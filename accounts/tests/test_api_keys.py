@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from accounts.api_keys import LAST_USED_RESOLUTION, api_key_create, key_digest
 from accounts.models import ApiKey, AuditEntry, Membership, Role
 from accounts.services import team_create
+from lib.logs import ConsoleFormatter, JsonFormatter
 from monitors.models import Monitor
 from monitors.services import monitor_create
 from notifications.models import Channel
@@ -242,3 +243,14 @@ def test_the_schema_documents_the_key_scheme(alice_client):
     assert scheme["in"] == "header"
     assert scheme["name"] == "Authorization"
     assert {"apiKey": []} in schema["paths"]["/api/v1/monitors/"]["get"]["security"]
+
+
+def test_keys_never_reach_the_logs(alice, team, caplog):
+    key = issue(team, alice, Role.VIEWER)
+    wrong = "hm_wrong0000_" + "x" * 40
+    with caplog.at_level("DEBUG"):
+        key_client(key).get(MONITORS)
+        key_client(wrong, "Api-Key").get(MONITORS)  # 401: django.request logs a warning
+    lines = [f.format(r) for r in caplog.records for f in (JsonFormatter(), ConsoleFormatter())]
+    assert any("401" in line for line in lines)
+    assert not [line for line in lines if key in line or wrong in line]
