@@ -67,6 +67,7 @@ class Role(models.TextChoices):
 
 
 ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
+API_KEY_ROLES = [(role.value, role.label) for role in Role if role != Role.OWNER]
 
 
 class Team(models.Model):
@@ -196,7 +197,7 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100)
     role = models.CharField(
         max_length=10,
-        choices=[(role.value, role.label) for role in Role if role != Role.OWNER],
+        choices=API_KEY_ROLES,
         default=Role.VIEWER,
     )
     prefix = models.CharField(max_length=16, unique=True)

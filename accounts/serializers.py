@@ -10,7 +10,16 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.access import TeamField
-from accounts.models import ApiKey, AuditEntry, Invitation, Membership, Role, Team, User
+from accounts.models import (
+    API_KEY_ROLES,
+    ApiKey,
+    AuditEntry,
+    Invitation,
+    Membership,
+    Role,
+    Team,
+    User,
+)
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -158,7 +167,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
     team = TeamField(required=False, help_text="The key's team; defaults to your personal team")
     role = serializers.ChoiceField(
-        choices=[Role.VIEWER, Role.EDITOR, Role.ADMIN],
+        choices=API_KEY_ROLES,
         default=Role.VIEWER,
         help_text="At most your own role in the team",
     )

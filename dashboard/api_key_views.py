@@ -21,7 +21,7 @@ from rest_framework.exceptions import ValidationError
 
 from accounts import api_keys
 from accounts.access import team_roles
-from accounts.models import ApiKey, Role, Team, User
+from accounts.models import API_KEY_ROLES, ApiKey, Role, Team, User
 from accounts.serializers import ApiKeySerializer
 from dashboard.access import get_scoped_or_404, require_role, teams_with_role
 from dashboard.forms import SerializerForm, _messages
@@ -33,7 +33,7 @@ class ApiKeyForm(SerializerForm):
     team = forms.TypedChoiceField(coerce=int)
     name = forms.CharField(max_length=100, help_text="What uses it, e.g. “CI deploy”")
     role = forms.ChoiceField(
-        choices=[(Role.VIEWER, "Viewer"), (Role.EDITOR, "Editor"), (Role.ADMIN, "Admin")],
+        choices=API_KEY_ROLES,
         help_text="At most your own role in the team",
     )
     expires_at = forms.DateTimeField(

@@ -265,6 +265,8 @@ SPECTACULAR_SETTINGS = {
         "MonitorStatusEnum": "monitors.models.MonitorStatus",
         "ChannelKindEnum": "notifications.models.ChannelKind",
         "IncidentEventEnum": "incidents.models.IncidentEvent",
+        "RoleEnum": "accounts.models.Role",
+        "ApiKeyRoleEnum": "accounts.models.API_KEY_ROLES",
     },
 }
 
