@@ -254,3 +254,14 @@ def test_keys_never_reach_the_logs(alice, team, caplog):
     lines = [f.format(r) for r in caplog.records for f in (JsonFormatter(), ConsoleFormatter())]
     assert any("401" in line for line in lines)
     assert not [line for line in lines if key in line or wrong in line]
+
+
+def test_staff_revoke_keys_in_the_admin(alice, team, admin_client):
+    key = issue(team, alice, Role.VIEWER)
+    api_key = ApiKey.objects.get()
+    response = admin_client.post(
+        "/admin/accounts/apikey/", {"action": "revoke", "_selected_action": [api_key.id]}
+    )
+    assert response.status_code == 302
+    assert key_client(key).get(MONITORS).status_code == 401
+    assert AuditEntry.objects.filter(object_type="apikey", action="revoke").count() == 1
