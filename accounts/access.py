@@ -1,23 +1,37 @@
 """Team-based access control shared by every API that serves team-owned objects.
 
 A user sees only objects of teams they belong to (anything else answers 404, as if it did
-not exist) and may change them only with a sufficient role (otherwise 403).
+not exist) and may change them only with a sufficient role (otherwise 403). A request made with
+an API key sees only the key's team, with the key's role (``accounts.api_keys``): every check
+here reads ``team_roles``, so it holds for keys too.
 """
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from rest_framework import permissions, serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
-from accounts.models import ROLE_RANK, Membership, Role, Team, User
+from accounts.api_keys import ApiKeyGrant
+from accounts.models import ROLE_RANK, Membership, Role, Team
 
 
-def team_roles(request: Request) -> dict[int, str]:
-    """The requesting user's role per team id, read once per request."""
+def api_key_grant_of(request: Request | HttpRequest) -> ApiKeyGrant | None:
+    """The API key the request was authenticated with (None for logins and sessions)."""
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, ApiKeyGrant) else None
+
+
+def team_roles(request: Request | HttpRequest) -> dict[int, str]:
+    """The requesting user's role per team id, read once per request; with an API key, only
+    the key's team and role."""
     if not request.user.is_authenticated:  # e.g. the OpenAPI generator's fake request
         return {}
+    grant = api_key_grant_of(request)
+    if grant is not None:
+        return {grant.team_id: grant.role}
     cached = getattr(request, "_healthmon_team_roles", None)
     if cached is None:
         memberships = Membership.objects.filter(user=request.user).order_by()
@@ -31,8 +45,27 @@ def has_team_role(request: Request, team_id: int | None, minimum: str) -> bool:
     return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(minimum)]
 
 
-def teams_of(user: User) -> QuerySet[Team]:
-    return Team.objects.filter(memberships__user=user)
+def teams_of(request: Request | HttpRequest) -> QuerySet[Team]:
+    return Team.objects.filter(id__in=list(team_roles(request)))
+
+
+def default_team(request: Request | HttpRequest) -> Team | None:
+    """Where a new object goes when no team is named: the API key's team, else the user's
+    personal team."""
+    grant = api_key_grant_of(request)
+    if grant is not None:
+        return grant.api_key.team
+    return getattr(request.user, "personal_team", None)
+
+
+class UserLoginRequired(permissions.BasePermission):
+    """For what acts on the person rather than a team (their password, invitations, new teams,
+    API keys): an API key is refused, so a leaked key cannot outlive its revocation."""
+
+    message = "This needs a user login; API keys cannot do it."
+
+    def has_permission(self, request: Request, view) -> bool:
+        return api_key_grant_of(request) is None
 
 
 class TeamRolePermission(permissions.BasePermission):
@@ -52,7 +85,7 @@ class TeamField(serializers.PrimaryKeyRelatedField):
         request = self.context.get("request")
         if request is None or not request.user.is_authenticated:
             return Team.objects.none()
-        return teams_of(request.user)
+        return teams_of(request)
 
 
 class TeamScopedViewSetMixin:
@@ -82,7 +115,7 @@ class TeamScopedViewSetMixin:
     def team_for_create(self, serializer) -> Team:
         team = serializer.validated_data.get("team")
         if team is None:
-            team = getattr(self.request.user, "personal_team", None)
+            team = default_team(self.request)
             if team is None:
                 raise PermissionDenied("You have no personal team; pass `team`.")
         if not has_team_role(self.request, team.id, self.write_role):

@@ -1,8 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
+from django.utils import timezone
 
-from accounts.models import AuditEntry, Membership, Team, User
+from accounts.api_keys import api_key_revoke
+from accounts.models import ApiKey, AuditEntry, Membership, Team, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -76,3 +78,31 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Read only but revocable: keys are created where they can be shown once (API, dashboard),
+    and revoked through the service, which audits it."""
+
+    list_display = ["prefix", "name", "team", "role", "created_by", "created_at", "expires_at"]
+    list_display += ["last_used_at", "revoked_at"]
+    list_filter = ["role", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["prefix", "name", "team__name", "created_by__email"]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected API keys")
+    def revoke(self, request, queryset) -> None:
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key, actor=request.user, now=timezone.now())
+        messages.success(request, f"{len(queryset)} API key(s) revoked.")

@@ -1,5 +1,5 @@
 """Registration, JWT login, logout and password change, the current user, teams, members,
-invitations and the audit log."""
+invitations, API keys and the audit log."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate, update_session_auth_hash
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
@@ -21,11 +22,19 @@ from rest_framework_simplejwt.views import (
     TokenRefreshView,
 )
 
-from accounts import services
-from accounts.access import has_team_role, team_roles
-from accounts.filters import AuditEntryFilter
-from accounts.models import AuditEntry, Invitation, Membership, Role, Team
+from accounts import api_keys, services
+from accounts.access import (
+    UserLoginRequired,
+    api_key_grant_of,
+    default_team,
+    has_team_role,
+    team_roles,
+)
+from accounts.filters import ApiKeyFilter, AuditEntryFilter
+from accounts.models import ApiKey, AuditEntry, Invitation, Membership, Role, Team
 from accounts.serializers import (
+    ApiKeyCreatedSerializer,
+    ApiKeySerializer,
     AuditEntrySerializer,
     InvitationSentSerializer,
     InvitationSerializer,
@@ -123,6 +132,8 @@ class LogoutView(TokenBlacklistView):
 class PasswordChangeView(APIView):
     """Change your password: every token issued before stops working; new ones are returned."""
 
+    permission_classes = [permissions.IsAuthenticated, UserLoginRequired]
+
     @extend_schema(request=PasswordChangeSerializer, responses=TokenPairSerializer)
     def post(self, request: Request) -> Response:
         user = request.user
@@ -141,6 +152,9 @@ class PasswordChangeView(APIView):
 
 
 class MeView(APIView):
+    # It lists every team of the user: more than a key of one team may see.
+    permission_classes = [permissions.IsAuthenticated, UserLoginRequired]
+
     @extend_schema(responses=UserSerializer)
     def get(self, request: Request) -> Response:
         return Response(UserSerializer(request.user).data)
@@ -183,6 +197,8 @@ class TeamViewSet(
         return team_roles(self.request)[team.id]
 
     def perform_create(self, serializer: TeamSerializer) -> None:
+        if api_key_grant_of(self.request) is not None:
+            raise PermissionDenied(UserLoginRequired.message)
         team = services.team_create(
             owner=self.request.user,
             name=serializer.validated_data["name"],
@@ -265,6 +281,7 @@ class InvitationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Your open invitations to teams (sent to your email address); accept or decline them."""
 
     serializer_class = InvitationSerializer
+    permission_classes = [permissions.IsAuthenticated, UserLoginRequired]
 
     def get_queryset(self):
         if not self.request.user.is_authenticated:  # the OpenAPI generator's fake request
@@ -311,3 +328,60 @@ class AuditEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         if not admin_of or (team is not None and team.isdigit() and int(team) not in admin_of):
             raise PermissionDenied("Only team owners and admins can read the audit log.")
         return super().list(request, *args, **kwargs)
+
+
+class ApiKeyViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """API keys for scripts and CI, managed by the owners and admins of their team (with a user
+    login, not with a key). The key is in the creation answer only; DELETE revokes it (the
+    row stays, listed as revoked). Filter by ``team``."""
+
+    serializer_class = ApiKeySerializer
+    filterset_class = ApiKeyFilter
+    permission_classes = [permissions.IsAuthenticated, UserLoginRequired]
+    ordering_fields: list[str] = []
+    search_fields = ["name", "prefix"]
+
+    def get_queryset(self):
+        roles = team_roles(self.request)
+        admin_of = [
+            team_id for team_id in roles if has_team_role(self.request, team_id, Role.ADMIN)
+        ]
+        return (
+            ApiKey.objects.filter(team_id__in=admin_of)
+            .select_related("created_by")
+            .order_by("-created_at", "-id")
+        )
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "now": timezone.now()}
+
+    @extend_schema(responses={201: ApiKeyCreatedSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        payload = self.get_serializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        team = payload.validated_data.get("team") or default_team(request)
+        if team is None:
+            raise ValidationError({"team": "You have no personal team; pass `team`."})
+        context = self.get_serializer_context()
+        issued = api_keys.api_key_create(
+            team=team,
+            creator=request.user,
+            acting_role=team_roles(request).get(team.id, Role.VIEWER),
+            name=payload.validated_data["name"],
+            role=payload.validated_data["role"],
+            expires_at=payload.validated_data.get("expires_at"),
+            now=context["now"],
+        )
+        listed = ApiKeySerializer(issued.api_key, context=context).data
+        return Response({**listed, "key": issued.key}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        api_keys.api_key_revoke(api_key=self.get_object(), actor=request.user, now=timezone.now())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,6 +1,6 @@
 import django_filters
 
-from accounts.models import AuditEntry
+from accounts.models import ApiKey, AuditEntry
 
 
 class AuditEntryFilter(django_filters.FilterSet):
@@ -12,3 +12,11 @@ class AuditEntryFilter(django_filters.FilterSet):
     class Meta:
         model = AuditEntry
         fields = ["team", "actor", "action", "object_type", "since", "until"]
+
+
+class ApiKeyFilter(django_filters.FilterSet):
+    team = django_filters.NumberFilter(field_name="team_id")
+
+    class Meta:
+        model = ApiKey
+        fields = ["team"]

@@ -67,6 +67,7 @@ class Role(models.TextChoices):
 
 
 ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
+API_KEY_ROLES = [(role.value, role.label) for role in Role if role != Role.OWNER]
 
 
 class Team(models.Model):
@@ -184,3 +185,37 @@ class Invitation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == InvitationStatus.PENDING and self.expires_at > timezone.now()
+
+
+class ApiKey(models.Model):
+    """A credential for scripts and CI: acts for its creator, limited to one team and a role
+    (never owner). Only a SHA-256 digest of the key is stored; ``prefix`` (the key's first
+    characters) finds the row and is shown so people can tell their keys apart."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_keys")
+    created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    role = models.CharField(
+        max_length=10,
+        choices=API_KEY_ROLES,
+        default=Role.VIEWER,
+    )
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(role=Role.OWNER), name="api_key_not_owner")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, now) -> bool:
+        expired = self.expires_at is not None and self.expires_at <= now
+        return self.revoked_at is None and not expired

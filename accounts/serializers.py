@@ -9,7 +9,17 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from accounts.models import AuditEntry, Invitation, Membership, Role, Team, User
+from accounts.access import TeamField
+from accounts.models import (
+    API_KEY_ROLES,
+    ApiKey,
+    AuditEntry,
+    Invitation,
+    Membership,
+    Role,
+    Team,
+    User,
+)
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -150,3 +160,35 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         fields = ["id", "team", "actor", "actor_label", "action", "object_type", "object_id"]
         fields += ["object_label", "changes", "request_id", "created_at"]
         read_only_fields = fields
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    """A key as listed: its prefix, never the key."""
+
+    team = TeamField(required=False, help_text="The key's team; defaults to your personal team")
+    role = serializers.ChoiceField(
+        choices=API_KEY_ROLES,
+        default=Role.VIEWER,
+        help_text="At most your own role in the team",
+    )
+    created_by = serializers.EmailField(source="created_by.email", read_only=True)
+    is_active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "team", "name", "role", "prefix", "created_by", "created_at"]
+        fields += ["expires_at", "last_used_at", "revoked_at", "is_active"]
+        read_only_fields = ["id", "prefix", "created_by", "created_at", "last_used_at"]
+        read_only_fields += ["revoked_at"]
+
+    def get_is_active(self, api_key: ApiKey) -> bool:
+        return api_key.is_usable(self.context["now"])
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(
+        read_only=True, help_text="The key itself: shown in this answer only, store it now"
+    )
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]

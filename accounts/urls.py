@@ -7,6 +7,7 @@ router = DefaultRouter(trailing_slash=True)
 router.register("teams", api.TeamViewSet, basename="team")
 router.register("invitations", api.InvitationViewSet, basename="invitation")
 router.register("audit", api.AuditEntryViewSet, basename="audit-entry")
+router.register("api-keys", api.ApiKeyViewSet, basename="api-key")
 
 urlpatterns = [
     path("auth/register/", api.RegisterView.as_view(), name="auth-register"),

@@ -16,7 +16,7 @@ from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRen
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.access import TeamField, TeamScopedViewSetMixin, teams_of
+from accounts.access import TeamField, TeamScopedViewSetMixin, default_team, teams_of
 from accounts.models import Role
 from monitors import status_pages
 from monitors.models import Monitor, MonitorBadge, StatusPage
@@ -246,7 +246,7 @@ class TeamMonitorsField(serializers.PrimaryKeyRelatedField):
         request = self.context.get("request")
         if request is None or not request.user.is_authenticated:
             return Monitor.objects.none()
-        return Monitor.objects.filter(team__in=teams_of(request.user))
+        return Monitor.objects.filter(team__in=teams_of(request))
 
 
 RESERVED_SLUGS = {"admin", "api", "static", "new"}
@@ -293,7 +293,7 @@ class StatusPageSerializer(serializers.ModelSerializer):
         team = attrs.get("team") or (self.instance.team if self.instance else None)
         if team is None:
             request = self.context.get("request")
-            team = getattr(request.user, "personal_team", None) if request else None
+            team = default_team(request) if request else None
         monitors = attrs.get("monitors") or []
         foreign = [m.id for m in monitors if team is None or m.team_id != team.id]
         if foreign:

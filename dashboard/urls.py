@@ -2,7 +2,14 @@
 
 from django.urls import path
 
-from dashboard import auth_views, monitor_views, ops_views, status_views, team_views
+from dashboard import (
+    api_key_views,
+    auth_views,
+    monitor_views,
+    ops_views,
+    status_views,
+    team_views,
+)
 
 app_name = "dashboard"
 
@@ -31,6 +38,8 @@ urlpatterns = [
     path("dead-letters/", ops_views.dead_letter_list, name="dead-letters"),
     path("dead-letters/<int:pk>/replay/", ops_views.dead_letter_replay, name="dead-letter-replay"),
     path("audit/", team_views.audit_log, name="audit"),
+    path("api-keys/", api_key_views.api_key_list, name="api-keys"),
+    path("api-keys/<int:pk>/revoke/", api_key_views.api_key_revoke, name="api-key-revoke"),
     path("invitations/", team_views.invitation_list, name="invitations"),
     path("invitations/<int:pk>/", team_views.invitation_answer, name="invitation-answer"),
     path("status-pages/", status_views.status_page_list, name="status-pages"),

@@ -231,6 +231,8 @@ LOGIN_ACCOUNT_THROTTLE_RATE = envrate("LOGIN_ACCOUNT_THROTTLE_RATE", "20/hour")
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First: it claims only `Api-Key …` and `Bearer hm_…`, leaving other Bearer tokens to JWT.
+        "accounts.authentication.ApiKeyAuthentication",
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -269,7 +271,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "healthmon API",
     "DESCRIPTION": "Self-hosted HTTP API health monitoring: monitors, checks, incidents, "
     "notification channels and teams. Authenticate with `POST /api/v1/auth/login/` and send "
-    "`Authorization: Bearer <access token>`.",
+    "`Authorization: Bearer <access token>`; scripts and CI use a team API key instead: "
+    "`Authorization: Bearer hm_…` (see /api/v1/api-keys/).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -283,6 +286,8 @@ SPECTACULAR_SETTINGS = {
         "MonitorStatusEnum": "monitors.models.MonitorStatus",
         "ChannelKindEnum": "notifications.models.ChannelKind",
         "IncidentEventEnum": "incidents.models.IncidentEvent",
+        "RoleEnum": "accounts.models.Role",
+        "ApiKeyRoleEnum": "accounts.models.API_KEY_ROLES",
     },
 }
 
