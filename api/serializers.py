@@ -5,7 +5,7 @@ from copy import copy
 from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS
 
-from accounts.access import TeamField, team_roles
+from accounts.access import TeamField, default_team, team_roles
 from lib.serializers import DirectReadMixin
 from monitors.models import CheckStatus, Monitor
 from monitors.validation import MAX_TAGS, clean_tag_names, validate_channels_team
@@ -162,5 +162,5 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
             return self.instance.team_id
         if attrs.get("team") is not None:
             return attrs["team"].id
-        personal = getattr(self.context["request"].user, "personal_team", None)
-        return personal.id if personal else None
+        team = default_team(self.context["request"])
+        return team.id if team else None

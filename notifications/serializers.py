@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from accounts.access import TeamField, team_roles
+from accounts.access import TeamField, default_team, team_roles
 from incidents.models import IncidentEvent
 from monitors.models import Monitor
 from notifications.channel_config import validate_channel_settings
@@ -105,7 +105,7 @@ class ChannelSerializer(serializers.ModelSerializer):
             return self.instance.team_id
         if attrs.get("team") is not None:
             return attrs["team"].id
-        team = getattr(self.context["request"].user, "personal_team", None)
+        team = default_team(self.context["request"])
         return team.id if team else None
 
     def validate(self, attrs: dict) -> dict:

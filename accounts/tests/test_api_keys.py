@@ -160,6 +160,17 @@ def test_a_key_creates_in_its_own_team_when_none_is_named(alice, team):
     assert Monitor.objects.get().team_id == team.id
 
 
+def test_a_key_attaches_its_teams_channels_when_no_team_is_named(alice, team):
+    """The channels are checked against the key's team, where the monitor goes."""
+    channel = Channel.objects.create(team=team, name="ops", kind="webhook", config={})
+    client = key_client(issue(team, alice, Role.EDITOR))
+
+    response = client.post(MONITORS, {**MONITOR, "channels": [channel.id]}, format="json")
+
+    assert response.status_code == 201, response.data
+    assert list(Monitor.objects.get().channels.all()) == [channel]
+
+
 def test_a_key_never_sees_another_team(alice, team):
     other = a_monitor(alice.personal_team, "personal")
     a_monitor(team, "platform")
