@@ -28,6 +28,10 @@ Interface (keep it small)::
   server certificate, DER, or None for plain HTTP), read at connect time because the socket
   is gone once the body is consumed.
 - ``is_blocked_address(ip)`` answers whether an address falls in ``BLOCKED_NETWORKS``.
+- ``connect_tcp(host, port, *, timeout, tls=False, verify=True, server_name=None)`` opens a
+  guarded raw TCP connection (optionally TLS; ``start_tls`` upgrades it later, for
+  STARTTLS) for the monitor kinds that do not speak HTTP; ``resolve_guarded(host, port)``
+  gives the judged address to send datagrams to (a user-given DNS resolver).
 
 It is a thin client on urllib3, not a requests Session: building a Session, merging its
 settings and its cookie jar cost ~1 ms of CPU per check, more than the HTTP exchange itself
@@ -75,12 +79,15 @@ from urllib3.util.ssl_match_hostname import CertificateError
 __all__ = [
     "MAX_REDIRECTS",
     "USER_AGENT",
+    "Connection",
     "OutboundError",
     "Phase",
     "Response",
+    "connect_tcp",
     "fetch",
     "is_blocked_address",
     "read_capped",
+    "resolve_guarded",
     "strips_credentials",
 ]
 
@@ -146,6 +153,19 @@ def is_blocked_address(address: str) -> bool:
     return _matching_network(address) is not None
 
 
+def _refuse_blocked(address: str) -> None:
+    """The guard itself: raise for an address in a blocked network. Every kind of outbound
+    traffic (HTTP, raw TCP, TLS, DNS datagrams) calls this with the address it talks to."""
+    network = _matching_network(address)
+    if network is not None:
+        raise OutboundError(
+            Phase.BLOCKED,
+            f"{address} is in a blocked network ({network}); "
+            "healthmon does not connect there (setting BLOCKED_NETWORKS)",
+            permanent=True,
+        )
+
+
 class _GuardedConnectionMixin:
     """Checks the connected peer before a byte is sent; names what failed while connecting;
     remembers what the response needs."""
@@ -175,15 +195,11 @@ class _GuardedConnectionMixin:
                 Phase.TIMEOUT, f"Connect to {self.where} timed out after {self.timeout:g}s"
             ) from exc
         address = sock.getpeername()[0]
-        network = _matching_network(address)
-        if network is not None:
+        try:
+            _refuse_blocked(address)
+        except OutboundError:
             sock.close()
-            raise OutboundError(
-                Phase.BLOCKED,
-                f"{address} is in a blocked network ({network}); "
-                "healthmon does not connect there (setting BLOCKED_NETWORKS)",
-                permanent=True,
-            )
+            raise
         self.peer_address = address
         return sock
 
@@ -195,6 +211,21 @@ def _connect_failure(cause: BaseException | None, where: str) -> OutboundError:
     return OutboundError(Phase.CONNECT, f"Cannot connect to {where}: {detail}")
 
 
+def _handshake_failure(exc: Exception, where: str, timeout: float | None) -> OutboundError:
+    """A TLS handshake that failed, in words for people (HTTPS and raw TLS alike)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        detail = exc.verify_message or exc.reason or str(exc)
+        return OutboundError(Phase.TLS, f"TLS certificate not accepted: {detail}")
+    if isinstance(exc, CertificateError):  # urllib3's own hostname match
+        return OutboundError(Phase.TLS, f"TLS certificate not accepted: {exc}")
+    if isinstance(exc, ssl.SSLError):
+        return OutboundError(Phase.TLS, f"TLS handshake failed: {exc.reason or exc}")
+    if isinstance(exc, TimeoutError):  # connected, but the handshake never finished
+        within = f" within {timeout:g}s" if timeout is not None else ""
+        return OutboundError(Phase.TIMEOUT, f"No response{within}")
+    return _connect_failure(exc, where)  # reset during the handshake
+
+
 # urllib3's stubs type `timeout` and `ConnectionCls` more narrowly than the classes allow.
 class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):  # type: ignore[misc]
     pass
@@ -204,17 +235,10 @@ class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):  # type
     def connect(self) -> None:
         try:
             super().connect()
-        except ssl.SSLCertVerificationError as exc:
-            detail = exc.verify_message or exc.reason or str(exc)
-            raise OutboundError(Phase.TLS, f"TLS certificate not accepted: {detail}") from exc
-        except CertificateError as exc:  # urllib3's own hostname match
-            raise OutboundError(Phase.TLS, f"TLS certificate not accepted: {exc}") from exc
-        except ssl.SSLError as exc:
-            raise OutboundError(Phase.TLS, f"TLS handshake failed: {exc.reason or exc}") from exc
-        except TimeoutError as exc:  # connected, but the handshake never finished
-            raise OutboundError(Phase.TIMEOUT, f"No response within {self.timeout:g}s") from exc
-        except OSError as exc:  # reset during the handshake
-            raise _connect_failure(exc, self.where) from exc
+        except OutboundError:
+            raise
+        except (OSError, CertificateError) as exc:
+            raise _handshake_failure(exc, self.where, self.timeout) from exc
         # Binary form works even when verification is off (the dict form is then empty).
         getpeercert = getattr(self.sock, "getpeercert", None)
         self.tls_cert_der = getpeercert(binary_form=True) if getpeercert else None
@@ -521,3 +545,106 @@ def read_capped(response: Response, limit: int) -> tuple[bytes, bool]:
         response.close()
     body = b"".join(chunks)
     return body[:limit], truncated
+
+
+# --- Raw TCP, TLS and DNS: the monitor kinds that do not speak HTTP -----------------------
+
+
+@lru_cache(maxsize=2)
+def _raw_tls_context(verify: bool) -> ssl.SSLContext:
+    """TLS without HTTP: verification (certifi's bundle) includes the host name match."""
+    if verify:
+        return ssl.create_default_context(cafile=certifi.where())
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class Connection:
+    """One guarded TCP connection (``connect_tcp``), optionally upgraded to TLS.
+
+    Its reads and writes raise ``OutboundError`` like everything else here."""
+
+    def __init__(self, sock: socket.socket, *, host: str, port: int, timeout: float) -> None:
+        self.sock = sock
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.peer_address: str = sock.getpeername()[0]
+        self.tls_cert_der: bytes | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start_tls(self, *, server_name: str, verify: bool) -> None:
+        """Handshake on the open connection (right away, or after a STARTTLS exchange)."""
+        try:
+            self.sock = _raw_tls_context(verify).wrap_socket(self.sock, server_hostname=server_name)
+        except (OSError, CertificateError) as exc:
+            raise _handshake_failure(exc, self.where, self.timeout) from exc
+        # Binary form works even when verification is off (the dict form is then empty).
+        self.tls_cert_der = self.sock.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise _exchange_failure(exc, where=self.where, timeout=self.timeout) from exc
+
+    def receive(self, limit: int) -> bytes:
+        """Up to ``limit`` bytes as they arrive; b"" once the peer has closed."""
+        try:
+            return self.sock.recv(limit)
+        except OSError as exc:
+            raise _exchange_failure(exc, where=self.where, timeout=self.timeout) from exc
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def connect_tcp(
+    host: str,
+    port: int,
+    *,
+    timeout: float,
+    tls: bool = False,
+    verify: bool = True,
+    server_name: str | None = None,
+) -> Connection:
+    """Connect to ``host:port`` through the blocked-network guard (judged on the connected
+    peer, as for HTTP), then handshake TLS if ``tls``. ``timeout`` applies to each step and
+    to later reads. The caller closes the connection."""
+    where = f"{host}:{port}"
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except socket.gaierror as exc:
+        raise OutboundError(Phase.DNS, f"DNS lookup failed for {host}: {exc.strerror}") from exc
+    except TimeoutError as exc:
+        raise OutboundError(
+            Phase.TIMEOUT, f"Connect to {where} timed out after {timeout:g}s"
+        ) from exc
+    except OSError as exc:
+        raise _connect_failure(exc, where) from exc
+    try:
+        _refuse_blocked(sock.getpeername()[0])
+        connection = Connection(sock, host=host, port=port, timeout=timeout)
+        if tls:
+            connection.start_tls(server_name=server_name or host, verify=verify)
+    except BaseException:
+        sock.close()
+        raise
+    return connection
+
+
+def resolve_guarded(host: str, port: int) -> str:
+    """The address datagrams to ``host:port`` go to (a DNS resolver, say), refused when it
+    is in a blocked network: connectionless traffic is judged on its destination."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except socket.gaierror as exc:
+        raise OutboundError(Phase.DNS, f"DNS lookup failed for {host}: {exc.strerror}") from exc
+    address = str(infos[0][4][0])
+    _refuse_blocked(address)
+    return address

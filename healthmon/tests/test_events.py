@@ -40,19 +40,20 @@ def test_a_stored_batch_is_counted_and_its_failures_logged_once_committed(
         ]
     )  # fmt: skip
     up_before, down_before = (
-        sample(metrics.CHECKS, status="up"),
-        sample(metrics.CHECKS, status="down"),
+        sample(metrics.CHECKS, kind="http", status="up"),
+        sample(metrics.CHECKS, kind="http", status="down"),
     )
     caplog.set_level(logging.INFO, logger="healthmon.events")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         events.checks_stored(results=results)
-    assert sample(metrics.CHECKS, status="up") == up_before  # nothing before the commit
+    # Nothing before the commit.
+    assert sample(metrics.CHECKS, kind="http", status="up") == up_before
     for callback in callbacks:
         callback()
 
-    assert sample(metrics.CHECKS, status="up") == up_before + 1
-    assert sample(metrics.CHECKS, status="down") == down_before + 1
+    assert sample(metrics.CHECKS, kind="http", status="up") == up_before + 1
+    assert sample(metrics.CHECKS, kind="http", status="down") == down_before + 1
     [failure] = [r for r in caplog.records if r.name == "healthmon.events.checks"]
     assert failure.getMessage() == f"check of monitor {monitor.id}: down (HTTP 500)"
     assert (failure.monitor_id, failure.check_id, failure.phase) == (

@@ -21,6 +21,7 @@ def admin_form(team, **overrides) -> dict:
     data = {
         "team": team.id,
         "name": "Checkout",
+        "kind": "http",
         "url": "https://checkout.example.com/health",
         "is_active": "on",
         "method": "GET",
