@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from healthmon import events
 from lib import metrics
+from monitors.checker import CheckOutcome
 from monitors.models import CheckResult, Monitor
+from monitors.results import store_outcomes
 from notifications.deadletters import dead_letter_record
 
 pytestmark = pytest.mark.django_db
@@ -96,3 +98,23 @@ def test_a_failing_receiver_never_breaks_the_delivery(caplog):
     events.delivery_attempted(delivery=broken, outcome="delivered", duration_ms=5)
 
     assert "metrics receiver delivery_attempted failed" in caplog.text
+
+
+def test_stored_checks_are_counted_by_their_monitors_kind(
+    alice, django_capture_on_commit_callbacks
+):
+    tcp = Monitor.objects.create(
+        team=alice.personal_team,
+        name="Postgres",
+        kind="tcp",
+        host="127.0.0.1",
+        port=5432,
+        next_check_at=timezone.now() + timedelta(hours=1),
+    )
+    outcome = CheckOutcome(timezone.now(), "up", response_time_ms=3)
+    before = sample(metrics.CHECKS, kind="tcp", status="up")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        store_outcomes([(tcp, None, outcome)])
+
+    assert sample(metrics.CHECKS, kind="tcp", status="up") == before + 1
