@@ -585,7 +585,7 @@ class Connection:
         except (OSError, CertificateError) as exc:
             raise _handshake_failure(exc, self.where, self.timeout) from exc
         # Binary form works even when verification is off (the dict form is then empty).
-        self.tls_cert_der = self.sock.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+        self.tls_cert_der = self.sock.getpeercert(binary_form=True)
 
     def send(self, data: bytes) -> None:
         try:

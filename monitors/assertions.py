@@ -402,7 +402,7 @@ def validate_assertions_apply(assertions: list, *, monitor_kind: str) -> None:
     cannot be judged by, e.g. body_contains on a dns monitor."""
     problems = []
     for index, spec in enumerate(assertions, start=1):
-        kind = KINDS.get(spec.get("type")) if isinstance(spec, dict) else None
+        kind = KINDS.get(str(spec.get("type"))) if isinstance(spec, dict) else None
         if kind is not None and monitor_kind not in kind.monitor_kinds:
             usable = ", ".join(
                 sorted(k for k, c in KINDS.items() if monitor_kind in c.monitor_kinds)

@@ -46,7 +46,7 @@ def due_now(monitor_id: int) -> CheckResult:
         timeout=30,
         message="the worker did not check the monitor",
     )
-    return CheckResult.objects.filter(monitor_id=monitor_id).order_by("-id").first()
+    return CheckResult.objects.filter(monitor_id=monitor_id).order_by("-id")[0]
 
 
 def events(receiver: Receiver) -> list[str]:

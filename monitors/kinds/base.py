@@ -17,6 +17,7 @@ from cryptography import x509
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from lib import outbound
 from monitors.assertions import validate_assertions_apply
 from monitors.judge import Verdict
 from monitors.models import CheckPhase, CheckStatus
@@ -68,6 +69,15 @@ def cert_expiry(der: bytes | None) -> datetime | None:
         return x509.load_der_x509_certificate(der).not_valid_after_utc
     except ValueError:
         return None
+
+
+def target_port(monitor: Monitor) -> int:
+    """The port of a kind that requires one (validated on every write)."""
+    if monitor.port is None:  # only a row written around the services gets here
+        raise outbound.OutboundError(
+            outbound.Phase.REQUEST, "The monitor has no port", permanent=True
+        )
+    return monitor.port
 
 
 class MonitorKind:

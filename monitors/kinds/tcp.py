@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from lib import outbound
 from monitors.judge import Verdict, judge_assertions
-from monitors.kinds.base import MonitorKind, cert_expiry
+from monitors.kinds.base import MonitorKind, cert_expiry, target_port
 from monitors.models import CheckPhase, CheckStatus
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class TcpKind(MonitorKind):
         started = time.perf_counter()
         connection = outbound.connect_tcp(
             monitor.host,
-            monitor.port,
+            target_port(monitor),
             timeout=monitor.timeout,
             tls=monitor.use_tls,
             verify=monitor.verify_tls,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ from cryptography import x509
 
 from lib import outbound
 from monitors.judge import MAX_REASON, Verdict, judge_assertions
-from monitors.kinds.base import MonitorKind
+from monitors.kinds.base import MonitorKind, target_port
 from monitors.models import CheckPhase, CheckStatus, StartTls
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def smtp_starttls(connection: outbound.Connection) -> None:
             )
 
 
-_STARTTLS = {StartTls.SMTP: smtp_starttls}
+_STARTTLS: dict[str, Callable[[outbound.Connection], None]] = {StartTls.SMTP: smtp_starttls}
 
 
 class TlsKind(MonitorKind):
@@ -86,7 +87,7 @@ class TlsKind(MonitorKind):
         started = time.perf_counter()
         connection = outbound.connect_tcp(
             monitor.host,
-            monitor.port,
+            target_port(monitor),
             timeout=monitor.timeout,
             tls=upgrade is None,
             verify=monitor.verify_tls,

@@ -10,6 +10,7 @@ import yaml
 from django.core.management import call_command
 
 from monitors.models import Monitor
+from monitors.tests.kind_servers import EchoServer
 
 pytestmark = pytest.mark.django_db
 
@@ -182,3 +183,25 @@ def test_the_openapi_schema_shows_the_kind_and_its_fields(anon_client):
     ):
         assert name in properties, name
     assert "dns: the name to query" in properties["host"]["description"]
+
+
+def test_check_monitor_checks_a_monitor_of_another_kind(alice):
+    server = EchoServer().start()
+    try:
+        monitor = Monitor.objects.create(
+            team=alice.personal_team,
+            name="Echo",
+            kind="tcp",
+            host="127.0.0.1",
+            port=server.port,
+            is_active=False,
+        )
+        out = io.StringIO()
+        call_command("check_monitor", str(monitor.id), stdout=out)
+    finally:
+        server.stop()
+
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"tcp 127.0.0.1:{server.port}  [Echo]"
+    assert lines[1].split() == ["Status:", "UP"]
+    assert not any("HTTP status" in line for line in lines)
