@@ -95,6 +95,11 @@ def go_down_and_recover(
         message="the incident was not resolved",
     )
     wait_for(lambda: "incident.resolved" in events(receiver), timeout=30, message="no webhook")
+    # History reads results and rollups, whatever the kind.
+    checks = alice_client.get(f"/api/v1/monitors/{monitor_id}/checks/").json()["results"]
+    assert [check["status"] for check in checks] == ["up", down.status, "up"]
+    for view in ("stats", "sla"):
+        assert alice_client.get(f"/api/v1/monitors/{monitor_id}/{view}/").status_code == 200
     return up, down
 
 
