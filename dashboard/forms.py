@@ -17,7 +17,7 @@ from accounts.models import Team
 from api.history import StatusPageSerializer
 from api.serializers import MonitorSerializer
 from lib.parsers import loads_bounded
-from monitors.models import HttpMethod, Monitor, StatusPage
+from monitors.models import DnsRecordType, HttpMethod, Monitor, MonitorKind, StartTls, StatusPage
 
 
 def _messages(detail) -> list[str]:
@@ -96,13 +96,64 @@ class JSONTextField(forms.CharField):
 class MonitorForm(SerializerForm):
     serializer_class = MonitorSerializer
 
+    # Grouped on the page; a fieldset names the kinds it is for (the page shows those of the
+    # chosen kind, all of them without JavaScript). The serializer says what a kind needs.
+    FIELDSETS = (
+        ("What to check", "", ("team", "name", "kind")),
+        ("HTTP request", "http", ("url", "method", "expected_status")),
+        ("Target", "tcp dns tls", ("host", "port")),
+        ("TCP", "tcp", ("use_tls", "send")),
+        ("DNS query", "dns", ("dns_record_type", "dns_resolver")),
+        ("TLS", "tcp tls", ("tls_server_name", "starttls", "verify_tls")),
+        (
+            "Schedule and judgement",
+            "",
+            ("interval", "timeout", "failure_threshold", "success_threshold", "assertions"),
+        ),
+        ("Request details", "http", ("follow_redirects", "headers", "body")),
+        ("Tags", "", ("tags",)),
+    )
+
     team = forms.TypedChoiceField(coerce=int, help_text="The team that owns the monitor")
     name = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(
+        choices=MonitorKind.choices,
+        initial=MonitorKind.HTTP,
+        required=False,  # a post without it (an older page) is an http monitor, as in the API
+        help_text="What the monitor checks; it cannot change later",
+    )
     url = forms.CharField(
         label="URL",
         max_length=2048,
+        required=False,
         widget=forms.URLInput(attrs={"placeholder": "https://api.example.com/health"}),
     )
+    host = forms.CharField(
+        max_length=253,
+        required=False,
+        help_text="tcp, tls: the host to connect to; dns: the name to query",
+    )
+    port = forms.IntegerField(required=False, min_value=1, max_value=65535)
+    use_tls = forms.BooleanField(required=False, label="Connect with TLS")
+    send = forms.CharField(
+        max_length=1024,
+        required=False,
+        strip=False,
+        help_text="A line sent after connecting; check the reply with a reply_contains assertion",
+    )
+    dns_record_type = forms.ChoiceField(
+        choices=[("", "-"), *DnsRecordType.choices], required=False, label="Record type"
+    )
+    dns_resolver = forms.CharField(
+        max_length=260, required=False, help_text="host or host:port; empty for the system's"
+    )
+    tls_server_name = forms.CharField(
+        label="TLS host (SNI)",  # tls_server_name; "name" would collide with the monitor's
+        max_length=253,
+        required=False,
+        help_text="Sent (SNI) and verified; empty for the host",
+    )
+    starttls = forms.ChoiceField(choices=StartTls.choices, required=False, label="STARTTLS")
     method = forms.ChoiceField(choices=[(m, m) for m in HttpMethod.values], initial=HttpMethod.GET)
     expected_status = forms.CharField(
         max_length=200, initial="200-299", help_text="Codes and ranges, e.g. 200-299,301"
@@ -140,9 +191,18 @@ class MonitorForm(SerializerForm):
         if instance is not None:
             self.fields["team"].disabled = True
             self.fields["team"].choices = [(instance.team_id, instance.team.name)]
+            self.fields["kind"].disabled = True
+
+    def fieldsets(self) -> list[tuple[str, str, list]]:
+        """(legend, kinds it is for or "" for all, bound fields) in page order."""
+        return [
+            (legend, kinds, [self[name] for name in names])
+            for legend, kinds, names in self.FIELDSETS
+        ]
 
     def payload(self, cleaned: dict) -> dict:
         payload = dict(cleaned)
+        payload["kind"] = cleaned.get("kind") or MonitorKind.HTTP
         payload["tags"] = [t.strip() for t in cleaned.get("tags", "").split(",") if t.strip()]
         if self.instance is not None:
             payload.pop("team", None)

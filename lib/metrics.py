@@ -20,8 +20,9 @@ from prometheus_client import Counter, Histogram
 
 CHECKS = Counter(
     "healthmon_checks_total",
-    "Checks completed, by result status (up, down, timeout, error).",
-    ["status"],
+    "Checks completed, by monitor kind (http, tcp, dns, tls) and result status (up, down, "
+    "timeout, error).",
+    ["kind", "status"],
 )
 CHECK_DURATION = Histogram(
     "healthmon_check_duration_seconds",
@@ -57,13 +58,14 @@ DEAD_LETTERED = Counter(
 
 def record_check(
     *,
+    kind: str,
     status: str,
     duration_seconds: float | None,
     started_at: datetime | None = None,
     scheduled_for: datetime | None = None,
 ) -> None:
     """One finished check (called by the check batch, once per result)."""
-    CHECKS.labels(status=status).inc()
+    CHECKS.labels(kind=kind, status=status).inc()
     if duration_seconds is not None:
         CHECK_DURATION.observe(max(duration_seconds, 0.0))
     if started_at is not None and scheduled_for is not None:
@@ -73,10 +75,11 @@ def record_check(
 
 def record_checks(results: Iterable) -> None:
     """A stored batch of ``CheckResult`` rows (status, response_time_ms, checked_at,
-    scheduled_for)."""
+    scheduled_for), each with its monitor loaded (for the kind)."""
     for result in results:
         duration_ms = result.response_time_ms
         record_check(
+            kind=result.monitor.kind,
             status=result.status,
             duration_seconds=duration_ms / 1000 if duration_ms is not None else None,
             started_at=result.checked_at,

@@ -32,6 +32,10 @@ Interface (keep it small)::
 - ``is_blocked_address(ip)`` answers whether an address falls in ``BLOCKED_NETWORKS``.
 - ``with guarded_connections() as guard:`` judges every socket connect in the block (this
   thread or greenlet only); ``guard.refusal`` holds the first refused one.
+- ``connect_tcp(host, port, *, timeout, tls=False, verify=True, server_name=None)`` opens a
+  guarded raw TCP connection (optionally TLS; ``start_tls`` upgrades it later, for
+  STARTTLS) for the monitor kinds that do not speak HTTP; ``resolve_guarded(host, port)``
+  gives the judged address to send datagrams to (a user-given DNS resolver).
 
 It is a thin client on urllib3, not a requests Session: building a Session, merging its
 settings and its cookie jar cost ~1 ms of CPU per check, more than the HTTP exchange itself
@@ -89,15 +93,18 @@ __all__ = [
     "MAX_REDIRECTS",
     "METADATA_NETWORKS",
     "USER_AGENT",
+    "Connection",
     "Guard",
     "OutboundError",
     "Phase",
     "Response",
+    "connect_tcp",
     "fetch",
     "guarded_connections",
     "is_blocked_address",
     "numeric_host",
     "read_capped",
+    "resolve_guarded",
     "strips_credentials",
 ]
 
@@ -278,19 +285,27 @@ def _judged(sock: socket.socket, address: tuple[Any, ...], guard: Guard) -> tupl
         # A name: resolve once here and connect to exactly what was judged, so no second
         # lookup can answer differently.
         host, port, *rest = socket.getaddrinfo(host, port, sock.family, sock.type)[0][4]
-    network = _matching_network(host)
-    if network is None:
-        return (host, port, *rest)
-    refusal = OutboundError(
-        Phase.BLOCKED,
-        f"{host} is in a blocked network ({network}); "
-        "healthmon does not connect there (setting BLOCKED_NETWORKS)",
-        permanent=True,
-    )
-    if guard.refusal is None:
-        guard.refusal = refusal
-    sock.close()  # callers clean up after OSError only; this is not one
-    raise refusal
+    try:
+        _refuse_blocked(host)
+    except OutboundError as refusal:
+        if guard.refusal is None:
+            guard.refusal = refusal
+        sock.close()  # callers clean up after OSError only; this is not one
+        raise
+    return (host, port, *rest)
+
+
+def _refuse_blocked(address: str) -> None:
+    """The guard itself: raise for an address in a blocked network. Every kind of outbound
+    traffic (HTTP, raw TCP, TLS, DNS datagrams) calls this with the address it talks to."""
+    network = _matching_network(address)
+    if network is not None:
+        raise OutboundError(
+            Phase.BLOCKED,
+            f"{address} is in a blocked network ({network}); "
+            "healthmon does not connect there (setting BLOCKED_NETWORKS)",
+            permanent=True,
+        )
 
 
 class _GuardedConnectionMixin:
@@ -336,6 +351,21 @@ def _connect_failure(cause: BaseException | None, where: str) -> OutboundError:
     return OutboundError(Phase.CONNECT, f"Cannot connect to {where}: {detail}")
 
 
+def _handshake_failure(exc: Exception, where: str, timeout: float | None) -> OutboundError:
+    """A TLS handshake that failed, in words for people (HTTPS and raw TLS alike)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        detail = exc.verify_message or exc.reason or str(exc)
+        return OutboundError(Phase.TLS, f"TLS certificate not accepted: {detail}")
+    if isinstance(exc, CertificateError):  # urllib3's own hostname match
+        return OutboundError(Phase.TLS, f"TLS certificate not accepted: {exc}")
+    if isinstance(exc, ssl.SSLError):
+        return OutboundError(Phase.TLS, f"TLS handshake failed: {exc.reason or exc}")
+    if isinstance(exc, TimeoutError):  # connected, but the handshake never finished
+        within = f" within {timeout:g}s" if timeout is not None else ""
+        return OutboundError(Phase.TIMEOUT, f"No response{within}")
+    return _connect_failure(exc, where)  # reset during the handshake
+
+
 # urllib3's stubs type `timeout` and `ConnectionCls` more narrowly than the classes allow.
 class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):  # type: ignore[misc]
     pass
@@ -345,17 +375,10 @@ class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):  # type
     def connect(self) -> None:
         try:
             super().connect()
-        except ssl.SSLCertVerificationError as exc:
-            detail = exc.verify_message or exc.reason or str(exc)
-            raise OutboundError(Phase.TLS, f"TLS certificate not accepted: {detail}") from exc
-        except CertificateError as exc:  # urllib3's own hostname match
-            raise OutboundError(Phase.TLS, f"TLS certificate not accepted: {exc}") from exc
-        except ssl.SSLError as exc:
-            raise OutboundError(Phase.TLS, f"TLS handshake failed: {exc.reason or exc}") from exc
-        except TimeoutError as exc:  # connected, but the handshake never finished
-            raise OutboundError(Phase.TIMEOUT, f"No response within {self.timeout:g}s") from exc
-        except OSError as exc:  # reset during the handshake
-            raise _connect_failure(exc, self.where) from exc
+        except OutboundError:
+            raise
+        except (OSError, CertificateError) as exc:
+            raise _handshake_failure(exc, self.where, self.timeout) from exc
         # Binary form works even when verification is off (the dict form is then empty).
         getpeercert = getattr(self.sock, "getpeercert", None)
         self.tls_cert_der = getpeercert(binary_form=True) if getpeercert else None
@@ -662,3 +685,107 @@ def read_capped(response: Response, limit: int) -> tuple[bytes, bool]:
         response.close()
     body = b"".join(chunks)
     return body[:limit], truncated
+
+
+# --- Raw TCP, TLS and DNS: the monitor kinds that do not speak HTTP -----------------------
+
+
+@lru_cache(maxsize=2)
+def _raw_tls_context(verify: bool) -> ssl.SSLContext:
+    """TLS without HTTP: verification (certifi's bundle) includes the host name match."""
+    if verify:
+        return ssl.create_default_context(cafile=certifi.where())
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class Connection:
+    """One guarded TCP connection (``connect_tcp``), optionally upgraded to TLS.
+
+    Its reads and writes raise ``OutboundError`` like everything else here."""
+
+    def __init__(self, sock: socket.socket, *, host: str, port: int, timeout: float) -> None:
+        self.sock = sock
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.peer_address: str = sock.getpeername()[0]
+        self.tls_cert_der: bytes | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start_tls(self, *, server_name: str, verify: bool) -> None:
+        """Handshake on the open connection (right away, or after a STARTTLS exchange)."""
+        try:
+            self.sock = _raw_tls_context(verify).wrap_socket(self.sock, server_hostname=server_name)
+        except (OSError, CertificateError) as exc:
+            raise _handshake_failure(exc, self.where, self.timeout) from exc
+        # Binary form works even when verification is off (the dict form is then empty).
+        self.tls_cert_der = self.sock.getpeercert(binary_form=True)
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise _exchange_failure(exc, where=self.where, timeout=self.timeout) from exc
+
+    def receive(self, limit: int) -> bytes:
+        """Up to ``limit`` bytes as they arrive; b"" once the peer has closed."""
+        try:
+            return self.sock.recv(limit)
+        except OSError as exc:
+            raise _exchange_failure(exc, where=self.where, timeout=self.timeout) from exc
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def connect_tcp(
+    host: str,
+    port: int,
+    *,
+    timeout: float,
+    tls: bool = False,
+    verify: bool = True,
+    server_name: str | None = None,
+) -> Connection:
+    """Connect to ``host:port`` through the blocked-network guard (judged on the address
+    about to be connected to, as for HTTP), then handshake TLS if ``tls``. ``timeout``
+    applies to each step and to later reads. The caller closes the connection."""
+    where = f"{host}:{port}"
+    try:
+        # Judged before connect(), like every connection (guarded_connections).
+        with guarded_connections():
+            sock = socket.create_connection((numeric_host(host), port), timeout=timeout)
+    except socket.gaierror as exc:
+        raise OutboundError(Phase.DNS, f"DNS lookup failed for {host}: {exc.strerror}") from exc
+    except TimeoutError as exc:
+        raise OutboundError(
+            Phase.TIMEOUT, f"Connect to {where} timed out after {timeout:g}s"
+        ) from exc
+    except OSError as exc:
+        raise _connect_failure(exc, where) from exc
+    try:
+        connection = Connection(sock, host=host, port=port, timeout=timeout)
+        if tls:
+            connection.start_tls(server_name=server_name or host, verify=verify)
+    except BaseException:
+        sock.close()
+        raise
+    return connection
+
+
+def resolve_guarded(host: str, port: int) -> str:
+    """The address datagrams to ``host:port`` go to (a DNS resolver, say), refused when it
+    is in a blocked network: connectionless traffic is judged on its destination."""
+    try:
+        infos = socket.getaddrinfo(numeric_host(host), port, type=socket.SOCK_DGRAM)
+    except socket.gaierror as exc:
+        raise OutboundError(Phase.DNS, f"DNS lookup failed for {host}: {exc.strerror}") from exc
+    address = str(infos[0][4][0])
+    _refuse_blocked(address)
+    return address

@@ -22,7 +22,8 @@ class MonitorAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
         "name",
-        "url",
+        "kind",
+        "target",
         "team",
         "status",
         "is_active",
@@ -32,8 +33,8 @@ class MonitorAdmin(admin.ModelAdmin):
         "last_checked_at",
         "next_check_at",
     ]
-    list_filter = ["status", "is_active", "last_check_status", "method", "team"]
-    search_fields = ["name", "url"]
+    list_filter = ["kind", "status", "is_active", "last_check_status", "method", "team"]
+    search_fields = ["name", "url", "host"]
     list_select_related = ["team"]
     filter_horizontal = ["tags"]
     readonly_fields = list(Monitor.ENGINE_FIELDS)
@@ -41,7 +42,19 @@ class MonitorAdmin(admin.ModelAdmin):
     # re-activated monitor is due within seconds.
     schedule_fields = ["next_check_at"]
     fieldsets = (
-        (None, {"fields": ("team", "name", "url", "is_active", "tags")}),
+        (None, {"fields": ("team", "name", "kind", "url", "is_active", "tags")}),
+        (
+            "Target of tcp, dns and tls monitors",
+            {
+                "fields": (
+                    ("host", "port"),
+                    ("use_tls", "tls_server_name"),
+                    "send",
+                    ("dns_record_type", "dns_resolver"),
+                    "starttls",
+                )
+            },
+        ),
         (
             "Request",
             {"fields": ("method", "headers", "body", "timeout", "follow_redirects", "verify_tls")},
@@ -58,7 +71,8 @@ class MonitorAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None) -> list[str]:
         fixed = [*self.readonly_fields, *self.schedule_fields]
         # Tags and channels belong to a team: a monitor is not moved (as in the API).
-        return [*fixed, "team"] if obj is not None else fixed
+        # Nor does it change kind (Monitor.clean).
+        return [*fixed, "team", "kind"] if obj is not None else fixed
 
     # The form validates through the model (Monitor.full_clean: the same validators and
     # messages as the API); saving goes through the services, for their side effects.

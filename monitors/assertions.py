@@ -13,6 +13,7 @@ a response snapshot and the time.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -58,11 +59,16 @@ def _json_equal(actual: Any, expected: Any) -> bool:
 # --- The kinds ------------------------------------------------------------------------------
 
 
+ALL_MONITOR_KINDS = frozenset({"http", "tcp", "dns", "tls"})
+
+
 class Assertion:
     """One assertion of one kind, built by ``parse_assertion`` from its stored spec."""
 
     kind: ClassVar[str]
     keys: ClassVar[frozenset[str]]  # all required, none optional
+    # The monitor kinds whose snapshots carry what this assertion reads (monitors.kinds).
+    monitor_kinds: ClassVar[frozenset[str]] = frozenset({"http"})
     # A failed status_code assertion is a status failure (phase "status"), not a content one.
     judges_status_code: ClassVar[bool] = False
 
@@ -190,6 +196,7 @@ class HeaderContains(HeaderEquals):
 class ResponseTimeBelow(Assertion):
     kind = "response_time_below"
     keys = frozenset({"value"})
+    monitor_kinds = ALL_MONITOR_KINDS
 
     def __init__(self, spec: Mapping[str, Any]) -> None:
         super().__init__(spec)
@@ -204,6 +211,7 @@ class ResponseTimeBelow(Assertion):
 class CertValidDays(Assertion):
     kind = "cert_valid_days"
     keys = frozenset({"value"})
+    monitor_kinds = frozenset({"http", "tls"})
 
     def __init__(self, spec: Mapping[str, Any]) -> None:
         super().__init__(spec)
@@ -228,6 +236,7 @@ class GatusCondition(Assertion):
 
     kind = "condition"
     keys = frozenset({"value"})
+    monitor_kinds = ALL_MONITOR_KINDS  # placeholders a kind's snapshot lacks fail with a reason
 
     def __init__(self, spec: Mapping[str, Any]) -> None:
         super().__init__(spec)
@@ -239,6 +248,115 @@ class GatusCondition(Assertion):
 
     def failure(self, snapshot: ResponseSnapshot, now: datetime) -> str | None:
         return self.condition.failure(Facts.of(snapshot, now))
+
+
+class ReplyContains(Assertion):
+    """tcp: what the server said (after ``send``, if any) contains a string."""
+
+    kind = "reply_contains"
+    keys = frozenset({"value"})
+    monitor_kinds = frozenset({"tcp"})
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        _require_text(self.kind, "value", self.value, "a non-empty string")
+
+    def failure(self, snapshot: Any, now: datetime) -> str | None:
+        if self.value in snapshot.reply:
+            return None
+        return f"reply {_short(snapshot.reply)} does not contain {_short(self.value)}"
+
+
+def normal_answer(text: str) -> str:
+    """DNS answers compare without case and without the root's trailing dots."""
+    return " ".join(token.rstrip(".") for token in text.split()).casefold()
+
+
+RCODES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED")
+
+
+class Rcode(Assertion):
+    """dns: the response code (NOERROR, NXDOMAIN, SERVFAIL, ...). Without one, a dns monitor
+    expects NOERROR and at least one answer."""
+
+    kind = "rcode"
+    keys = frozenset({"value"})
+    monitor_kinds = frozenset({"dns"})
+    judges_status_code = True  # the rcode is DNS's status code
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        _require_text(self.kind, "value", self.value, "a response code such as NOERROR")
+        if self.value.upper() not in RCODES:
+            known = ", ".join(RCODES)
+            raise ValidationError(f"rcode: {self.value!r} is not one of {known}.")
+
+    def failure(self, snapshot: Any, now: datetime) -> str | None:
+        if snapshot.rcode == self.value.upper():
+            return None
+        return f"response code {snapshot.rcode}, expected {self.value.upper()}"
+
+
+class AnswerContains(Assertion):
+    """dns: one of the answers is ``value`` (e.g. "10 mail.example.com" for MX)."""
+
+    kind = "answer_contains"
+    keys = frozenset({"value"})
+    monitor_kinds = frozenset({"dns"})
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        _require_text(self.kind, "value", self.value, "a non-empty string")
+
+    def failure(self, snapshot: Any, now: datetime) -> str | None:
+        if normal_answer(self.value) in {normal_answer(a) for a in snapshot.answers}:
+            return None
+        return f"answers {_short(snapshot.answers)} do not include {_short(self.value)}"
+
+
+class AnswerEquals(Assertion):
+    """dns: the answers are exactly these, in any order."""
+
+    kind = "answer_equals"
+    keys = frozenset({"value"})
+    monitor_kinds = frozenset({"dns"})
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        if not isinstance(self.value, list) or not all(
+            isinstance(item, str) and item for item in self.value
+        ):
+            raise ValidationError(f"{self.kind}: value must be a list of answers (strings).")
+
+    def failure(self, snapshot: Any, now: datetime) -> str | None:
+        expected = {normal_answer(item) for item in self.value}
+        if {normal_answer(a) for a in snapshot.answers} == expected:
+            return None
+        return f"answers are {_short(snapshot.answers)}, expected {_short(self.value)}"
+
+
+class AnswerMatches(Assertion):
+    """dns: every answer (and there is at least one) matches a regular expression."""
+
+    kind = "answer_matches"
+    keys = frozenset({"value"})
+    monitor_kinds = frozenset({"dns"})
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        _require_text(self.kind, "value", self.value, "a regular expression")
+        try:
+            self.pattern = re.compile(self.value)
+        except re.error as exc:
+            raise ValidationError(f"{self.kind}: {self.value!r} is not a regex ({exc}).") from None
+
+    def failure(self, snapshot: Any, now: datetime) -> str | None:
+        if not snapshot.answers:
+            return f"no answers to match {_short(self.value)}"
+        misfits = [a for a in snapshot.answers if not self.pattern.search(a)]
+        if not misfits:
+            return None
+        return f"answer {_short(misfits[0])} does not match {_short(self.value)}"
 
 
 KINDS: dict[str, type[Assertion]] = {
@@ -254,6 +372,11 @@ KINDS: dict[str, type[Assertion]] = {
         ResponseTimeBelow,
         CertValidDays,
         GatusCondition,
+        ReplyContains,
+        Rcode,
+        AnswerContains,
+        AnswerEquals,
+        AnswerMatches,
     )
 }
 
@@ -291,5 +414,23 @@ def validate_assertions(assertions: object) -> None:
             parse_assertion(spec)
         except ValidationError as exc:
             problems.append(f"Assertion {index}: {exc.messages[0]}")
+    if problems:
+        raise ValidationError(problems)
+
+
+def validate_assertions_apply(assertions: list, *, monitor_kind: str) -> None:
+    """Raise ValidationError naming each (well-formed) assertion a ``monitor_kind`` monitor
+    cannot be judged by, e.g. body_contains on a dns monitor."""
+    problems = []
+    for index, spec in enumerate(assertions, start=1):
+        kind = KINDS.get(str(spec.get("type"))) if isinstance(spec, dict) else None
+        if kind is not None and monitor_kind not in kind.monitor_kinds:
+            usable = ", ".join(
+                sorted(k for k, c in KINDS.items() if monitor_kind in c.monitor_kinds)
+            )
+            problems.append(
+                f"Assertion {index}: {kind.kind} does not apply to {monitor_kind} monitors; "
+                f"use one of: {usable}."
+            )
     if problems:
         raise ValidationError(problems)

@@ -1,8 +1,8 @@
 """The check's judgement: a response snapshot and a monitor's rules in, a verdict out.
 
 Pure: no database, no network, no clock (``now`` is passed in), so a table of cases tests
-every rule in milliseconds. The HTTP side lives in ``monitors.checker``; each assertion
-kind judges itself (``monitors.assertions``).
+every rule in milliseconds. The probes live in ``monitors.kinds``; each assertion kind
+judges itself (``monitors.assertions``).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 
@@ -62,7 +63,7 @@ def _clip(reason: str) -> str:
     return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
 
 
-def _failed(spec: dict, snapshot: ResponseSnapshot, now: datetime) -> tuple[str, str] | None:
+def _failed(spec: dict, snapshot: Any, now: datetime) -> tuple[str, str] | None:
     """(phase, why) when the assertion ``spec`` does not hold, or None when it does."""
     try:
         assertion = parse_assertion(spec)
@@ -92,6 +93,16 @@ def judge(
             CheckPhase.STATUS,
             f"HTTP {snapshot.status_code}, expected {expected_status}",
         )
+    return judge_assertions(snapshot, assertions, now=now) or Verdict(
+        CheckStatus.UP, CheckPhase.NONE, f"HTTP {snapshot.status_code}"
+    )
+
+
+def judge_assertions(snapshot: Any, assertions: list[dict], *, now: datetime) -> Verdict | None:
+    """The DOWN verdict of the first assertion that fails, or None when all hold.
+
+    ``snapshot`` is what the monitor's kind observed (``ResponseSnapshot`` for http, the
+    kinds' own for the others); each assertion reads only what its kinds observe."""
     for index, spec in enumerate(assertions, start=1):
         failed = _failed(spec, snapshot, now)
         if failed is not None:
@@ -102,4 +113,4 @@ def judge(
                 _clip(f"Assertion {index} failed: {why}"),
                 failed_assertion=spec,
             )
-    return Verdict(CheckStatus.UP, CheckPhase.NONE, f"HTTP {snapshot.status_code}")
+    return None

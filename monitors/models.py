@@ -6,6 +6,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -57,6 +58,32 @@ class HttpMethod(models.TextChoices):
     OPTIONS = "OPTIONS"
 
 
+class MonitorKind(models.TextChoices):
+    """What a monitor checks; each kind is one class in ``monitors.kinds``."""
+
+    HTTP = "http", "HTTP"
+    TCP = "tcp", "TCP"
+    DNS = "dns", "DNS"
+    TLS = "tls", "TLS certificate"
+
+
+class DnsRecordType(models.TextChoices):
+    A = "A", "A"
+    AAAA = "AAAA", "AAAA"
+    CNAME = "CNAME", "CNAME"
+    MX = "MX", "MX"
+    TXT = "TXT", "TXT"
+    NS = "NS", "NS"
+    SOA = "SOA", "SOA"
+    SRV = "SRV", "SRV"
+    CAA = "CAA", "CAA"
+
+
+class StartTls(models.TextChoices):
+    NONE = "", "None (TLS from the first byte)"
+    SMTP = "smtp", "SMTP STARTTLS"
+
+
 class Tag(models.Model):
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="tags")
     name = models.CharField(max_length=50)
@@ -74,7 +101,75 @@ class Tag(models.Model):
 class Monitor(models.Model):
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="monitors")
     name = models.CharField(max_length=200)
-    url = models.URLField(max_length=2048, validators=[validation.validate_monitor_url])
+    # Chosen at creation, never changed (Monitor.clean). Every new column below has a
+    # database default, so adding it to a large table is a catalogue change, not a rewrite.
+    kind = models.CharField(
+        max_length=10, choices=MonitorKind.choices, default=MonitorKind.HTTP, db_default="http"
+    )
+    url = models.URLField(
+        max_length=2048,
+        blank=True,
+        help_text="http: the URL to request",
+        validators=[validation.validate_monitor_url],
+    )
+    # The target of the kinds that are not HTTP (monitors.kinds says which uses what).
+    host = models.CharField(
+        max_length=253,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="tcp, tls: the host to connect to; dns: the name to query",
+        validators=[validation.validate_host],
+    )
+    # A plain integer: a CHECK constraint on a new column makes PostgreSQL scan the table.
+    port = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="tcp, tls: the port to connect to",
+        validators=[MinValueValidator(1), MaxValueValidator(65535)],
+    )
+    use_tls = models.BooleanField(
+        default=False, db_default=False, help_text="tcp: handshake TLS after connecting"
+    )
+    send = models.CharField(
+        max_length=1024,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="tcp: a line to send after connecting (CRLF added unless it ends in a newline)",
+    )
+    dns_record_type = models.CharField(
+        max_length=5,
+        choices=DnsRecordType.choices,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="dns: the record type to query",
+    )
+    dns_resolver = models.CharField(
+        max_length=260,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="dns: the resolver to ask, host or host:port; empty for the system's",
+        validators=[validation.validate_resolver],
+    )
+    tls_server_name = models.CharField(
+        max_length=253,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="tcp, tls: the name sent (SNI) and verified; empty for the host",
+        validators=[validation.validate_host],
+    )
+    starttls = models.CharField(
+        max_length=4,
+        choices=StartTls.choices,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="tls: the plain-text protocol to upgrade with STARTTLS",
+    )
     method = models.CharField(max_length=7, choices=HttpMethod.choices, default=HttpMethod.GET)
     # Encrypted at rest: request headers often carry Authorization tokens.
     headers = EncryptedJSONField(default=dict, blank=True, validators=[validation.validate_headers])
@@ -168,12 +263,33 @@ class Monitor(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def target(self) -> str:
+        """What is checked, in one line for people (``GET https://...``, ``tcp db:5432``)."""
+        from monitors.kinds import KINDS  # the kinds import this module's enums
+
+        return KINDS[self.kind].describe(self)
+
     def clean(self) -> None:
         """The rules that span fields (each field's own rules are its validators)."""
+        from monitors.kinds import KINDS  # the kinds import this module's enums
+
         self.expected_status = self.expected_status.replace(" ", "")
+        self._validate_kind_unchanged()
+        kind = KINDS.get(self.kind)
+        if kind is not None:  # an unknown kind is the field's own error (choices)
+            kind.validate(self)
         if self.timeout is not None and self.interval is not None:
             validation.validate_timeout_below_interval(timeout=self.timeout, interval=self.interval)
         quotas.validate_monitor_quotas(self)
+
+    def _validate_kind_unchanged(self) -> None:
+        # Results, assertions and history of one kind mean nothing to another.
+        if self.pk is None:
+            return
+        stored = Monitor.objects.filter(pk=self.pk).values_list("kind", flat=True).first()
+        if stored is not None and stored != self.kind:
+            raise ValidationError({"kind": "The kind of a monitor cannot change."})
 
 
 class CheckResult(models.Model):

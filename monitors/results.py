@@ -100,7 +100,7 @@ def store_outcomes(
                 continue
             results.append(
                 CheckResult(
-                    monitor_id=monitor.id,
+                    monitor=monitor,  # loaded, so the metrics read its kind without a query
                     checked_at=outcome.checked_at,
                     scheduled_for=scheduled_for,
                     status=outcome.status,

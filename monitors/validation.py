@@ -8,6 +8,7 @@ monitor gets the same answer for the same mistake.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -32,6 +33,47 @@ def validate_monitor_url(value: str) -> None:
         raise ValidationError("Only http:// and https:// URLs can be monitored.")
     if not parts.hostname:
         raise ValidationError("The URL needs a host name.")
+
+
+# A DNS name (letters, digits, hyphens, underscores for SRV-style labels, dots) or an IP literal.
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?$")
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def validate_host(value: str) -> None:
+    if not (_is_ip(value) or HOST_NAME.match(value)):
+        raise ValidationError(f"{value!r} is not a host name or an IP address.")
+
+
+def split_resolver(value: str) -> tuple[str, int]:
+    """``host``, ``host:port`` or ``[v6]:port`` as (host, port); ValueError if malformed."""
+    if _is_ip(value):  # a bare IPv6 address has colons of its own
+        return value, 53
+    host, colon, port = value.rpartition(":") if ":" in value else (value, "", "")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    number = int(port) if colon else 53
+    if not (0 < number < 65536):
+        raise ValueError(value)
+    return host, number
+
+
+def validate_resolver(value: str) -> None:
+    try:
+        host, _ = split_resolver(value)
+        validate_host(host)
+    except (ValueError, ValidationError):
+        raise ValidationError(
+            f"{value!r} is not a resolver: use host, host:port or [IPv6]:port."
+        ) from None
 
 
 def validate_headers(value: object) -> None:

@@ -81,6 +81,8 @@ def incident_payload(incident: Incident, event: str, *, occurred_at: datetime) -
         "monitor": {
             "id": monitor.id,
             "name": monitor.name,
+            "kind": monitor.kind,
+            "target": monitor.target,  # what is checked, for any kind ("tcp db:5432")
             "url": monitor.url,
             "method": monitor.method,
         }

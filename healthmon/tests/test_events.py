@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from healthmon import events
 from lib import metrics
+from monitors.checker import CheckOutcome
 from monitors.models import CheckResult, Monitor
+from monitors.results import store_outcomes
 from notifications.deadletters import dead_letter_record
 
 pytestmark = pytest.mark.django_db
@@ -40,19 +42,20 @@ def test_a_stored_batch_is_counted_and_its_failures_logged_once_committed(
         ]
     )  # fmt: skip
     up_before, down_before = (
-        sample(metrics.CHECKS, status="up"),
-        sample(metrics.CHECKS, status="down"),
+        sample(metrics.CHECKS, kind="http", status="up"),
+        sample(metrics.CHECKS, kind="http", status="down"),
     )
     caplog.set_level(logging.INFO, logger="healthmon.events")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         events.checks_stored(results=results)
-    assert sample(metrics.CHECKS, status="up") == up_before  # nothing before the commit
+    # Nothing before the commit.
+    assert sample(metrics.CHECKS, kind="http", status="up") == up_before
     for callback in callbacks:
         callback()
 
-    assert sample(metrics.CHECKS, status="up") == up_before + 1
-    assert sample(metrics.CHECKS, status="down") == down_before + 1
+    assert sample(metrics.CHECKS, kind="http", status="up") == up_before + 1
+    assert sample(metrics.CHECKS, kind="http", status="down") == down_before + 1
     [failure] = [r for r in caplog.records if r.name == "healthmon.events.checks"]
     assert failure.getMessage() == f"check of monitor {monitor.id}: down (HTTP 500)"
     assert (failure.monitor_id, failure.check_id, failure.phase) == (
@@ -95,3 +98,23 @@ def test_a_failing_receiver_never_breaks_the_delivery(caplog):
     events.delivery_attempted(delivery=broken, outcome="delivered", duration_ms=5)
 
     assert "metrics receiver delivery_attempted failed" in caplog.text
+
+
+def test_stored_checks_are_counted_by_their_monitors_kind(
+    alice, django_capture_on_commit_callbacks
+):
+    tcp = Monitor.objects.create(
+        team=alice.personal_team,
+        name="Postgres",
+        kind="tcp",
+        host="127.0.0.1",
+        port=5432,
+        next_check_at=timezone.now() + timedelta(hours=1),
+    )
+    outcome = CheckOutcome(timezone.now(), "up", response_time_ms=3)
+    before = sample(metrics.CHECKS, kind="tcp", status="up")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        store_outcomes([(tcp, None, outcome)])
+
+    assert sample(metrics.CHECKS, kind="tcp", status="up") == before + 1

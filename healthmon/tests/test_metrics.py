@@ -89,8 +89,8 @@ def test_worker_check_counters_appear_on_web_metrics(
         )
 
     def counted(found: dict, status: str) -> float:
-        return (value(found, "healthmon_checks_total", status=status) or 0) - (
-            value(before, "healthmon_checks_total", status=status) or 0
+        return (value(found, "healthmon_checks_total", kind="http", status=status) or 0) - (
+            value(before, "healthmon_checks_total", kind="http", status=status) or 0
         )
 
     # Counted after the batch commits, a moment after the rows become visible.

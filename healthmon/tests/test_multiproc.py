@@ -18,8 +18,8 @@ COUNT_CHECKS = """
 import django
 django.setup()
 from lib import metrics
-metrics.record_check(status="timeout", duration_seconds=2.0)
-metrics.record_check(status="timeout", duration_seconds=2.0)
+metrics.record_check(kind="http", status="timeout", duration_seconds=2.0)
+metrics.record_check(kind="http", status="timeout", duration_seconds=2.0)
 """
 
 
@@ -72,7 +72,7 @@ def test_worker_exporter_serves_the_multiprocess_directory(written_metrics, monk
         server.shutdown()
         server.server_close()
 
-    assert 'healthmon_checks_total{status="timeout"} 2.0' in text
+    assert 'healthmon_checks_total{kind="http",status="timeout"} 2.0' in text
     assert "healthmon_check_duration_seconds_count 2.0" in text
 
 

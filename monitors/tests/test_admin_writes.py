@@ -21,6 +21,7 @@ def admin_form(team, **overrides) -> dict:
     data = {
         "team": team.id,
         "name": "Checkout",
+        "kind": "http",
         "url": "https://checkout.example.com/health",
         "is_active": "on",
         "method": "GET",
@@ -101,3 +102,25 @@ def test_reactivating_a_paused_monitor_in_the_admin_makes_it_due_within_seconds(
     monitor.refresh_from_db()
     assert monitor.is_active
     assert monitor.next_check_at <= timezone.now() + timedelta(seconds=6)
+
+
+def test_a_tcp_monitor_is_added_in_the_admin_and_its_kind_is_then_read_only(admin_client, alice):
+    tcp = admin_form(alice.personal_team, kind="tcp", url="", host="db.internal", port="5432")
+    response = admin_client.post(ADD, tcp)
+
+    assert response.status_code == 302, admin_errors(response)
+    monitor = Monitor.objects.get(name="Checkout")
+    assert (monitor.kind, monitor.host, monitor.port) == ("tcp", "db.internal", 5432)
+    change_page = admin_client.get(f"/admin/monitors/monitor/{monitor.id}/change/")
+    assert "kind" in change_page.context["adminform"].readonly_fields
+
+
+def test_the_admin_gives_the_apis_message_for_a_kinds_missing_field(admin_client, alice):
+    response = admin_client.post(
+        ADD, admin_form(alice.personal_team, kind="dns", url="", host="a.test")
+    )
+
+    assert response.status_code == 200
+    assert admin_errors(response) == {
+        "dns_record_type": ["This field is required for dns monitors."]
+    }

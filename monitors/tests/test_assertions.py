@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from monitors.assertions import KINDS, MAX_ASSERTIONS, Assertion, parse_assertion
+from monitors.assertions import (
+    KINDS,
+    MAX_ASSERTIONS,
+    Assertion,
+    parse_assertion,
+    validate_assertions_apply,
+)
 from monitors.assertions import validate_assertions as validate
 
 VALID = [
@@ -19,12 +25,17 @@ VALID = [
     {"type": "response_time_below", "value": 500},
     {"type": "cert_valid_days", "value": 14.5},
     {"type": "condition", "value": "[BODY].data[0].id == any(1, 2)"},
+    {"type": "reply_contains", "value": "+PONG"},
+    {"type": "rcode", "value": "nxdomain"},
+    {"type": "answer_contains", "value": "10 mail.example.com."},
+    {"type": "answer_equals", "value": ["192.0.2.1", "192.0.2.2"]},
+    {"type": "answer_matches", "value": r"^192\.0\.2\."},
 ]
 
 # (assertion, the message it is refused with)
 INVALID = [
     ("body_contains", "Each assertion must be an object with a 'type'."),
-    ({"value": "ok"}, "Unknown assertion type None; use one of: body_contains, "),
+    ({"value": "ok"}, "Unknown assertion type None; use one of: answer_contains, "),
     ({"type": "nope"}, "Unknown assertion type 'nope'"),
     ({"type": "json_path_equals", "path": "$.a"}, "json_path_equals needs value."),
     ({"type": "header_equals"}, "header_equals needs name, value."),
@@ -45,6 +56,10 @@ INVALID = [
         {"type": "condition", "value": "[STATUS] === 200"},
         "Assertion 2: condition '[STATUS] === 200': unknown operator '==='",
     ),
+    ({"type": "reply_contains", "value": ""}, "reply_contains: value must be a non-empty string."),
+    ({"type": "rcode", "value": "GONE"}, "rcode: 'GONE' is not one of NOERROR, FORMERR"),
+    ({"type": "answer_equals", "value": "192.0.2.1"}, "answer_equals: value must be a list"),
+    ({"type": "answer_matches", "value": "(["}, "answer_matches: '([' is not a regex"),
 ]
 
 
@@ -101,3 +116,32 @@ def test_assertions_must_be_a_short_list():
     assert messages({"type": "body_contains", "value": "x"}) == ["Assertions must be a list."]
     too_many = [VALID[1]] * (MAX_ASSERTIONS + 1)
     assert messages(too_many) == [f"At most {MAX_ASSERTIONS} assertions."]
+
+
+@pytest.mark.parametrize(
+    ("monitor_kind", "spec", "applies"),
+    [
+        ("http", {"type": "body_contains", "value": "ok"}, True),
+        ("dns", {"type": "body_contains", "value": "ok"}, False),
+        ("tcp", {"type": "reply_contains", "value": "ok"}, True),
+        ("http", {"type": "reply_contains", "value": "ok"}, False),
+        ("tls", {"type": "cert_valid_days", "value": 7}, True),
+        ("tcp", {"type": "cert_valid_days", "value": 7}, False),
+        ("dns", {"type": "rcode", "value": "NOERROR"}, True),
+        ("tls", {"type": "answer_contains", "value": "x"}, False),
+        ("dns", {"type": "response_time_below", "value": 100}, True),
+        ("tcp", {"type": "response_time_below", "value": 100}, True),
+    ],
+)
+def test_each_assertion_type_applies_to_the_kinds_it_declares(monitor_kind, spec, applies):
+    if applies:
+        validate_assertions_apply([spec], monitor_kind=monitor_kind)
+        return
+    with pytest.raises(ValidationError) as caught:
+        validate_assertions_apply(
+            [{"type": "response_time_below", "value": 100}, spec], monitor_kind=monitor_kind
+        )
+    [message] = caught.value.messages
+    assert message.startswith(
+        f"Assertion 2: {spec['type']} does not apply to {monitor_kind} monitors; use one of: "
+    )

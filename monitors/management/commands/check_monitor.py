@@ -12,14 +12,15 @@ from django.utils import timezone
 
 from monitors import results
 from monitors.checker import CheckOutcome, run_check
-from monitors.models import CheckStatus, HttpMethod, Monitor
+from monitors.models import CheckStatus, HttpMethod, Monitor, MonitorKind
 from monitors.status_codes import parse_status_spec
 
 
 class Command(BaseCommand):
     help = (
-        "Check a monitor (by id) or any URL once and print the outcome. Exits 0 when the "
-        "check is UP, 1 otherwise. Nothing is stored unless --save is given (monitors only)."
+        "Check a monitor of any kind (by id) or any URL once and print the outcome. Exits 0 "
+        "when the check is UP, 1 otherwise. Nothing is stored unless --save is given "
+        "(monitors only)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -74,9 +75,12 @@ class Command(BaseCommand):
         style = self.style.SUCCESS if outcome.is_up else self.style.ERROR
         status = style(label) + (f" (failed at: {outcome.phase})" if outcome.phase else "")
         lines = [
-            f"{monitor.method} {monitor.url}" + (f"  [{monitor.name}]" if monitor.pk else ""),
+            monitor.target + (f"  [{monitor.name}]" if monitor.pk else ""),
             f"  Status:         {status}",
-            f"  HTTP status:    {outcome.status_code if outcome.status_code else '-'}",
+        ]
+        if monitor.kind == MonitorKind.HTTP:
+            lines.append(f"  HTTP status:    {outcome.status_code if outcome.status_code else '-'}")
+        lines += [
             "  Response time:  "
             + (f"{outcome.response_time_ms} ms" if outcome.response_time_ms is not None else "-"),
             f"  Reason:         {outcome.reason}",

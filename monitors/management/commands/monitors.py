@@ -14,7 +14,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.management.base import BaseCommand
 
 from accounts.models import Team
-from monitors.models import HttpMethod
+from monitors.kinds.base import TARGET_FIELDS
+from monitors.models import DnsRecordType, HttpMethod, MonitorKind, StartTls
 from monitors.services import monitor_create
 
 
@@ -57,7 +58,16 @@ class Command(BaseCommand):
         create = actions.add_parser("create", help="Create a monitor; prints its id")
         create.add_argument("--team", required=True, help="Team id or name")
         create.add_argument("--name", required=True)
-        create.add_argument("--url", required=True)
+        create.add_argument("--kind", choices=MonitorKind.values, help="Default: http")
+        create.add_argument("--url", help="http: the URL to request")
+        create.add_argument("--host", help="tcp, tls: the host; dns: the name to query")
+        create.add_argument("--port", type=int, help="tcp, tls")
+        create.add_argument("--use-tls", action="store_true", default=None, help="tcp")
+        create.add_argument("--send", help="tcp: a line to send after connecting")
+        create.add_argument("--dns-record-type", choices=DnsRecordType.values, help="dns")
+        create.add_argument("--dns-resolver", help="dns: host or host:port")
+        create.add_argument("--tls-server-name", help="tcp, tls: SNI and verified name")
+        create.add_argument("--starttls", choices=[v for v in StartTls.values if v], help="tls")
         create.add_argument("--interval", type=int, help="Seconds between checks")
         create.add_argument("--timeout", type=float, help="Seconds; below the interval")
         create.add_argument("--method", choices=HttpMethod.values)
@@ -77,7 +87,15 @@ class Command(BaseCommand):
     def create(self, options: dict) -> int:
         fields = {
             name: options[name]
-            for name in ("name", "url", "interval", "timeout", "method", "expected_status")
+            for name in (
+                "name",
+                "kind",
+                *TARGET_FIELDS,
+                "interval",
+                "timeout",
+                "method",
+                "expected_status",
+            )
             if options[name] is not None
         }
         if options["assertions"] is not None:

@@ -1,0 +1,67 @@
+"""The monitor form for each kind: the kind first, that kind's fieldsets, the API's words."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitors.models import Monitor
+
+pytestmark = pytest.mark.django_db
+
+
+def kind_form(team_id: int, kind: str, **fields) -> dict:
+    return {
+        "team": team_id,
+        "name": f"A {kind} monitor",
+        "kind": kind,
+        "method": "GET",
+        "expected_status": "200-299",
+        "interval": "60",
+        "timeout": "5",
+        "failure_threshold": "2",
+        "success_threshold": "1",
+        "verify_tls": "on",
+        "headers": "",
+        "assertions": "",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "described"),
+    [
+        ("tcp", {"host": "db.internal", "port": "5432"}, "tcp db.internal:5432"),
+        ("dns", {"host": "example.com", "dns_record_type": "MX"}, "dns MX example.com"),
+        (
+            "tls",
+            {"host": "mx.test", "port": "587", "starttls": "smtp"},
+            "tls mx.test:587 (STARTTLS smtp)",
+        ),
+    ],
+)
+def test_a_monitor_of_each_kind_is_created_through_the_form_and_shown(
+    alice, alice_web, kind, fields, described
+):
+    response = alice_web.post("/monitors/new/", kind_form(alice.personal_team.id, kind, **fields))
+
+    monitor = Monitor.objects.get(name=f"A {kind} monitor")
+    assert response.status_code == 302, response.content
+    assert monitor.kind == kind
+    page = alice_web.get(f"/monitors/{monitor.id}/").content.decode()
+    assert described in page
+
+
+def test_the_form_shows_the_apis_message_for_a_missing_target(alice, alice_web):
+    response = alice_web.post("/monitors/new/", kind_form(alice.personal_team.id, "tcp", host="db"))
+
+    assert response.status_code == 200
+    assert "This field is required for tcp monitors." in response.content.decode()
+    assert not Monitor.objects.exists()
+
+
+def test_fieldsets_say_which_kinds_they_are_for(alice, alice_web):
+    page = alice_web.get("/monitors/new/").content.decode()
+
+    assert '<fieldset data-kinds="dns">' in page
+    assert '<fieldset data-kinds="http">' in page
+    assert 'name="kind"' in page

@@ -1,0 +1,184 @@
+"""Each new monitor kind end to end, with a real gevent worker and real servers on
+127.0.0.1: created through the API -> a scheduled check is UP -> the server stops (or
+changes) -> DOWN -> an incident -> the webhook receives it -> the server is back -> the
+incident resolves and the webhook receives that too.
+
+The dispatcher is driven by hand (``due_now``: the monitor's deadline moved to now, then
+one dispatcher tick), as beat would every second, so no test waits out an interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from conftest import wait_for
+from incidents.models import Incident
+from monitors.models import CheckResult, Monitor
+from monitors.tasks import dispatch_due_checks
+from monitors.tests.kind_servers import DnsServer, EchoServer, TlsServer, self_signed_cert
+from notifications import services as channel_services
+from notifications.tests.receivers import Receiver, start_receiver
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def receiver():
+    target = Receiver()
+    stop = start_receiver(target)
+    yield target
+    stop()
+
+
+def due_now(monitor_id: int) -> CheckResult:
+    """One scheduled check of the monitor, through the dispatcher and the worker."""
+    before = CheckResult.objects.filter(monitor_id=monitor_id).count()
+    Monitor.objects.filter(pk=monitor_id).update(
+        next_check_at=timezone.now() - timedelta(seconds=1)
+    )
+    dispatch_due_checks.delay()
+    wait_for(
+        lambda: CheckResult.objects.filter(monitor_id=monitor_id).count() > before,
+        timeout=30,
+        message="the worker did not check the monitor",
+    )
+    return CheckResult.objects.filter(monitor_id=monitor_id).order_by("-id")[0]
+
+
+def events(receiver: Receiver) -> list[str]:
+    return [request.json()["event"] for request in receiver.successes]
+
+
+def go_down_and_recover(
+    alice, alice_client, receiver, data: dict, *, break_it: Callable, fix_it: Callable
+) -> tuple[CheckResult, CheckResult]:
+    channel = channel_services.channel_create(
+        team=alice.personal_team,
+        name="Ops webhook",
+        kind="webhook",
+        config={"url": receiver.url},
+        secrets={"signing_secret": "s3cret-s3cret-s3cret"},
+    )
+    payload = {**data, "interval": 30, "timeout": 2, "failure_threshold": 1}
+    response = alice_client.post(
+        "/api/v1/monitors/", {**payload, "channels": [channel.id]}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    monitor_id = response.json()["id"]
+
+    up = due_now(monitor_id)
+    assert up.status == "up", up.reason
+    wait_for(lambda: Monitor.objects.get(pk=monitor_id).status == "up", timeout=20)
+
+    break_it()
+    down = due_now(monitor_id)
+    assert down.status != "up"
+    incident = wait_for(
+        lambda: Incident.objects.filter(monitor_id=monitor_id, resolved_at__isnull=True).first(),
+        timeout=20,
+        message="no incident opened",
+    )
+    wait_for(lambda: "incident.opened" in events(receiver), timeout=30, message="no webhook")
+    opened = next(r.json() for r in receiver.successes if r.json()["event"] == "incident.opened")
+    assert opened["monitor"]["kind"] == data["kind"]
+    assert opened["incident"]["last_reason"] == down.reason
+
+    fix_it()
+    assert due_now(monitor_id).status == "up"
+    wait_for(
+        lambda: Incident.objects.get(pk=incident.pk).resolved_at is not None,
+        timeout=20,
+        message="the incident was not resolved",
+    )
+    wait_for(lambda: "incident.resolved" in events(receiver), timeout=30, message="no webhook")
+    # History reads results and rollups, whatever the kind.
+    checks = alice_client.get(f"/api/v1/monitors/{monitor_id}/checks/").json()["results"]
+    assert [check["status"] for check in checks] == ["up", down.status, "up"]
+    for view in ("stats", "sla"):
+        assert alice_client.get(f"/api/v1/monitors/{monitor_id}/{view}/").status_code == 200
+    return up, down
+
+
+def test_tcp_monitor_goes_down_when_its_server_stops_and_recovers(
+    celery_worker_process, alice, alice_client, receiver
+):
+    server = EchoServer().start()
+    try:
+        data = {
+            "name": "Echo",
+            "kind": "tcp",
+            "host": "127.0.0.1",
+            "port": server.port,
+            "send": "HELLO",
+            "assertions": [{"type": "reply_contains", "value": "HELLO"}],
+        }
+        up, down = go_down_and_recover(
+            alice, alice_client, receiver, data, break_it=server.stop, fix_it=server.start
+        )
+    finally:
+        server.stop()
+    assert up.response_time_ms is not None
+    assert (down.status, down.phase) == ("error", "connect")
+    assert down.reason == f"Connection refused by 127.0.0.1:{server.port}"
+
+
+def test_dns_monitor_goes_down_when_the_record_changes_and_recovers(
+    celery_worker_process, alice, alice_client, receiver
+):
+    records = {("api.test", "A"): ["192.0.2.10"]}
+    server = DnsServer(records)
+    try:
+        data = {
+            "name": "API record",
+            "kind": "dns",
+            "host": "api.test",
+            "dns_record_type": "A",
+            "dns_resolver": f"127.0.0.1:{server.port}",
+            "assertions": [{"type": "answer_contains", "value": "192.0.2.10"}],
+        }
+        _, down = go_down_and_recover(
+            alice,
+            alice_client,
+            receiver,
+            data,
+            break_it=lambda: records.update({("api.test", "A"): ["192.0.2.99"]}),
+            fix_it=lambda: records.update({("api.test", "A"): ["192.0.2.10"]}),
+        )
+    finally:
+        server.stop()
+    assert (down.status, down.phase) == ("down", "assertion")
+    assert "do not include '192.0.2.10'" in down.reason
+
+
+def test_tls_monitor_goes_down_when_the_certificate_nears_expiry_and_recovers(
+    celery_worker_process, alice, alice_client, receiver, tmp_path
+):
+    fresh, expiring = (self_signed_cert(tmp_path, days=days) for days in (90, 3))
+    server = TlsServer(fresh, smtp=True)
+    try:
+        data = {
+            "name": "Mail certificate",
+            "kind": "tls",
+            "host": "127.0.0.1",
+            "port": server.port,
+            "starttls": "smtp",
+            "verify_tls": False,
+            "assertions": [{"type": "cert_valid_days", "value": 14}],
+        }
+        up, down = go_down_and_recover(
+            alice,
+            alice_client,
+            receiver,
+            data,
+            break_it=lambda: server.use(expiring),
+            fix_it=lambda: server.use(fresh),
+        )
+    finally:
+        server.stop()
+    assert up.cert_expires_at is not None
+    assert (down.status, down.phase) == ("down", "assertion")
+    assert Monitor.objects.get(name="Mail certificate").cert_expires_at > down.cert_expires_at
