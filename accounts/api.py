@@ -282,6 +282,7 @@ class InvitationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     serializer_class = InvitationSerializer
     permission_classes = [permissions.IsAuthenticated, UserLoginRequired]
+    lookup_value_regex = r"[0-9]+"  # anything else is no invitation: 404 from the router
 
     def get_queryset(self):
         if not self.request.user.is_authenticated:  # the OpenAPI generator's fake request

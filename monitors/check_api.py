@@ -196,7 +196,11 @@ class MonitorChecksMixin:
     @action(
         detail=True,
         methods=["get"],
-        url_path=r"check-now/(?P<request_id>[0-9a-f-]{32,36})",
+        # A UUID, with or without dashes: anything else is no request (404 from the router).
+        url_path=(
+            r"check-now/(?P<request_id>[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?"
+            r"[0-9a-f]{12})"
+        ),
         url_name="check-now-result",
         filterset_class=None,
         pagination_class=None,

@@ -165,3 +165,10 @@ def test_personal_team_cannot_be_deleted(alice, alice_client):
 def test_owner_deletes_shared_team(alice_client, shared_team):
     assert alice_client.delete(f"{URL}{shared_team.id}/").status_code == 204
     assert not Team.objects.filter(pk=shared_team.id).exists()
+
+
+@pytest.mark.parametrize("action", ["accept", "decline"])
+def test_an_invitation_id_that_is_not_a_number_is_not_found(bob_client, action):
+    response = bob_client.post(f"/api/v1/invitations/%C2%AB%1Cq/{action}/")
+
+    assert response.status_code == 404

@@ -160,3 +160,13 @@ def test_a_viewer_may_read_a_check_now_result(make_member, alice_client):
     response = viewer_client.get(f"/api/v1/monitors/{monitor.id}/check-now/{asked.id}/")
 
     assert response.status_code == 202
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("request_id", ["f7cdf87384e5293dc91-dbb50dd-8ebf", "0" * 33, "x" * 32])
+def test_a_malformed_check_now_request_id_is_not_found(alice, alice_client, request_id):
+    monitor = make_monitor(alice.personal_team, "http://127.0.0.1:9/")
+
+    response = alice_client.get(f"/api/v1/monitors/{monitor.id}/check-now/{request_id}/")
+
+    assert response.status_code == 404
