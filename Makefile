@@ -13,7 +13,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 BLOCKED_NETWORKS ?= 169.254.0.0/16,fe80::/10,100.100.100.200/32,168.63.129.16/32,fd00:ec2::254/128
 RUN_ENV := DEBUG=true BLOCKED_NETWORKS="$(BLOCKED_NETWORKS)" PATH="$(abspath $(VENV))/bin:$$PATH"
 
-.PHONY: install install-dev run migrate demo test lint format bench bench-smoke bench-api bench-faults clean
+.PHONY: install install-dev run manage migrate demo test lint format bench bench-smoke bench-api bench-faults clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ run: demo $(FLOWER_AUTH_FILE)
 	$(RUN_ENV) PROMETHEUS_MULTIPROC_DIR=$(abspath $(METRICS_DIR)) \
 	FLOWER_BASIC_AUTH=$${FLOWER_BASIC_AUTH:-$$(cat $(FLOWER_AUTH_FILE))} \
 	$(VENV)/bin/honcho start -f Procfile
+
+## Any manage.py command in the environment `make run` uses: make manage ARGS="healthmon_status".
+manage: install
+	$(RUN_ENV) $(PY) manage.py $(ARGS)
 
 ## The whole test suite, against PostgreSQL and Redis.
 test: install-dev
