@@ -341,6 +341,16 @@ def test_badges_are_opt_in_and_public_by_token(alice, alice_web):
     assert Client().get(f"/badge/{token}/status.svg").status_code == 404
 
 
+def test_an_uptime_badge_for_an_unknown_window_is_a_400_not_30_days(alice):
+    monitor = make_monitor(alice.personal_team, status="up")
+    token = MonitorBadge.objects.create(monitor=monitor).token
+
+    response = Client().get(f"/badge/{token}/uptime.svg?window=1y")
+
+    assert response.status_code == 400
+    assert response.content.decode() == "Unknown window '1y': use one of 24h, 7d, 30d, 90d."
+
+
 def test_check_now_is_queued_to_the_workers_and_back_to_the_monitor_page(alice, alice_web):
     monitor = make_monitor(alice.personal_team)
 
