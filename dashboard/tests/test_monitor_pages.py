@@ -284,6 +284,23 @@ def test_form_reports_json_syntax_errors_by_field(alice, alice_web):
     assert not Monitor.objects.exists()
 
 
+def test_form_with_broken_json_still_reports_the_url_and_interval_errors(alice, alice_web):
+    data = form_data(
+        team=alice.personal_team.id,
+        headers="{not json",
+        url="ftp://files.example.com/",
+        interval="5",
+    )
+
+    errors = alice_web.post("/monitors/new/", data).context["form"].errors
+
+    assert sorted(errors) == ["headers", "interval", "url"]
+    assert errors["headers"][0].startswith("Not valid JSON")
+    assert errors["url"][0].startswith("Only http:// and https:// URLs")
+    assert errors["interval"][0].startswith("The interval must be at least")
+    assert not Monitor.objects.exists()
+
+
 def test_form_offers_only_teams_where_the_user_is_editor(alice, make_member):
     team, viewer, _ = make_member(Role.VIEWER)
     client = web_for(viewer)
