@@ -129,8 +129,13 @@ def dead_letter_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(letters.order_by("-last_failed_at", "-id"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    alerts = deadletters.lost_alerts(page)
     rows = [
-        {"letter": letter, "can_replay": can(request, letter.team_id, Role.ADMIN)}
+        {
+            "letter": letter,
+            "alert": alerts.get(letter.id),
+            "can_replay": can(request, letter.team_id, Role.ADMIN),
+        }
         for letter in page
     ]
     return render(

@@ -222,3 +222,24 @@ def test_dead_letters_are_team_scoped_and_replay_needs_admin(bob, make_member):
     assert "/replay/" not in web_for(editor).get("/dead-letters/").content.decode()
     assert web_for(editor).post(f"/dead-letters/{letter.id}/replay/").status_code == 403
     assert web_for(bob).post(f"/dead-letters/{letter.id}/replay/").status_code == 404
+
+
+def test_dead_letters_page_says_whose_alert_was_lost(alice, alice_web):
+    monitor = make_monitor(alice.personal_team, "Payments")
+    incident = make_incident(monitor)
+    channel = notification_services.channel_create(
+        team=alice.personal_team,
+        name="Ops webhook",
+        kind="webhook",
+        config={"url": "https://hooks.example.com/"},
+        secrets={"signing_secret": "s3cret-s3cret-s3cret"},
+        monitors=[monitor],
+    )
+    [delivery_id] = notification_services.deliveries_owed(incident_id=incident.id, event="opened")
+    make_dead_letter(alice.personal_team, args=[delivery_id], delivery_id=delivery_id)
+
+    html = alice_web.get("/dead-letters/").content.decode()
+
+    assert f'<a href="/monitors/{monitor.id}/">Payments</a> (incident {incident.id})' in html
+    assert "opened alert for" in html and "to Ops webhook" in html
+    assert channel.kind in html
