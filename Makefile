@@ -18,7 +18,7 @@ FLOWER_PORT ?= 5555
 RUN_ENV := DEBUG=true BLOCKED_NETWORKS="$(BLOCKED_NETWORKS)" WEB_PORT=$(WEB_PORT) \
 	FLOWER_PORT=$(FLOWER_PORT) PATH="$(abspath $(VENV))/bin:$$PATH"
 
-.PHONY: install install-dev run manage migrate demo test lint format bench bench-smoke bench-api bench-faults clean
+.PHONY: install install-dev run manage migrate demo check-test-tools test lint format bench bench-smoke bench-api bench-faults clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,8 +65,21 @@ run: demo $(FLOWER_AUTH_FILE)
 manage: install
 	$(RUN_ENV) $(PY) manage.py $(ARGS)
 
+# What the suite needs beyond Python, as command:Debian-package (CI's .ci/run installs them).
+# Chromium only when the browser tests run (PYTEST_ARGS="-m 'not browser'" leaves them out).
+TEST_TOOLS := promtool:prometheus $(if $(findstring not browser,$(PYTEST_ARGS)),,chromium:chromium)
+
+# Evaluated only when check-test-tools runs ($(error) prints one line, then make stops).
+missing_test_packages = $(strip $(foreach tool,$(TEST_TOOLS),$(if $(shell command -v \
+	$(firstword $(subst :, ,$(tool))) 2>/dev/null),,$(lastword $(subst :, ,$(tool))))))
+
+## Stop in one line, naming the packages, when a tool the suite needs is missing.
+check-test-tools:
+	$(if $(missing_test_packages),$(error make test needs the Debian package(s) \
+	$(missing_test_packages): sudo apt-get install -y $(missing_test_packages)))
+
 ## The whole test suite, against PostgreSQL and Redis.
-test: install-dev
+test: check-test-tools install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
