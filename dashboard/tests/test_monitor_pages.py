@@ -99,6 +99,13 @@ def test_overview_shows_state_last_check_uptime_and_sparkline(alice, alice_web):
     assert "UP 200" in page_html
 
 
+def test_every_dashboard_page_links_to_the_local_api_docs(alice, alice_web):
+    html = alice_web.get("/").content.decode()
+
+    assert '<a href="/api/docs/">API docs</a>' in html
+    assert alice_web.get("/api/docs/").status_code == 200
+
+
 def test_overview_filters_by_state_and_search(alice, alice_web):
     make_monitor(alice.personal_team, "Payments", status="down")
     make_monitor(alice.personal_team, "Search", status="up")
