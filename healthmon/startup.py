@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from healthmon.ports import flower_bind, web_bind, web_port
+from healthmon.ports import flower_bind, web_bind
 
 FLOWER_AUTH_FILE = "var/flower-basic-auth"  # written by the Makefile
 
@@ -94,7 +94,7 @@ def banner_text(*, site_url: str, login_file: Path) -> str:
 def print_banner(*, timeout: float = 180) -> int:
     from django.conf import settings
 
-    health = f"http://127.0.0.1:{web_port()}/health"
+    health = f"http://127.0.0.1:{web_bind().rpartition(':')[2]}/health"
     if not wait_until_healthy(health, timeout=timeout):
         print(f"healthmon: {health} did not answer 200 within {timeout:.0f} s", file=sys.stderr)
         return 1

@@ -93,6 +93,7 @@ class Healthy(BaseHTTPRequestHandler):
 def healthy_web(monkeypatch):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Healthy)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.delenv("WEB_BIND", raising=False)
     monkeypatch.setenv("WEB_PORT", str(server.server_address[1]))
     yield server
     server.shutdown()
