@@ -11,9 +11,14 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 # checks healthmon's /live on 127.0.0.1): it blocks only cloud metadata
 # (lib/outbound.py METADATA_NETWORKS), not the multi-tenant default that blocks private ranges.
 BLOCKED_NETWORKS ?= 169.254.0.0/16,fe80::/10,100.100.100.200/32,168.63.129.16/32,fd00:ec2::254/128
-RUN_ENV := DEBUG=true BLOCKED_NETWORKS="$(BLOCKED_NETWORKS)" PATH="$(abspath $(VENV))/bin:$$PATH"
+# The one place to choose the ports: `make run WEB_PORT=8080 FLOWER_PORT=5556` (or export them).
+# SITE_URL's default, gunicorn's bind and the demo monitor follow WEB_PORT.
+WEB_PORT ?= 8000
+FLOWER_PORT ?= 5555
+RUN_ENV := DEBUG=true BLOCKED_NETWORKS="$(BLOCKED_NETWORKS)" WEB_PORT=$(WEB_PORT) \
+	FLOWER_PORT=$(FLOWER_PORT) PATH="$(abspath $(VENV))/bin:$$PATH"
 
-.PHONY: install install-dev run migrate demo test lint format bench bench-smoke bench-api bench-faults clean
+.PHONY: install install-dev run manage migrate demo check-test-tools test lint format bench bench-smoke bench-api bench-faults clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,17 +50,36 @@ $(FLOWER_AUTH_FILE):
 	mkdir -p $(@D)
 	umask 077 && $(PYTHON) -c 'import secrets; print("admin:" + secrets.token_urlsafe(18))' > $@
 
-## Install, migrate, create the demo login and start web, worker, beat and Flower.
+## Install, migrate, create the demo login and start web, worker, beat and Flower; once they
+## are up, one block says where everything is (healthmon/startup.py).
 run: demo $(FLOWER_AUTH_FILE)
+	@$(RUN_ENV) $(PY) -m healthmon.startup ports
 	$(RUN_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
 	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
-	@echo "Flower: http://127.0.0.1:5555/ (user:password in $(FLOWER_AUTH_FILE))"
+	$(RUN_ENV) $(PY) -m healthmon.startup banner & \
 	$(RUN_ENV) PROMETHEUS_MULTIPROC_DIR=$(abspath $(METRICS_DIR)) \
 	FLOWER_BASIC_AUTH=$${FLOWER_BASIC_AUTH:-$$(cat $(FLOWER_AUTH_FILE))} \
 	$(VENV)/bin/honcho start -f Procfile
 
+## Any manage.py command in the environment `make run` uses: make manage ARGS="healthmon_status".
+manage: install
+	$(RUN_ENV) $(PY) manage.py $(ARGS)
+
+# What the suite needs beyond Python, as command:Debian-package (CI's .ci/run installs them).
+# Chromium only when the browser tests run (PYTEST_ARGS="-m 'not browser'" leaves them out).
+TEST_TOOLS := promtool:prometheus $(if $(findstring not browser,$(PYTEST_ARGS)),,chromium:chromium)
+
+# Evaluated only when check-test-tools runs ($(error) prints one line, then make stops).
+missing_test_packages = $(strip $(foreach tool,$(TEST_TOOLS),$(if $(shell command -v \
+	$(firstword $(subst :, ,$(tool))) 2>/dev/null),,$(lastword $(subst :, ,$(tool))))))
+
+## Stop in one line, naming the packages, when a tool the suite needs is missing.
+check-test-tools:
+	$(if $(missing_test_packages),$(error make test needs the Debian package(s) \
+	$(missing_test_packages): sudo apt-get install -y $(missing_test_packages)))
+
 ## The whole test suite, against PostgreSQL and Redis.
-test: install-dev
+test: check-test-tools install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

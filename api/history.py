@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from accounts.access import TeamField, TeamScopedViewSetMixin, default_team, teams_of
 from accounts.models import Role
+from lib.uptime import uptime_figure
 from monitors import status_pages
 from monitors.models import Monitor, MonitorBadge, StatusPage
 from reports.stats import WINDOWS, monitor_stats, sla_report
@@ -136,11 +137,16 @@ class SlaCsvRenderer(BaseRenderer):
                     writer.writerow([name, message])
             return out.getvalue().encode()
         writer.writerow(SLA_CSV_COLUMNS)
-        for day in data["days"]:
-            writer.writerow(["" if day[c] is None else day[c] for c in SLA_CSV_COLUMNS])
-        totals = {**data, "day": data["month"]}
-        writer.writerow(["" if totals[c] is None else totals[c] for c in SLA_CSV_COLUMNS])
+        for row in [*data["days"], {**data, "day": data["month"]}]:
+            writer.writerow([csv_cell(c, row[c]) for c in SLA_CSV_COLUMNS])
         return out.getvalue().encode()
+
+
+def csv_cell(column: str, value: object) -> object:
+    """A spreadsheet shows what the pages show: uptime as the dashboard writes it."""
+    if value is None:
+        return ""
+    return uptime_figure(value) if column == "uptime_percent" else value
 
 
 # --- Badges ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
+from lib.uptime import uptime_text
 from reports.stats import DayBar
 
 
@@ -80,13 +81,16 @@ def uptime_bars(bars: Sequence[DayBar], *, height: int = 32) -> SafeString:
     overall = 100.0 * sum(bar.up for bar in with_data) / checks if checks else None
     label = (
         f"Uptime per day over {len(bars)} days: "
-        + (f"{overall:.2f}% overall" if overall is not None else "no checks yet")
+        + (f"{uptime_text(overall)} overall" if overall is not None else "no checks yet")
         + (f", {sum(1 for b in with_data if b.level != 'good')} days below 99.9%" if checks else "")
     )
     rects = []
     for index, bar in enumerate(bars):
+        # From the counts: DayBar.uptime_percent is rounded, and 99.9996 must not read 100%.
         tip = f"{bar.day:%Y-%m-%d}: " + (
-            f"{bar.uptime_percent:.2f}% of {bar.checks} checks" if bar.checks else "no checks"
+            f"{uptime_text(100.0 * bar.up / bar.checks)} of {bar.checks} checks"
+            if bar.checks
+            else "no checks"
         )
         rects.append(
             f'<rect class="bar bar-{bar.level}" x="{index * (bar_width + gap)}" y="0" '

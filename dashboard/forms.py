@@ -50,18 +50,23 @@ class SerializerForm(forms.Form):
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        if self.errors:
-            return cleaned
+        # Fields that failed their own cleaning (bad JSON, not a number) are left out, but the
+        # serializer still judges the others: every error shows at once, on its field. With
+        # such a gap, only the other fields' own messages are shown: a cross-field message
+        # would judge a value the user did not give.
+        failed = set(self.errors)
         serializer = self.serializer_class(
             instance=self.instance, data=self.payload(cleaned), context={"request": self.request}
         )
         if serializer.is_valid():
             self.validated = dict(serializer.validated_data)
-        else:
-            for name, detail in serializer.errors.items():
-                field = name if name in self.fields else None
-                for message in _messages(detail):
-                    self.add_error(field, message)
+            return cleaned
+        for name, detail in serializer.errors.items():
+            field = name if name in self.fields else None
+            if failed and (field is None or field in failed):
+                continue
+            for message in _messages(detail):
+                self.add_error(field, message)
         return cleaned
 
 

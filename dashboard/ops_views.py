@@ -14,6 +14,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from accounts.models import Role
 from dashboard.access import can, get_scoped_or_404, require_role, scoped
+from incidents import selectors as incident_selectors
 from incidents import services as incident_services
 from incidents.models import Incident
 from notifications import deadletters
@@ -39,8 +40,8 @@ def _back(request: HttpRequest, fallback: str) -> HttpResponse:
 
 @login_required
 def incident_list(request: HttpRequest) -> HttpResponse:
-    incidents = scoped(
-        Incident.objects.select_related("acknowledged_by", "monitor"), request
+    incidents = incident_selectors.with_opening_failures(
+        scoped(Incident.objects.select_related("acknowledged_by", "monitor"), request)
     ).order_by("-started_at", "-id")
     show = request.GET.get("show", "all")
     if show == "open":
@@ -128,8 +129,13 @@ def dead_letter_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(letters.order_by("-last_failed_at", "-id"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    alerts = deadletters.lost_alerts(page)
     rows = [
-        {"letter": letter, "can_replay": can(request, letter.team_id, Role.ADMIN)}
+        {
+            "letter": letter,
+            "alert": alerts.get(letter.id),
+            "can_replay": can(request, letter.team_id, Role.ADMIN),
+        }
         for letter in page
     ]
     return render(

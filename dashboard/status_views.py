@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
@@ -53,11 +53,15 @@ def badge_status(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_GET
 def badge_uptime(request: HttpRequest, token: str) -> HttpResponse:
-    """Uptime over ``?window=`` (24h, 7d, 30d, 90d; default 30d)."""
+    """Uptime over ``?window=`` (24h, 7d, 30d, 90d; default 30d). Any other window is a 400:
+    a badge labelled "1y" must not show 30 days' figure."""
     monitor = _badge_monitor(token)
     window = request.GET.get("window", "30d")
     if window not in WINDOWS:
-        window = "30d"
+        return HttpResponseBadRequest(
+            f"Unknown window {window!r}: use one of {', '.join(WINDOWS)}.",
+            content_type="text/plain; charset=utf-8",
+        )
     uptime = uptime_by_monitor([monitor.id], window).get(monitor.id)
     return _svg(uptime_badge(uptime, window))
 

@@ -13,9 +13,10 @@ import gc
 import os
 
 from healthmon.multiproc import mark_process_dead
+from healthmon.ports import web_bind
 from lib.logs import logging_config
 
-bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
+bind = web_bind()  # WEB_BIND, else 0.0.0.0:WEB_PORT (8000)
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "4"))
 worker_class = "gthread"

@@ -15,6 +15,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from healthmon.heartbeats import default_heartbeat_url
+from healthmon.ports import web_port
 from healthmon.sentry import init_sentry
 from lib.encryption import development_key
 from lib.env import (
@@ -33,6 +34,8 @@ from lib.outbound import DEFAULT_BLOCKED_NETWORKS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("HEALTHMON_VAR_DIR", str(BASE_DIR / "var")))
+# make run's demo login (demo_setup writes it, mode 0600; make run's closing block names it).
+DEMO_LOGIN_FILE = VAR_DIR / "demo-login"
 
 TESTING = "pytest" in sys.modules or sys.argv[1:2] == ["test"]
 DEBUG = envbool("DEBUG", False)
@@ -63,7 +66,9 @@ if not FIELD_ENCRYPTION_KEYS:
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if (DEBUG or TESTING) else "")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
-SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The one place for the web port (make run, gunicorn's default bind, the demo monitor).
+WEB_PORT = web_port()
+SITE_URL = envstr("SITE_URL", f"http://127.0.0.1:{WEB_PORT}").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Count
 
+from lib.uptime import uptime_text
 from monitors import check_now, latency, services
 from monitors.models import (
     CheckResult,
@@ -186,7 +187,7 @@ class CheckRollupAdmin(admin.ModelAdmin):
 
     @admin.display(description="Uptime")
     def uptime(self, rollup: CheckRollup) -> str:
-        return f"{100 * rollup.up / rollup.checks:.3f}%" if rollup.checks else "-"
+        return uptime_text(100 * rollup.up / rollup.checks) if rollup.checks else "-"
 
     @admin.display(description="Avg (ms)")
     def average_ms(self, rollup: CheckRollup) -> str:

@@ -201,6 +201,7 @@ class DeadLetterAdmin(admin.ModelAdmin):
         "id",
         "task_name",
         "team",
+        "lost_alert",
         "short_error",
         "attempts",
         "first_failed_at",
@@ -224,12 +225,18 @@ class DeadLetterAdmin(admin.ModelAdmin):
         "first_failed_at",
         "last_failed_at",
         "delivery",
+        "lost_alert",
         "team",
         "replayed_at",
         "replayed_by",
         "replay_task_id",
     ]
     exclude = ["traceback"]
+
+    @admin.display(description="Lost alert")
+    def lost_alert(self, dead_letter: DeadLetter) -> str:
+        alert = deadletters.lost_alerts([dead_letter]).get(dead_letter.id)
+        return "-" if alert is None else alert.describe()
 
     @admin.display(description="Error")
     def short_error(self, dead_letter: DeadLetter) -> str:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from celery import current_app
@@ -129,6 +130,67 @@ def dead_letter_record(
     )
     dead_lettered.send(DeadLetter, dead_letter=dead_letter, created=created)
     return dead_letter
+
+
+@dataclass(frozen=True)
+class LostAlert:
+    """Whose alert a notification dead letter lost: read from its delivery (one channel) or,
+    for a failed fan-out, from its incident (every channel of that monitor: ``channel`` None).
+    """
+
+    incident_id: int
+    monitor_id: int | None
+    monitor_name: str
+    event: str = ""
+    channel_id: int | None = None
+    channel_name: str = ""
+    channel_kind: str = ""
+
+    def describe(self) -> str:
+        channel = (
+            f"{self.channel_name} ({self.channel_kind})" if self.channel_name else "every channel"
+        )
+        event = f"{self.event} " if self.event else ""
+        return f"{event}alert for {self.monitor_name} (incident {self.incident_id}) to {channel}"
+
+
+def lost_alerts(letters: Iterable[DeadLetter]) -> dict[int, LostAlert]:
+    """The lost alert of each notification dead letter, by dead-letter id (two queries)."""
+    letters = list(letters)
+    delivery_ids = {d.delivery_id for d in letters if d.delivery_id}
+    fan_outs = {  # notify_incident(incident_id, event)
+        d.id: (
+            _argument(d.args, d.kwargs, 0, "incident_id"),
+            _argument(d.args, d.kwargs, 1, "event"),
+        )
+        for d in letters
+        if d.task_name == task_names.NOTIFY_INCIDENT
+    }
+    deliveries = Delivery.objects.select_related("incident").in_bulk(delivery_ids)
+    incidents = Incident.objects.in_bulk([i for i, _ in fan_outs.values() if isinstance(i, int)])
+    alerts = {}
+    for letter in letters:
+        delivery = deliveries.get(letter.delivery_id)
+        if delivery is not None:
+            alerts[letter.id] = LostAlert(
+                incident_id=delivery.incident_id,
+                monitor_id=delivery.incident.monitor_id,
+                monitor_name=delivery.incident.monitor_name,
+                event=delivery.event,
+                channel_id=delivery.channel_id,
+                channel_name=delivery.channel_name,
+                channel_kind=delivery.channel_kind,
+            )
+        elif letter.id in fan_outs and fan_outs[letter.id][0] in incidents:
+            incident_id, event = fan_outs[letter.id]
+            incident = incidents[incident_id]
+            alerts[letter.id] = LostAlert(
+                incident_id=incident.id,
+                monitor_id=incident.monitor_id,
+                monitor_name=incident.monitor_name,
+                event=str(event or ""),
+            )
+    return alerts
 
 
 class AlreadyReplayed(Exception):

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.access import TeamField, default_team, team_roles
 from incidents.models import IncidentEvent
 from monitors.models import Monitor
 from notifications.channel_config import validate_channel_settings
+from notifications.deadletters import lost_alerts
 from notifications.models import (
     Channel,
     ChannelKind,
@@ -170,11 +172,43 @@ class DeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class LostAlertSerializer(serializers.Serializer):
+    incident = serializers.IntegerField(source="incident_id")
+    monitor = serializers.IntegerField(source="monitor_id", allow_null=True)
+    monitor_name = serializers.CharField()
+    event = serializers.CharField()
+    channel = serializers.IntegerField(source="channel_id", allow_null=True)
+    channel_name = serializers.CharField()
+    channel_kind = serializers.CharField()
+    description = serializers.CharField(source="describe")
+
+
+class DeadLetterListSerializer(serializers.ListSerializer):
+    """Reads the lost alerts of a whole page at once (two queries, not two per row)."""
+
+    def to_representation(self, data):
+        letters = list(data.all() if hasattr(data, "all") else data)
+        self.child.context["lost_alerts"] = lost_alerts(letters)
+        return super().to_representation(letters)
+
+
 class DeadLetterSerializer(serializers.ModelSerializer):
     replayed_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+    alert = serializers.SerializerMethodField(
+        help_text="Whose alert was lost (notification tasks; null for others)"
+    )
+
+    @extend_schema_field(LostAlertSerializer(allow_null=True))
+    def get_alert(self, letter: DeadLetter) -> dict | None:
+        alerts = self.context.get("lost_alerts")
+        if alerts is None:  # one dead letter (retrieve, replay)
+            alerts = lost_alerts([letter])
+        alert = alerts.get(letter.id)
+        return None if alert is None else LostAlertSerializer(alert).data
 
     class Meta:
         model = DeadLetter
+        list_serializer_class = DeadLetterListSerializer
         fields = [
             "id",
             "task_name",
@@ -188,6 +222,7 @@ class DeadLetterSerializer(serializers.ModelSerializer):
             "first_failed_at",
             "last_failed_at",
             "delivery",
+            "alert",
             "team",
             "replayed_at",
             "replayed_by",

@@ -134,8 +134,10 @@ def _text(message: bytes | str) -> str:
     return message.decode(errors="replace") if isinstance(message, bytes) else message
 
 
-def smtp_failure(exc: Exception) -> TransportError:
-    """SMTP replies 4xx are temporary, 5xx permanent (RFC 5321); no answer is temporary."""
+def smtp_failure(exc: Exception, *, server: str) -> TransportError:
+    """SMTP replies 4xx are temporary, 5xx permanent (RFC 5321); no answer is temporary.
+    Every message names ``server`` (host:port): "could not be reached" alone does not say
+    which EMAIL_HOST/EMAIL_PORT the process was given."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()] or [550]
         detail = "; ".join(
@@ -143,19 +145,21 @@ def smtp_failure(exc: Exception) -> TransportError:
             for address, (code, message) in exc.recipients.items()
         )
         return TransportError(
-            f"The SMTP server refused the recipients ({detail})",
+            f"The SMTP server {server} refused the recipients ({detail})",
             permanent=all(500 <= code < 600 for code in codes),
             response_code=codes[0],
         )
     if isinstance(exc, smtplib.SMTPResponseException):
         return TransportError(
-            f"The SMTP server answered {exc.smtp_code} {_text(exc.smtp_error)}",
+            f"The SMTP server {server} answered {exc.smtp_code} {_text(exc.smtp_error)}",
             permanent=500 <= exc.smtp_code < 600,
             response_code=exc.smtp_code,
         )
     if isinstance(exc, TimeoutError | socket.timeout):
-        return TransportError(f"The SMTP server did not answer within {settings.EMAIL_TIMEOUT}s")
-    return TransportError(f"The SMTP server could not be reached: {exc}")
+        return TransportError(
+            f"The SMTP server {server} did not answer within {settings.EMAIL_TIMEOUT}s"
+        )
+    return TransportError(f"The SMTP server {server} could not be reached: {exc}")
 
 
 def apprise_url_secrets(url: str) -> list[str]:
@@ -217,7 +221,7 @@ class EmailTransport(Transport):
             with get_connection(fail_silently=False) as conn:
                 conn.send_messages([email])
         except (smtplib.SMTPException, OSError) as exc:
-            raise smtp_failure(exc) from exc
+            raise smtp_failure(exc, server=f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}") from exc
         return Sent(response_code=250)
 
 

@@ -6,8 +6,9 @@ and pass the words and colour in.
 
 from __future__ import annotations
 
-import math
 from html import escape
+
+from lib.uptime import uptime_text
 
 COLOURS = {
     "up": "#2e7d32",
@@ -62,6 +63,4 @@ def uptime_badge(uptime_percent: float | None, window: str) -> str:
         colour = COLOURS["degraded"]
     else:
         colour = COLOURS["down"]
-    # Rounded down: 99.996% must not read as 100%.
-    text = f"{math.floor(uptime_percent * 100) / 100:.2f}%" if uptime_percent < 100 else "100%"
-    return render_badge(f"uptime {window}", text, colour)
+    return render_badge(f"uptime {window}", uptime_text(uptime_percent), colour)

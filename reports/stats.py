@@ -74,7 +74,7 @@ class RollupTotals:
 
     @property
     def uptime_percent(self) -> float | None:
-        return round(100.0 * self.up / self.checks, 4) if self.checks else None
+        return 100.0 * self.up / self.checks if self.checks else None
 
     @property
     def response_time_avg_ms(self) -> float | None:
@@ -134,7 +134,7 @@ class DayBar:
 
     @property
     def uptime_percent(self) -> float | None:
-        return round(100.0 * self.up / self.checks, 3) if self.checks else None
+        return 100.0 * self.up / self.checks if self.checks else None
 
     @property
     def level(self) -> str:

@@ -74,7 +74,7 @@ def overall_state(states: list[str]) -> str:
 
 def _uptime(bars: list[DayBar]) -> float | None:
     checks = sum(bar.checks for bar in bars)
-    return round(100.0 * sum(bar.up for bar in bars) / checks, 3) if checks else None
+    return 100.0 * sum(bar.up for bar in bars) / checks if checks else None
 
 
 def public_status(page: StatusPage, *, now: datetime | None = None) -> PublicStatus:

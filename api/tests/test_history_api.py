@@ -104,7 +104,7 @@ def test_sla_report_csv_download(alice, alice_client):
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0][:4] == ["day", "checks", "up", "uptime_percent"]
     assert len(rows) == 1 + timezone.now().day + 1  # header, days, month total
-    assert rows[-1][:4] == [month, "2", "2", "100.0"]
+    assert rows[-1][:4] == [month, "2", "2", "100"]
 
 
 @pytest.mark.parametrize(

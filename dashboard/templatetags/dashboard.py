@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 
 from django import template
 from django.utils import timezone
 
 from dashboard import charts
+from lib.uptime import uptime_text
 
 register = template.Library()
 
@@ -19,15 +19,7 @@ register.simple_tag(charts.response_chart, name="response_chart")
 NO_DATA = "—"
 
 
-@register.filter
-def percent(value: float | None, digits: int = 2) -> str:
-    """Uptime rounded down (99.996% must not read 100%); a dash without data."""
-    if value is None:
-        return NO_DATA
-    if value >= 100:
-        return "100%"
-    scale = 10**digits
-    return f"{math.floor(value * scale) / scale:.{digits}f}%"
+register.filter("percent", uptime_text)
 
 
 @register.filter

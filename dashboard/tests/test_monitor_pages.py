@@ -99,6 +99,13 @@ def test_overview_shows_state_last_check_uptime_and_sparkline(alice, alice_web):
     assert "UP 200" in page_html
 
 
+def test_every_dashboard_page_links_to_the_local_api_docs(alice, alice_web):
+    html = alice_web.get("/").content.decode()
+
+    assert '<a href="/api/docs/">API docs</a>' in html
+    assert alice_web.get("/api/docs/").status_code == 200
+
+
 def test_overview_filters_by_state_and_search(alice, alice_web):
     make_monitor(alice.personal_team, "Payments", status="down")
     make_monitor(alice.personal_team, "Search", status="up")
@@ -150,7 +157,7 @@ def test_monitor_page_shows_chart_bars_checks_and_stats(alice, alice_web):
     assert page_html.count('class="bar bar-') == 90
     assert "HTTP 503 (expected 200-299)" in page_html
     assert "Last 24h" in page_html and "Last 90d" in page_html
-    assert "50.000%" in page_html
+    assert "50.00%" in page_html
     assert f"/api/v1/monitors/{monitor.id}/sla/?month=" in page_html
 
 
@@ -284,6 +291,23 @@ def test_form_reports_json_syntax_errors_by_field(alice, alice_web):
     assert not Monitor.objects.exists()
 
 
+def test_form_with_broken_json_still_reports_the_url_and_interval_errors(alice, alice_web):
+    data = form_data(
+        team=alice.personal_team.id,
+        headers="{not json",
+        url="ftp://files.example.com/",
+        interval="5",
+    )
+
+    errors = alice_web.post("/monitors/new/", data).context["form"].errors
+
+    assert sorted(errors) == ["headers", "interval", "url"]
+    assert errors["headers"][0].startswith("Not valid JSON")
+    assert errors["url"][0].startswith("Only http:// and https:// URLs")
+    assert errors["interval"][0].startswith("The interval must be at least")
+    assert not Monitor.objects.exists()
+
+
 def test_form_offers_only_teams_where_the_user_is_editor(alice, make_member):
     team, viewer, _ = make_member(Role.VIEWER)
     client = web_for(viewer)
@@ -339,6 +363,16 @@ def test_badges_are_opt_in_and_public_by_token(alice, alice_web):
     assert b"uptime 30d: no data" in uptime.content
     alice_web.post(f"/monitors/{monitor.id}/badge/", {"action": "disable"})
     assert Client().get(f"/badge/{token}/status.svg").status_code == 404
+
+
+def test_an_uptime_badge_for_an_unknown_window_is_a_400_not_30_days(alice):
+    monitor = make_monitor(alice.personal_team, status="up")
+    token = MonitorBadge.objects.create(monitor=monitor).token
+
+    response = Client().get(f"/badge/{token}/uptime.svg?window=1y")
+
+    assert response.status_code == 400
+    assert response.content.decode() == "Unknown window '1y': use one of 24h, 7d, 30d, 90d."
 
 
 def test_check_now_is_queued_to_the_workers_and_back_to_the_monitor_page(alice, alice_web):

@@ -1,6 +1,7 @@
 """Incidents timeline with acknowledge, channels with "send test", dead letters with replay."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -8,6 +9,7 @@ from django.utils import timezone
 from accounts.models import Role
 from dashboard.tests.conftest import make_monitor, web_for
 from incidents.models import Incident
+from monitors.models import CheckResult, CheckStatus
 from notifications import services as notification_services
 from notifications.models import DeadLetter
 from notifications.tests.receivers import Receiver, start_receiver
@@ -42,6 +44,21 @@ def test_incident_timeline_lists_the_teams_incidents(alice, bob, alice_web):
     assert "Payments" in html and "HTTP 503 (expected 200-299)" in html
     assert "Bob&#x27;s secret API" not in html and "Bob's secret API" not in html
     assert f'data-incident-id="{mine.id}"' in html
+
+
+def test_an_incident_says_how_many_failed_checks_opened_it_not_the_running_count(alice, alice_web):
+    monitor = make_monitor(alice.personal_team, failure_threshold=1)
+    opened = timezone.now() - timedelta(minutes=5)
+    for minutes, status in ((0, CheckStatus.DOWN), (1, CheckStatus.TIMEOUT), (2, CheckStatus.DOWN)):
+        CheckResult.objects.create(
+            monitor=monitor, checked_at=opened + timedelta(minutes=minutes), status=status
+        )
+    make_incident(monitor, started_at=opened, opened_at=opened, failure_count=3)
+
+    html = alice_web.get("/incidents/").content.decode()
+
+    assert ", after 1 failed check</dd>" in html
+    assert "<dt>Failed checks</dt><dd>3 so far</dd>" in html
 
 
 def test_incident_filters(alice, alice_web):
@@ -205,3 +222,24 @@ def test_dead_letters_are_team_scoped_and_replay_needs_admin(bob, make_member):
     assert "/replay/" not in web_for(editor).get("/dead-letters/").content.decode()
     assert web_for(editor).post(f"/dead-letters/{letter.id}/replay/").status_code == 403
     assert web_for(bob).post(f"/dead-letters/{letter.id}/replay/").status_code == 404
+
+
+def test_dead_letters_page_says_whose_alert_was_lost(alice, alice_web):
+    monitor = make_monitor(alice.personal_team, "Payments")
+    incident = make_incident(monitor)
+    channel = notification_services.channel_create(
+        team=alice.personal_team,
+        name="Ops webhook",
+        kind="webhook",
+        config={"url": "https://hooks.example.com/"},
+        secrets={"signing_secret": "s3cret-s3cret-s3cret"},
+        monitors=[monitor],
+    )
+    [delivery_id] = notification_services.deliveries_owed(incident_id=incident.id, event="opened")
+    make_dead_letter(alice.personal_team, args=[delivery_id], delivery_id=delivery_id)
+
+    html = alice_web.get("/dead-letters/").content.decode()
+
+    assert f'<a href="/monitors/{monitor.id}/">Payments</a> (incident {incident.id})' in html
+    assert "opened alert for" in html and "to Ops webhook" in html
+    assert channel.kind in html

@@ -68,13 +68,33 @@ def test_procfile_starts_web_worker_beat_and_flower():
 def test_flower_needs_basic_auth_and_keeps_out_of_the_metrics_directory():
     flower = procfile()["flower"]
 
-    assert flower[:3] == ["env", "-u", "PROMETHEUS_MULTIPROC_DIR"]
-    assert "flower" in flower
     # No default password: the shell refuses to start Flower without FLOWER_BASIC_AUTH.
-    assert (
-        option(flower, "--basic-auth")
-        == "${FLOWER_BASIC_AUTH:?set FLOWER_BASIC_AUTH=user:password}"
-    )
+    assert flower[:3] == ["test", "-n", "${FLOWER_BASIC_AUTH:?set FLOWER_BASIC_AUTH=user:password}"]
+    assert flower[3:8] == ["&&", "exec", "env", "-u", "PROMETHEUS_MULTIPROC_DIR"]
+    assert "flower" in flower
+
+
+def test_no_secret_is_passed_on_a_command_line(compose, manifests):
+    """`ps` shows every argument to anyone on the machine: secrets go through the environment
+    (after Procfile's shell guard, which checks that FLOWER_BASIC_AUTH is set, execs Flower)."""
+    pods = [d["spec"]["template"]["spec"] for d in deployments(manifests).values()]
+    command_lines = [
+        *procfile().values(),
+        *(service.get("command", []) for service in compose["services"].values()),
+        *(c.get("command", []) + c.get("args", []) for pod in pods for c in pod["containers"]),
+    ]
+
+    for argv in command_lines:
+        started = argv[argv.index("exec") + 1 :] if "exec" in argv else argv
+        assert not [arg for arg in started if re.search("AUTH|PASSWORD|SECRET|TOKEN", arg)], argv
+
+
+def test_make_run_checks_the_ports_before_starting_and_announces_the_urls_after():
+    run = (ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+
+    assert run.index("healthmon.startup ports") < run.index("honcho start")
+    assert "healthmon.startup banner &" in run
+    assert "WEB_PORT ?= 8000" in (ROOT / "Makefile").read_text()
 
 
 def test_make_run_generates_the_flower_login_and_empties_the_metrics_directory():

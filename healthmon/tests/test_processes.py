@@ -3,9 +3,10 @@ beat recording its ticks, Flower behind basic auth."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -67,8 +68,9 @@ def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 @contextmanager
 def procfile_process(name: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
     with log.open("w") as out:
+        # As honcho runs it: through sh, in a process group of its own.
         process = subprocess.Popen(
-            ["sh", "-c", f"exec {procfile_command(name)}"],
+            ["sh", "-c", procfile_command(name)],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -78,11 +80,25 @@ def procfile_process(name: str, env: dict[str, str], log: Path) -> Iterator[subp
         try:
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_group(process)
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM to the whole group (sh and what it started); SIGKILL what is left at timeout."""
+    group_alive = True
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while group_alive and time.monotonic() < deadline:
+        process.poll()  # reap sh, or the group never empties
+        try:
+            os.killpg(process.pid, 0)
+            time.sleep(0.1)
+        except ProcessLookupError:
+            group_alive = False
+    if group_alive:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def get(url: str, **headers: str) -> tuple[int, bytes]:
@@ -187,4 +203,31 @@ def test_flower_refuses_to_start_without_a_login(tmp_path):
 
     assert done.returncode != 0
     assert "set FLOWER_BASIC_AUTH=user:password" in done.stderr
-    assert shlex.split(procfile_command("flower"))[0] == "env"
+
+
+@pytest.mark.worker
+def test_flowers_password_is_on_no_command_line(tmp_path):
+    port = free_port()
+    password = "flower-test-password-" + os.urandom(6).hex()
+    env = child_env(tmp_path, FLOWER_PORT=str(port), FLOWER_BASIC_AUTH=f"ops:{password}")
+    with procfile_process("flower", env, tmp_path / "flower.log") as flower:
+        wait_for(
+            lambda: (
+                get(f"http://127.0.0.1:{port}/healthcheck")[0] == 200 or flower.poll() is not None
+            ),
+            timeout=60,
+        )
+        assert flower.poll() is None, (tmp_path / "flower.log").read_text()
+        lines = command_lines()
+
+    assert any(b"flower" in line for line in lines)
+    assert not [line for line in lines if password.encode() in line]
+
+
+def command_lines() -> list[bytes]:
+    """What `ps` shows: every process's command line on this machine."""
+    lines = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):  # the process ended meanwhile
+            lines.append(path.read_bytes())
+    return lines

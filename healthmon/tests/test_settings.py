@@ -41,6 +41,35 @@ def test_production_mode_refuses_a_short_secret_key():
     assert "at least 50" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["healthmon_status", "check_monitor", "deadletters"])
+def test_a_configuration_error_is_one_line_on_stderr_for_every_command(command):
+    result = manage(command)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "healthmon: configuration error: SECRET_KEY is not set. Production mode (DEBUG=false) "
+        "needs a long random SECRET_KEY (or SECRET_KEY_FILE); set DEBUG=true for local "
+        "development."
+    ]
+
+
+def test_make_manage_runs_a_command_in_the_environment_of_make_run(tmp_path):
+    venv = Path(sys.executable).parent.parent
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    result = subprocess.run(
+        # -o: the shared virtualenv counts as installed, whatever the requirements' mtime.
+        ["make", "-s", "-o", f"{venv}/.runtime", "manage", f"VENV={venv}", "ARGS=check"],
+        cwd=ROOT,
+        env={**clean, "HEALTHMON_VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
 def test_development_mode_starts_without_secret_key():
     result = manage("check", DEBUG="true")
 

@@ -101,6 +101,15 @@ def test_delivery_and_dead_letter_pages_render(staff, dead_letter):
         assert staff.get(url).status_code == 200, url
 
 
+def test_admin_dead_letter_says_whose_alert_was_lost(staff, dead_letter):
+    incident_id = dead_letter.delivery.incident_id
+    expected = f"opened alert for Payments API (incident {incident_id}) to Ops webhook (webhook)"
+
+    assert expected in staff.get("/admin/notifications/deadletter/").content.decode()
+    change = staff.get(f"/admin/notifications/deadletter/{dead_letter.id}/change/")
+    assert expected in change.content.decode()
+
+
 def test_admin_replay_action_replays_once(staff, dead_letter, django_capture_on_commit_callbacks):
     data = {"action": "replay", "_selected_action": [dead_letter.id]}
 

@@ -227,3 +227,18 @@ def test_email_test_message_reaches_the_smtp_server(alice_client, smtp):
     assert response.data["delivered"] is True, response.data
     assert smtp.envelopes[0].rcpt_tos == ["alice@example.com"]
     assert created.data["config"] == {"to": ["alice@example.com"]}
+
+
+def test_an_email_test_that_cannot_connect_says_where_it_tried(alice_client, settings):
+    from notifications.tests.receivers import free_port
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    created = create(alice_client, name="Mail", kind="email", config={"to": "alice@example.com"})
+
+    response = alice_client.post(f"{URL}{created.data['id']}/test/")
+
+    assert response.data["delivered"] is False
+    assert response.data["error"].startswith(
+        f"The SMTP server 127.0.0.1:{settings.EMAIL_PORT} could not be reached: "
+    )

@@ -199,6 +199,56 @@ def test_dead_letters_are_listed_for_their_team_only(alice, alice_client, bob_cl
     assert bob_client.post(f"{URL}{dead_letter_id}/replay/").status_code == 404
 
 
+def test_a_dead_delivery_says_whose_alert_was_lost(alice, alice_client, receiver):
+    delivery = dead_delivery(alice.personal_team, receiver)
+
+    [letter] = alice_client.get(URL).data["results"]
+
+    assert letter["alert"] == {
+        "incident": delivery.incident_id,
+        "monitor": delivery.incident.monitor_id,
+        "monitor_name": "Payments API",
+        "event": "opened",
+        "channel": delivery.channel_id,
+        "channel_name": "Ops webhook",
+        "channel_kind": "webhook",
+        "description": (
+            f"opened alert for Payments API (incident {delivery.incident_id}) "
+            "to Ops webhook (webhook)"
+        ),
+    }
+
+
+def test_a_failed_fan_out_says_which_incidents_alerts_were_lost(alice, alice_client):
+    incident = make_incident(make_monitor(alice.personal_team))
+    DeadLetter.objects.create(
+        task_name=task_names.NOTIFY_INCIDENT,
+        task_id="fan-out-1",
+        args=[incident.id, "opened"],
+        exception_type="OperationalError",
+        error="database went away",
+        first_failed_at=incident.opened_at,
+        last_failed_at=incident.opened_at,
+        team=alice.personal_team,
+    )
+
+    alert = alice_client.get(URL).data["results"][0]["alert"]
+
+    assert (alert["incident"], alert["monitor_name"], alert["channel"]) == (
+        incident.id,
+        "Payments API",
+        None,
+    )
+    assert alert["description"].endswith("to every channel")
+
+
+def test_other_tasks_dead_letters_have_no_alert(alice, alice_client):
+    always_fails.apply(args=["x"])
+    DeadLetter.objects.update(team=alice.personal_team)
+
+    assert alice_client.get(URL).data["results"][0]["alert"] is None
+
+
 def test_dead_letters_filter_by_replayed(alice, alice_client, receiver):
     dead_delivery(alice.personal_team, receiver)
 

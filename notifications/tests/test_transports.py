@@ -96,7 +96,7 @@ def test_retry_after_reads_seconds_or_http_dates(header, seconds):
     ],
 )
 def test_smtp_4xx_and_no_answer_are_transient_5xx_permanent(error, permanent, code):
-    failure = smtp_failure(error)
+    failure = smtp_failure(error, server="mail.test:25")
     assert failure.permanent is permanent
     assert failure.response_code == code
 

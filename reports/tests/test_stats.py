@@ -5,11 +5,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from incidents.models import Incident
+from lib.uptime import uptime_text
 from monitors.models import CheckResult
 from monitors.rollups import rollup_new_results
 from monitors.tests.history_data import generate_results, make_monitor, raw_figures
 from monitors.tests.latency_oracle import precision_bound
 from reports.stats import (
+    DayBar,
     IncidentSpan,
     daily_bars,
     hourly_response_series,
@@ -19,6 +21,7 @@ from reports.stats import (
     uptime_by_monitor,
     window_start,
 )
+from reports.status_pages import _uptime
 
 NOW = datetime(2026, 5, 20, 14, 30, 15, tzinfo=UTC)
 
@@ -228,3 +231,11 @@ def test_sla_report_of_the_current_month_stops_at_now(alice):
     assert len(report.days) == 20
     assert report.until == NOW
     assert report.target_met is None and report.allowed_downtime_seconds is None
+
+
+def test_ninety_days_with_one_failed_check_never_reads_100_percent():
+    """A number rounded before it is written (99.9996 -> 100.0) would show "100%"."""
+    bars = [DayBar(day=date(2026, 11, 1), checks=259_200, up=259_199)]  # 90 d at 30 s
+
+    assert uptime_text(_uptime(bars)) == "99.99%"
+    assert uptime_text(bars[0].uptime_percent) == "99.99%"

@@ -1,9 +1,15 @@
-"""Create the demo login for a fresh install (password printed once) and a first monitor."""
+"""Create the demo login for a fresh install and a first monitor.
+
+The password is printed once and kept in ``var/demo-login``, readable by its owner only: the
+output of ``make run`` scrolls away, the file does not (``make run``'s closing block names it).
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from accounts.models import User
@@ -35,16 +41,28 @@ class Command(BaseCommand):
         monitor_create(
             team=user.personal_team,
             name="healthmon web (self-check)",
-            url="http://127.0.0.1:8000/live",
+            url=f"http://127.0.0.1:{settings.WEB_PORT}/live",
             interval=30,
             timeout=5,
             tags=["demo"],
         )
+        login_file = store_login(email=email, password=password)
         bar = "=" * 64
         self.stdout.write(
             self.style.SUCCESS(
-                f"\n{bar}\n  healthmon demo login (shown once)\n"
+                f"\n{bar}\n  healthmon demo login (also in {login_file}, mode 0600)\n"
                 f"  email:    {email}\n  password: {password}\n"
-                f"  dashboard http://127.0.0.1:8000/   admin http://127.0.0.1:8000/admin/\n{bar}\n"
+                f"  dashboard {settings.SITE_URL}/   admin {settings.SITE_URL}/admin/\n{bar}\n"
             )
         )
+
+
+def store_login(*, email: str, password: str):
+    """Write the login to var/demo-login, created with mode 0600 (never readable by others)."""
+    path = settings.DEMO_LOGIN_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(f"email: {email}\npassword: {password}\n")
+    os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
+    return path
