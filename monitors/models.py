@@ -68,8 +68,25 @@ class Tag(models.Model):
         return self.name
 
 
+KEY_HELP = "Stable identifier in the team (monitors as code); generated from the name if blank"
+
+
+def unique_key_in_team(name: str) -> models.UniqueConstraint:
+    """One ``key`` per team and object type. Partial (``key <> ''``) so that rows of a release
+    before keys existed may wait for the backfill, and the index is built concurrently."""
+    return models.UniqueConstraint(
+        fields=["team", "key"],
+        condition=~Q(key=""),
+        name=name,
+        violation_error_message="Another object of this team has this key; choose another.",
+    )
+
+
 class Monitor(models.Model):
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="monitors")
+    key = models.SlugField(
+        max_length=60, blank=True, default="", db_index=False, help_text=KEY_HELP
+    )
     name = models.CharField(max_length=200)
     url = models.URLField(max_length=2048, validators=[validation.validate_monitor_url])
     method = models.CharField(max_length=7, choices=HttpMethod.choices, default=HttpMethod.GET)
@@ -152,6 +169,7 @@ class Monitor(models.Model):
             models.Index(fields=["team", "status", "name", "id"], name="monitor_team_status_idx"),
         ]
         constraints = [
+            unique_key_in_team("monitor_unique_team_key"),
             # The dispatcher only ever claims `next_check_at <= now`: an active monitor
             # without a deadline would silently never be checked.
             models.CheckConstraint(
@@ -323,6 +341,9 @@ class StatusPage(models.Model):
     """A public page showing the state and history of a team's chosen monitors."""
 
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="status_pages")
+    key = models.SlugField(
+        max_length=60, blank=True, default="", db_index=False, help_text=KEY_HELP
+    )
     slug = models.SlugField(max_length=60, unique=True, help_text="The page is /status/<slug>/")
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=2000)
@@ -336,6 +357,7 @@ class StatusPage(models.Model):
     class Meta:
         ordering = ["title", "id"]
         indexes = [models.Index(fields=["team", "title"], name="statuspage_team_title_idx")]
+        constraints = [unique_key_in_team("statuspage_unique_team_key")]
 
     def __str__(self) -> str:
         return self.title

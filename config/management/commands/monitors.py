@@ -1,0 +1,164 @@
+"""``manage.py monitors <action>``: monitors from the command line, through the services.
+
+``create`` makes one monitor; ``plan``, ``apply`` and ``export`` are monitors as code (a
+document of a team's monitors, channels and status pages; see config/plan.py). It lives in
+config/ because plan and apply sit above the API serializers they reuse.
+Invalid input exits with status 1 and one ``field: reason`` line per problem on stderr
+(``file:line: field: reason`` for a document), the same reasons the API, the dashboard and
+the admin give.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.management.base import BaseCommand
+
+from accounts.models import Team
+from config.document import DocumentError, read_path
+from config.export import dump, export_document
+from config.plan import CHANGE, CREATE, DELETE, Plan, apply_document, make_plan
+from monitors.models import HttpMethod
+from monitors.services import monitor_create
+
+
+def reasons(error: ValidationError) -> list[str]:
+    """One ``field: message`` line per problem."""
+    if not hasattr(error, "error_dict"):
+        return list(error.messages)
+    return [
+        message if field == NON_FIELD_ERRORS else f"{field}: {message}"
+        for field, messages in error.message_dict.items()
+        for message in messages
+    ]
+
+
+def find_team(reference: str) -> Team:
+    teams = list(Team.objects.filter(pk=int(reference)) if reference.isdigit() else []) or list(
+        Team.objects.filter(name=reference)[:2]
+    )
+    if not teams:
+        raise ValidationError({"team": f"No team has the id or name {reference!r}."})
+    if len(teams) > 1:
+        raise ValidationError({"team": f"Several teams are named {reference!r}; give its id."})
+    return teams[0]
+
+
+def parse_assertions(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            {"assertions": f"Not valid JSON: {exc.msg} (line {exc.lineno})."}
+        ) from None
+
+
+class Command(BaseCommand):
+    help = "Manage monitors through the same services and validation as the API."
+
+    def add_arguments(self, parser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True, metavar="action")
+        create = actions.add_parser("create", help="Create a monitor; prints its id")
+        create.add_argument("--team", required=True, help="Team id or name")
+        create.add_argument("--name", required=True)
+        create.add_argument("--url", required=True)
+        create.add_argument("--interval", type=int, help="Seconds between checks")
+        create.add_argument("--timeout", type=float, help="Seconds; below the interval")
+        create.add_argument("--method", choices=HttpMethod.values)
+        create.add_argument("--expected-status", help="Codes and ranges, e.g. 200-299,301")
+        create.add_argument("--assertions", help='A JSON list, e.g. [{"type": ...}]')
+        create.add_argument("--tag", action="append", dest="tags", default=[], help="Repeatable")
+
+        for name, what in (
+            ("plan", "Show what applying the document would create, change and delete"),
+            ("apply", "Apply the document in one transaction (all or nothing)"),
+        ):
+            sub = actions.add_parser(name, help=what)
+            sub.add_argument("-f", "--file", required=True, help="A YAML/JSON file or directory")
+            sub.add_argument("--team", required=True, help="Team id or name")
+            sub.add_argument(
+                "--prune", action="store_true", help="Delete objects the document does not name"
+            )
+        export = actions.add_parser("export", help="Write the team's objects as a document")
+        export.add_argument("--team", required=True, help="Team id or name")
+        export.add_argument(
+            "-o", "--output", help="File to write (.json for JSON); stdout if absent"
+        )
+
+    def handle(self, *args, action: str, **options) -> None:
+        try:
+            getattr(self, action)(options)
+        except ValidationError as exc:
+            self.fail(reasons(exc))
+        except DocumentError as exc:
+            self.fail([str(problem) for problem in exc.problems])
+
+    def fail(self, lines: list[str]) -> None:
+        for line in lines:
+            self.stderr.write(line)
+        sys.exit(1)
+
+    def create(self, options: dict) -> None:
+        fields = {
+            name: options[name]
+            for name in ("name", "url", "interval", "timeout", "method", "expected_status")
+            if options[name] is not None
+        }
+        if options["assertions"] is not None:
+            fields["assertions"] = parse_assertions(options["assertions"])
+        team = find_team(options["team"])
+        self.stdout.write(str(monitor_create(team=team, tags=options["tags"], **fields).pk))
+
+    def plan(self, options: dict) -> None:
+        team = find_team(options["team"])
+        document = read_path(Path(options["file"]))
+        plan = make_plan(document=document, team=team, variables=os.environ, prune=options["prune"])
+        self.stdout.write(render_plan(plan))
+
+    def apply(self, options: dict) -> None:
+        team = find_team(options["team"])
+        document = read_path(Path(options["file"]))
+        plan = apply_document(
+            document=document, team=team, variables=os.environ, prune=options["prune"], actor=None
+        )
+        self.stdout.write(render_plan(plan, done=True))
+
+    def export(self, options: dict) -> None:
+        output = options["output"]
+        text = dump(
+            export_document(find_team(options["team"])),
+            as_json=bool(output and output.endswith(".json")),
+        )
+        if output:
+            Path(output).write_text(text)
+        else:
+            self.stdout.write(text, ending="")
+
+
+SIGNS = {CREATE: "+", CHANGE: "~", DELETE: "-"}
+
+
+def render_plan(plan: Plan, *, done: bool = False) -> str:
+    """The plan for a terminal: one block per object, a summary line last."""
+    if plan.is_empty:
+        return "No changes."
+    lines = []
+    for action in plan.actions:
+        lines.append(f"{SIGNS[action.operation]} {action.kind.label} {action.key}")
+        for name, value in action.fields.items():
+            if action.operation == CHANGE:
+                shown = (
+                    "(secret changed)"
+                    if not isinstance(value, list)
+                    else (f"{json.dumps(value[0])} -> {json.dumps(value[1])}")
+                )
+            else:
+                shown = json.dumps(value)
+            lines.append(f"    {name}: {shown}")
+    counts = ", ".join(f"{len(plan.of(op))} to {op}" for op in (CREATE, CHANGE, DELETE))
+    lines.append(f"{'Applied' if done else 'Plan'}: {counts}.")
+    return "\n".join(lines)
