@@ -4,6 +4,7 @@ status pages, planned, applied (atomically, idempotently) and exported back."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -203,13 +204,12 @@ def test_a_directory_of_files_is_one_document(alice, tmp_path, secrets_env):
 
 def test_json_documents_are_read_too(alice, tmp_path, secrets_env):
     document = {"monitors": [{"key": "api", "name": "API", "url": "https://api.example.com/"}]}
-    import json
-
     path = write(tmp_path, json.dumps(document), "monitors.json")
 
     code, _, err = run("apply", "-f", str(path), "--team", str(alice.personal_team.id))
 
-    assert code == 0, err and Monitor.objects.get().key == "api"
+    assert code == 0, err
+    assert Monitor.objects.get().key == "api"
 
 
 def test_export_then_apply_is_a_no_op(alice, tmp_path, secrets_env, monkeypatch):
