@@ -10,6 +10,8 @@ environment.
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
@@ -19,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.access import TeamField, has_team_role
-from accounts.models import Role, Team
+from accounts.models import Role, Team, User
 from config.document import Document, DocumentError, from_content, parse_text
 from config.plan import Plan, apply_plan, make_plan
 from config.schema import document_schema
@@ -46,7 +48,7 @@ class ConfigRequestSerializer(serializers.Serializer):
 class ConfigActionSerializer(serializers.Serializer):
     type = serializers.CharField(help_text="monitor, channel or status page")
     key = serializers.CharField()
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]  # a field, not the property
         required=False,
         help_text='A new object\'s fields; for a change, field -> [old, new] or "changed" for '
         "a secret",
@@ -61,7 +63,7 @@ class ConfigPlanSerializer(serializers.Serializer):
 
 
 class ConfigErrorsSerializer(serializers.Serializer):
-    errors = serializers.ListField(
+    errors = serializers.ListField(  # type: ignore[assignment]  # a field, not the property
         child=serializers.CharField(), help_text="`document:line: field: reason` lines"
     )
 
@@ -99,7 +101,7 @@ class ConfigPlanView(APIView):
                 )
                 self._require_role(request, team, plan=plan)
                 if self.applies:
-                    apply_plan(plan, team=team, actor=request.user)
+                    apply_plan(plan, team=team, actor=cast(User, request.user))
         except DocumentError as exc:
             errors = [str(problem) for problem in exc.problems]
             return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)

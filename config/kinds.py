@@ -36,8 +36,9 @@ def key_list(help_text: str) -> serializers.ListField:
     )
 
 
+# The document serializers name related objects by key where the API names them by id.
 class MonitorDocumentSerializer(MonitorSerializer):
-    channels = key_list(
+    channels = key_list(  # type: ignore[assignment]
         "Keys of the team's channels (in this document or already there). Omitted: a new "
         "monitor gets the team's default channels, an existing one keeps its channels."
     )
@@ -65,7 +66,7 @@ class ChannelDocumentSerializer(ChannelSerializer):
 
 
 class StatusPageDocumentSerializer(StatusPageSerializer):
-    monitors = key_list("Keys of the team's monitors shown on the page")
+    monitors = key_list("Keys of the team's monitors shown on the page")  # type: ignore[assignment]
 
     def validate(self, attrs: dict) -> dict:
         monitors = attrs.pop("monitors", None)

@@ -18,6 +18,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from accounts.audit import CHANGED, audit_changes
 from accounts.models import Team, User
@@ -160,7 +161,7 @@ def _serializer_problems(entry: Entry, errors: Any, name: str = "") -> list[Prob
 
 
 def _field_name(key: str) -> str:
-    return "" if key in (NON_FIELD_ERRORS, serializers.api_settings.NON_FIELD_ERRORS_KEY) else key
+    return "" if key in (NON_FIELD_ERRORS, api_settings.NON_FIELD_ERRORS_KEY) else key
 
 
 def _label(entry: Entry, name: str) -> str:
@@ -173,11 +174,12 @@ def _desired(kind: Kind, entry: Entry, serializer: serializers.ModelSerializer) 
     shown: dict[str, Any] = {}
     values: dict[str, Any] = {"key": entry.key}
     for name, fld in kind.plain_fields().items():
+        source = _source_of(fld)
         if name in entry.data:
-            value = getattr(candidate, fld.source) if candidate else validated[fld.source]
+            value = getattr(candidate, source) if candidate else validated[source]
         else:
-            value = kind.model._meta.get_field(fld.source).get_default()
-        values[fld.source] = value
+            value = _default(kind, source)
+        values[source] = value
         shown[name] = _represent(fld, value)
     for name in kind.name_lists:
         values[name] = list(validated.get(name, []))
@@ -192,6 +194,17 @@ def _desired(kind: Kind, entry: Entry, serializer: serializers.ModelSerializer) 
     return _Desired(entry, shown, values)
 
 
+def _source_of(fld: serializers.Field) -> str:
+    assert fld.source, f"{fld!r} is not bound to a serializer"
+    return fld.source
+
+
+def _default(kind: Kind, source: str) -> Any:
+    """What an omitted field becomes: the model's default, as for a new object."""
+    model_field = kind.model._meta.get_field(source)
+    return model_field.get_default() if isinstance(model_field, models.Field) else None
+
+
 def _represent(fld: serializers.Field, value: Any) -> Any:
     return None if value is None else fld.to_representation(value)
 
@@ -199,7 +212,8 @@ def _represent(fld: serializers.Field, value: Any) -> Any:
 def current_state(kind: Kind, obj: models.Model, *, secret_keys: Any = ()) -> dict[str, Any]:
     """``obj`` in the document's shape (references as keys; secrets only those named)."""
     shown = {
-        name: _represent(fld, getattr(obj, fld.source)) for name, fld in kind.plain_fields().items()
+        name: _represent(fld, getattr(obj, _source_of(fld)))
+        for name, fld in kind.plain_fields().items()
     }
     for name in kind.name_lists:
         shown[name] = sorted(related.name for related in getattr(obj, name).all())
@@ -261,7 +275,7 @@ def _actions(
 
 def _source(kind: Kind, name: str) -> str:
     fld = kind.plain_fields().get(name)
-    return fld.source if fld is not None else name
+    return _source_of(fld) if fld is not None else name
 
 
 def _masked(shown: dict[str, Any]) -> dict[str, Any]:

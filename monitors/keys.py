@@ -6,6 +6,8 @@ dashboard, admin, rows older than keys) get one made from their name, unique in 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.text import slugify
@@ -25,33 +27,33 @@ def free_key(*, queryset: models.QuerySet, name: str, fallback: str) -> str:
     return key
 
 
-def assign_key(obj: models.Model, *, name: str, fallback: str) -> None:
-    """Give ``obj`` a key made from ``name`` if it has none; otherwise check its key is a slug
-    not taken by another object of its type in its team (``ValidationError`` keyed ``key``)."""
-    siblings = type(obj)._default_manager.filter(team_id=obj.team_id).exclude(pk=obj.pk)  # type: ignore[attr-defined]
-    if not obj.key:  # type: ignore[attr-defined]
-        obj.key = free_key(queryset=siblings, name=name, fallback=fallback)  # type: ignore[attr-defined]
+def assign_key(obj: Any, *, name: str, fallback: str) -> None:
+    """Give ``obj`` (a monitor, channel or status page) a key made from ``name`` if it has
+    none; otherwise check its key is a slug not taken by another object of its type in its
+    team (``ValidationError`` keyed ``key``)."""
+    siblings = type(obj)._default_manager.filter(team_id=obj.team_id).exclude(pk=obj.pk)
+    if not obj.key:
+        obj.key = free_key(queryset=siblings, name=name, fallback=fallback)
         return
     try:
-        obj._meta.get_field("key").clean(obj.key, obj)  # type: ignore[attr-defined,union-attr]
+        obj._meta.get_field("key").clean(obj.key, obj)
     except ValidationError as exc:
         raise ValidationError({"key": exc.messages}) from None
-    if siblings.filter(key=obj.key).exists():  # type: ignore[attr-defined]
-        raise ValidationError(
-            {"key": [f"Another {obj._meta.verbose_name} of this team has the key {obj.key!r}."]}
-        )  # type: ignore[attr-defined]
+    if siblings.filter(key=obj.key).exists():
+        label = obj._meta.verbose_name
+        raise ValidationError({"key": [f"Another {label} of this team has the key {obj.key!r}."]})
 
 
-def backfill_keys(model: type[models.Model], *, fallback: str, batch_size: int = 1000) -> None:
+def backfill_keys(model: Any, *, fallback: str, batch_size: int = 1000) -> None:
     """Give every row without a key one (a migration's data step), in batches of
     ``batch_size`` rows so no transaction holds a large table's rows for long."""
     while True:
-        rows = list(model.objects.filter(key="").order_by("pk")[:batch_size])  # type: ignore[attr-defined]
+        rows = list(model.objects.filter(key="").order_by("pk")[:batch_size])
         if not rows:
             return
         for row in rows:
             row.key = free_key(
-                queryset=model.objects.filter(team_id=row.team_id),  # type: ignore[attr-defined]
+                queryset=model.objects.filter(team_id=row.team_id),
                 name=getattr(row, "name", "") or getattr(row, "title", ""),
                 fallback=fallback,
             )
