@@ -84,9 +84,7 @@ def unique_key_in_team(name: str) -> models.UniqueConstraint:
 
 class Monitor(models.Model):
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="monitors")
-    key = models.SlugField(
-        max_length=60, blank=True, default="", db_index=False, help_text=KEY_HELP
-    )
+    key = models.SlugField(max_length=60, blank=True, db_index=False, help_text=KEY_HELP)
     name = models.CharField(max_length=200)
     url = models.URLField(max_length=2048, validators=[validation.validate_monitor_url])
     method = models.CharField(max_length=7, choices=HttpMethod.choices, default=HttpMethod.GET)
@@ -341,9 +339,7 @@ class StatusPage(models.Model):
     """A public page showing the state and history of a team's chosen monitors."""
 
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="status_pages")
-    key = models.SlugField(
-        max_length=60, blank=True, default="", db_index=False, help_text=KEY_HELP
-    )
+    key = models.SlugField(max_length=60, blank=True, db_index=False, help_text=KEY_HELP)
     slug = models.SlugField(max_length=60, unique=True, help_text="The page is /status/<slug>/")
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=2000)

@@ -29,9 +29,7 @@ def all_events() -> list[str]:
 
 class Channel(models.Model):
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="channels")
-    key = models.SlugField(
-        max_length=60, blank=True, default="", db_index=False, help_text=KEY_HELP
-    )
+    key = models.SlugField(max_length=60, blank=True, db_index=False, help_text=KEY_HELP)
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=10, choices=ChannelKind.choices)
     config = models.JSONField(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from dashboard.tests.conftest import web_for
+from dashboard.tests.test_monitor_pages import form_data
 from monitors.keys import backfill_keys
 from monitors.models import Monitor
 from monitors.services import monitor_create
@@ -98,3 +100,16 @@ def test_the_backfill_falls_back_when_the_name_makes_no_slug(alice):
     backfill_keys(Channel, fallback="channel")
 
     assert Channel.objects.get().key == "channel"
+
+
+def test_editing_a_monitor_in_the_dashboard_keeps_its_key(alice):
+    # The dashboard's form is a full (not partial) update that carries no key.
+    monitor = monitor_create(
+        team=alice.personal_team, key="checkout", name="Old", url="https://a.example.com/"
+    )
+
+    response = web_for(alice).post(f"/monitors/{monitor.id}/edit/", form_data(name="Renamed"))
+
+    assert response.status_code == 302
+    monitor.refresh_from_db()
+    assert monitor.name == "Renamed" and monitor.key == "checkout"

@@ -40,8 +40,14 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(model_name="monitor", name="key", field=key_field()),
-        migrations.AddField(model_name="statuspage", name="key", field=key_field()),
+        # The default fills existing rows only: a serializer must not see one, or a full update
+        # without a key would reset it.
+        migrations.AddField(
+            model_name="monitor", name="key", field=key_field(), preserve_default=False
+        ),
+        migrations.AddField(
+            model_name="statuspage", name="key", field=key_field(), preserve_default=False
+        ),
         migrations.RunPython(give_keys, migrations.RunPython.noop, elidable=True),
         add_partial_unique_constraint_concurrently(
             model_name="monitor",

@@ -31,6 +31,7 @@ class Migration(migrations.Migration):
                 "the name if blank",
                 max_length=60,
             ),
+            preserve_default=False,  # for existing rows only (see monitors' 0007)
         ),
         migrations.RunPython(give_keys, migrations.RunPython.noop, elidable=True),
         add_partial_unique_constraint_concurrently(
