@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import cast
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -29,8 +30,13 @@ from config.schema import document_schema
 SOURCE = "document"
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class TeamIdField(TeamField):
+    """A team id (this serializer has no model for the schema generator to read its type from)."""
+
+
 class ConfigRequestSerializer(serializers.Serializer):
-    team = TeamField(required=False, help_text="Team to plan for; defaults to your personal team")
+    team = TeamIdField(required=False, help_text="Team to plan for; defaults to your personal team")
     document = serializers.JSONField(
         help_text="The document: an object, or its YAML or JSON text (then problems name "
         "their line). See /api/v1/config/schema.json."
