@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from accounts.access import TeamField, TeamScopedViewSetMixin, default_team, teams_of
 from accounts.models import Role
+from lib.serializers import service_errors_as_400
 from lib.uptime import uptime_figure
 from monitors import status_pages
 from monitors.models import Monitor, MonitorBadge, StatusPage
@@ -268,6 +269,7 @@ class StatusPageSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "team",
+            "key",
             "slug",
             "title",
             "description",
@@ -278,6 +280,9 @@ class StatusPageSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+        # The (team, key) uniqueness is the services' (monitors.keys.assign_key): DRF's own
+        # validator would make ``team`` required, which defaults to the personal team.
+        validators: list = []
 
     def get_public_url(self, page: StatusPage) -> str:
         path = reverse("status-page", args=[page.slug])
@@ -323,15 +328,17 @@ class StatusPageViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
     def perform_create(self, serializer: StatusPageSerializer) -> None:
         team = self.team_for_create(serializer)
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
-        serializer.instance = status_pages.status_page_create(
-            team=team, actor=self.request.user, **fields
-        )
+        with service_errors_as_400():  # a key taken in the team
+            serializer.instance = status_pages.status_page_create(
+                team=team, actor=self.request.user, **fields
+            )
 
     def perform_update(self, serializer: StatusPageSerializer) -> None:
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
-        serializer.instance = status_pages.status_page_update(
-            page=serializer.instance, actor=self.request.user, **fields
-        )
+        with service_errors_as_400():
+            serializer.instance = status_pages.status_page_update(
+                page=serializer.instance, actor=self.request.user, **fields
+            )
 
     def perform_destroy(self, instance: StatusPage) -> None:
         status_pages.status_page_delete(page=instance, actor=self.request.user)

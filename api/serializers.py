@@ -87,6 +87,7 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
         fields = [
             "id",
             "team",
+            "key",
             "name",
             "kind",
             "url",
@@ -126,6 +127,9 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["id", *Monitor.ENGINE_FIELDS]
         extra_kwargs = {"next_check_at": {"required": False}}
+        # The (team, key) uniqueness is the services' (monitors.keys.assign_key): DRF's own
+        # validator would make ``team`` required, which defaults to the personal team.
+        validators: list = []
 
     def get_status(self, monitor: Monitor) -> str:
         return monitor.status if monitor.is_active else "paused"

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "monitors",
     "incidents",
     "notifications",
+    "config",  # monitors as code: the document format, plan, apply, export
     "dashboard",  # pages: the team dashboard, public status pages, badges
     "healthmon",  # operations: probes, metrics, healthmon_status, system checks
 ]

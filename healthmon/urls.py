@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("api.urls")),
     path("", include("incidents.urls")),
     path("", include("notifications.urls")),
+    path("", include("config.urls")),
 ]
 
 urlpatterns = [

@@ -39,3 +39,25 @@ class AddConstraintUnlessPostgreSQL(_OnPostgreSQLOnly, migrations.AddConstraint)
     """``AddConstraint`` on every database but PostgreSQL (which gets its own SQL)."""
 
     runs_on_postgresql = False
+
+
+def add_partial_unique_constraint_concurrently(
+    *, model_name: str, table: str, constraint: Any, columns: str, where: str
+) -> migrations.SeparateDatabaseAndState:
+    """A partial ``UniqueConstraint`` (one with a ``condition``) as a unique index built
+    ``CONCURRENTLY`` on PostgreSQL, so writes go on while it is built (the migration must be
+    ``atomic = False``); Django's ``AddConstraint`` elsewhere. Django creates and drops such
+    constraints as indexes, so the index made here is what a later migration expects.
+    ``columns`` and ``where`` are the index's SQL, e.g. ``"team_id", "key"`` and ``"key" <> ''``.
+    """
+    return migrations.SeparateDatabaseAndState(
+        state_operations=[migrations.AddConstraint(model_name=model_name, constraint=constraint)],
+        database_operations=[
+            RunSQLOnPostgreSQL(
+                f'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "{constraint.name}" '
+                f'ON "{table}" ({columns}) WHERE {where}',
+                f'DROP INDEX CONCURRENTLY IF EXISTS "{constraint.name}"',
+            ),
+            AddConstraintUnlessPostgreSQL(model_name=model_name, constraint=constraint),
+        ],
+    )

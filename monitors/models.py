@@ -98,8 +98,23 @@ class Tag(models.Model):
         return self.name
 
 
+KEY_HELP = "Stable identifier in the team (monitors as code); generated from the name if blank"
+
+
+def unique_key_in_team(name: str) -> models.UniqueConstraint:
+    """One ``key`` per team and object type. Partial (``key <> ''``) so that rows of a release
+    before keys existed may wait for the backfill, and the index is built concurrently."""
+    return models.UniqueConstraint(
+        fields=["team", "key"],
+        condition=~Q(key=""),
+        name=name,
+        violation_error_message="Another object of this team has this key; choose another.",
+    )
+
+
 class Monitor(models.Model):
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="monitors")
+    key = models.SlugField(max_length=60, blank=True, db_index=False, help_text=KEY_HELP)
     name = models.CharField(max_length=200)
     # Chosen at creation, never changed (Monitor.clean). Every new column below has a
     # database default, so adding it to a large table is a catalogue change, not a rewrite.
@@ -251,6 +266,7 @@ class Monitor(models.Model):
             models.Index(fields=["team", "status", "name", "id"], name="monitor_team_status_idx"),
         ]
         constraints = [
+            unique_key_in_team("monitor_unique_team_key"),
             # The dispatcher only ever claims `next_check_at <= now`: an active monitor
             # without a deadline would silently never be checked.
             models.CheckConstraint(
@@ -443,6 +459,7 @@ class StatusPage(models.Model):
     """A public page showing the state and history of a team's chosen monitors."""
 
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="status_pages")
+    key = models.SlugField(max_length=60, blank=True, db_index=False, help_text=KEY_HELP)
     slug = LowercaseSlugField(max_length=60, unique=True, help_text="The page is /status/<slug>/")
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=2000)
@@ -457,12 +474,13 @@ class StatusPage(models.Model):
         ordering = ["title", "id"]
         indexes = [models.Index(fields=["team", "title"], name="statuspage_team_title_idx")]
         constraints = [
+            unique_key_in_team("statuspage_unique_team_key"),
             # Slugs are lower-cased on every ORM write; this holds for raw SQL and old rows too.
             models.UniqueConstraint(
                 Lower("slug"),
                 name="statuspage_slug_lower_unique",
                 violation_error_message="A status page with this slug already exists.",
-            )
+            ),
         ]
 
     def __str__(self) -> str:

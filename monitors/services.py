@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.audit import audit_changes, audit_record, audit_snapshot
 from accounts.models import Team, User
 from monitors import quotas
+from monitors.keys import assign_key
 from monitors.models import Monitor, Tag
 from monitors.validation import clean_tag_names, validate_channels_team
 
@@ -76,7 +77,8 @@ def monitor_create(
     monitor = Monitor(team=team, **fields)
     monitor.next_check_at = next_check_at or first_check_at(monitor.interval)
     quotas.lock_team(team.pk)  # full_clean checks the team's quotas
-    monitor.full_clean()
+    assign_key(monitor, name=monitor.name, fallback="monitor")
+    monitor.full_clean(exclude=["key"])  # assign_key checked it, with its field's name
     tag_names = _validate_relations(monitor, tags, channels)
     monitor.save()  # notifications attaches the team's default channels (post_save)
     _save_relations(monitor, tag_names, channels)
@@ -116,7 +118,8 @@ def monitor_update(
         setattr(monitor, name, value)
     _reschedule(monitor, old_interval=old_interval, was_active=was_active, fields=fields)
     quotas.lock_team(monitor.team_id)  # full_clean checks the team's quotas
-    monitor.full_clean()
+    assign_key(monitor, name=monitor.name, fallback="monitor")
+    monitor.full_clean(exclude=["key"])
     tag_names = _validate_relations(monitor, tags, channels)
     monitor.save()
     _save_relations(monitor, tag_names, channels)

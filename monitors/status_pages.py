@@ -1,4 +1,5 @@
-"""Writes for status pages: create, change, delete (each one audited), for API and dashboard."""
+"""Writes for status pages: create, change, delete (each one audited), for API, dashboard
+and monitors as code. A page's ``key`` is checked here (``ValidationError`` keyed ``key``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.db import transaction
 
 from accounts.audit import audit_changes, audit_record, audit_snapshot
 from accounts.models import Team, User
+from monitors.keys import assign_key
 from monitors.models import Monitor, StatusPage
 
 
@@ -15,7 +17,9 @@ from monitors.models import Monitor, StatusPage
 def status_page_create(
     *, team: Team, actor: User | None = None, monitors: list[Monitor] | None = None, **fields: Any
 ) -> StatusPage:
-    page = StatusPage.objects.create(team=team, **fields)
+    page = StatusPage(team=team, **fields)
+    assign_key(page, name=page.title, fallback="status-page")
+    page.save()
     page.monitors.set(monitors or [])
     audit_record(team=team, actor=actor, action="create", obj=page)
     return page
@@ -32,6 +36,7 @@ def status_page_update(
     before = audit_snapshot(page)
     for name, value in fields.items():
         setattr(page, name, value)
+    assign_key(page, name=page.title, fallback="status-page")
     page.save()
     if monitors is not None:
         page.monitors.set(monitors)

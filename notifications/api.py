@@ -64,9 +64,10 @@ class ChannelViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
 
     def perform_update(self, serializer: ChannelSerializer) -> None:
         fields = {k: v for k, v in serializer.validated_data.items() if k not in ("team", "kind")}
-        serializer.instance = services.channel_update(
-            channel=serializer.instance, actor=self.request.user, **fields
-        )
+        with service_errors_as_400():  # a key taken in the team
+            serializer.instance = services.channel_update(
+                channel=serializer.instance, actor=self.request.user, **fields
+            )
 
     def perform_destroy(self, instance: Channel) -> None:
         services.channel_delete(channel=instance, actor=self.request.user)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from incidents.models import IncidentEvent
 from lib.encryption import EncryptedJSONField
+from monitors.models import KEY_HELP, unique_key_in_team
 
 
 class ChannelKind(models.TextChoices):
@@ -29,6 +30,7 @@ def all_events() -> list[str]:
 
 class Channel(models.Model):
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="channels")
+    key = models.SlugField(max_length=60, blank=True, db_index=False, help_text=KEY_HELP)
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=10, choices=ChannelKind.choices)
     config = models.JSONField(
@@ -56,6 +58,7 @@ class Channel(models.Model):
             # "Default channels of a team", read for every new monitor.
             models.Index(fields=["team"], condition=Q(is_default=True), name="channel_default_idx"),
         ]
+        constraints = [unique_key_in_team("channel_unique_team_key")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"

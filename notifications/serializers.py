@@ -61,6 +61,7 @@ class ChannelSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "team",
+            "key",
             "name",
             "kind",
             "config",
@@ -75,6 +76,9 @@ class ChannelSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+        # The (team, key) uniqueness is the services' (monitors.keys.assign_key): DRF's own
+        # validator would make ``team`` required, which defaults to the personal team.
+        validators: list = []
 
     def get_secrets_set(self, channel: Channel) -> list[str]:
         return sorted(channel.secrets)

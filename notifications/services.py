@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.audit import audit_changes, audit_record, audit_snapshot
 from accounts.models import Team, User
 from incidents.models import Incident, IncidentEvent
+from monitors.keys import assign_key
 from monitors.models import Monitor
 from monitors.quotas import lock_team
 from notifications.channel_config import validate_channel_settings
@@ -61,13 +62,15 @@ def channel_create(
     events: list[str] | None = None,
     is_default: bool = False,
     monitors: list[Monitor] | None = None,
+    key: str = "",
     actor: User | None = None,
 ) -> Channel:
     lock_team(team.pk)  # two concurrent creates cannot both take the last channel
     validate_channel_quota(team_id=team.pk)
     config, secrets = validate_channel_settings(kind, config or {}, secrets or {}, team_id=team.pk)
-    channel = Channel.objects.create(
+    channel = Channel(
         team=team,
+        key=key,
         name=name,
         kind=kind,
         config=config,
@@ -76,6 +79,8 @@ def channel_create(
         events=list(events) if events else list(IncidentEvent.values),
         is_default=is_default,
     )
+    assign_key(channel, name=name, fallback="channel")
+    channel.save()
     if monitors:
         channel.monitors.set(monitors)
     audit_record(team=team, actor=actor, action="create", obj=channel)
@@ -110,6 +115,7 @@ def channel_update(
         channel.kind, channel.config, merged, team_id=channel.team_id
     )
     channel.secrets = with_generated_signing_secret(channel.kind, merged)
+    assign_key(channel, name=channel.name, fallback="channel")
     channel.save()
     if monitors is not None:
         channel.monitors.set(monitors)

@@ -8,13 +8,13 @@ import json
 import pytest
 from django.core.exceptions import ValidationError
 
+from config.tests.test_monitors_command import run
 from conftest import client_for
 from dashboard.tests.conftest import web_for
 from dashboard.tests.test_monitor_pages import form_data
 from monitors.assertions import validate_assertions
 from monitors.models import Monitor
 from monitors.tests.test_admin_writes import ADD, admin_errors, admin_form
-from monitors.tests.test_monitors_command import run
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MAKE = shutil.which("make")
+MAKE = shutil.which("make") or "make"
 
 
 def check_tools(bin_dir: Path, *args: str) -> subprocess.CompletedProcess:

@@ -9,10 +9,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
+from config.tests.test_monitors_command import run
 from monitors.models import Monitor
 from monitors.services import monitor_create, monitor_pause, monitor_update
 from monitors.tests.test_admin_writes import ADD, admin_errors, admin_form
-from monitors.tests.test_monitors_command import run
 
 URL = "https://quota.example.com/health"
 

@@ -1,19 +1,27 @@
 """``manage.py monitors <action>``: monitors from the command line, through the services.
 
-``create`` is the first action; plan/apply/export (monitors as code) join it as siblings.
-Invalid input exits with status 1 and one ``field: reason`` line per problem on stderr,
-the same reasons the API, the dashboard and the admin give.
+``create`` makes one monitor; ``plan``, ``apply`` and ``export`` are monitors as code (a
+document of a team's monitors, channels and status pages; see config/plan.py). It lives in
+config/ because plan and apply sit above the API serializers they reuse.
+Invalid input exits with status 1 and one ``field: reason`` line per problem on stderr
+(``file:line: field: reason`` for a document), the same reasons the API, the dashboard and
+the admin give.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.management.base import BaseCommand
 
 from accounts.models import Team
+from config.document import DocumentError, read_path
+from config.export import dump, export_document
+from config.plan import CHANGE, CREATE, DELETE, Plan, apply_document, make_plan
 from monitors.kinds.base import TARGET_FIELDS
 from monitors.models import DnsRecordType, HttpMethod, MonitorKind, StartTls
 from monitors.services import monitor_create
@@ -75,16 +83,36 @@ class Command(BaseCommand):
         create.add_argument("--assertions", help='A JSON list, e.g. [{"type": ...}]')
         create.add_argument("--tag", action="append", dest="tags", default=[], help="Repeatable")
 
+        for name, what in (
+            ("plan", "Show what applying the document would create, change and delete"),
+            ("apply", "Apply the document in one transaction (all or nothing)"),
+        ):
+            sub = actions.add_parser(name, help=what)
+            sub.add_argument("-f", "--file", required=True, help="A YAML/JSON file or directory")
+            sub.add_argument("--team", required=True, help="Team id or name")
+            sub.add_argument(
+                "--prune", action="store_true", help="Delete objects the document does not name"
+            )
+        export = actions.add_parser("export", help="Write the team's objects as a document")
+        export.add_argument("--team", required=True, help="Team id or name")
+        export.add_argument(
+            "-o", "--output", help="File to write (.json for JSON); stdout if absent"
+        )
+
     def handle(self, *args, action: str, **options) -> None:
         try:
-            monitor_id = self.create(options)
+            getattr(self, action)(options)
         except ValidationError as exc:
-            for line in reasons(exc):
-                self.stderr.write(line)
-            sys.exit(1)
-        self.stdout.write(str(monitor_id))
+            self.fail(reasons(exc))
+        except DocumentError as exc:
+            self.fail([str(problem) for problem in exc.problems])
 
-    def create(self, options: dict) -> int:
+    def fail(self, lines: list[str]) -> None:
+        for line in lines:
+            self.stderr.write(line)
+        sys.exit(1)
+
+    def create(self, options: dict) -> None:
         fields = {
             name: options[name]
             for name in (
@@ -101,4 +129,54 @@ class Command(BaseCommand):
         if options["assertions"] is not None:
             fields["assertions"] = parse_assertions(options["assertions"])
         team = find_team(options["team"])
-        return monitor_create(team=team, tags=options["tags"], **fields).pk
+        self.stdout.write(str(monitor_create(team=team, tags=options["tags"], **fields).pk))
+
+    def plan(self, options: dict) -> None:
+        team = find_team(options["team"])
+        document = read_path(Path(options["file"]))
+        plan = make_plan(document=document, team=team, variables=os.environ, prune=options["prune"])
+        self.stdout.write(render_plan(plan))
+
+    def apply(self, options: dict) -> None:
+        team = find_team(options["team"])
+        document = read_path(Path(options["file"]))
+        plan = apply_document(
+            document=document, team=team, variables=os.environ, prune=options["prune"], actor=None
+        )
+        self.stdout.write(render_plan(plan, done=True))
+
+    def export(self, options: dict) -> None:
+        output = options["output"]
+        text = dump(
+            export_document(find_team(options["team"])),
+            as_json=bool(output and output.endswith(".json")),
+        )
+        if output:
+            Path(output).write_text(text)
+        else:
+            self.stdout.write(text, ending="")
+
+
+SIGNS = {CREATE: "+", CHANGE: "~", DELETE: "-"}
+
+
+def render_plan(plan: Plan, *, done: bool = False) -> str:
+    """The plan for a terminal: one block per object, a summary line last."""
+    if plan.is_empty:
+        return "No changes."
+    lines = []
+    for action in plan.actions:
+        lines.append(f"{SIGNS[action.operation]} {action.kind.label} {action.key}")
+        for name, value in action.fields.items():
+            if action.operation == CHANGE:
+                shown = (
+                    "(secret changed)"
+                    if not isinstance(value, list)
+                    else (f"{json.dumps(value[0])} -> {json.dumps(value[1])}")
+                )
+            else:
+                shown = json.dumps(value)
+            lines.append(f"    {name}: {shown}")
+    counts = ", ".join(f"{len(plan.of(op))} to {op}" for op in (CREATE, CHANGE, DELETE))
+    lines.append(f"{'Applied' if done else 'Plan'}: {counts}.")
+    return "\n".join(lines)

@@ -1,0 +1,153 @@
+"""Monitors as code over HTTP, for CI: plan and apply a document, and its JSON Schema.
+
+The team is chosen as on other endpoints (``team``, default the personal team). Roles are
+the API's: editors change monitors and status pages, a document naming channels (or a plan
+touching them, as ``prune`` may) needs an admin; planning needs the same role as applying,
+since a plan tells whether a secret differs from the stored one. ``${NAME}`` references are
+resolved from the request's ``variables`` (the CI's secrets), never from the server's
+environment.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import permissions, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.access import TeamField, has_team_role
+from accounts.models import Role, Team, User
+from config.document import Document, DocumentError, from_content, parse_text
+from config.plan import Plan, apply_plan, make_plan
+from config.schema import document_schema
+
+SOURCE = "document"
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class TeamIdField(TeamField):
+    """A team id (this serializer has no model for the schema generator to read its type from)."""
+
+
+class ConfigRequestSerializer(serializers.Serializer):
+    team = TeamIdField(required=False, help_text="Team to plan for; defaults to your personal team")
+    document = serializers.JSONField(
+        help_text="The document: an object, or its YAML or JSON text (then problems name "
+        "their line). See /api/v1/config/schema.json."
+    )
+    prune = serializers.BooleanField(
+        default=False, help_text="Delete the team's objects the document does not name"
+    )
+    variables = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        help_text="Values of the document's ${NAME} references (e.g. the CI's secrets)",
+    )
+
+
+class ConfigActionSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="monitor, channel or status page")
+    key = serializers.CharField()
+    fields = serializers.DictField(  # type: ignore[assignment]  # a field, not the property
+        required=False,
+        help_text='A new object\'s fields; for a change, field -> [old, new] or "changed" for '
+        "a secret",
+    )
+
+
+class ConfigPlanSerializer(serializers.Serializer):
+    creates = ConfigActionSerializer(many=True)
+    changes = ConfigActionSerializer(many=True)
+    deletes = ConfigActionSerializer(many=True)
+    applied = serializers.BooleanField()
+
+
+class ConfigErrorsSerializer(serializers.Serializer):
+    errors = serializers.ListField(  # type: ignore[assignment]  # a field, not the property
+        child=serializers.CharField(), help_text="`document:line: field: reason` lines"
+    )
+
+
+def read_document(content: object) -> Document:
+    if isinstance(content, str):
+        return parse_text(content, source=SOURCE)
+    return from_content(content, source=SOURCE)
+
+
+class ConfigPlanView(APIView):
+    """Show what applying the document would create, change (field by field, secrets
+    masked) and delete; nothing changes."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    applies = False
+
+    @extend_schema(
+        request=ConfigRequestSerializer,
+        responses={200: ConfigPlanSerializer, 400: ConfigErrorsSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        given = ConfigRequestSerializer(data=request.data, context={"request": request})
+        given.is_valid(raise_exception=True)
+        team = self._team(request, given.validated_data.get("team"))
+        try:
+            document = read_document(given.validated_data["document"])
+            self._require_role(request, team, document=document)
+            with transaction.atomic():
+                plan = make_plan(
+                    document=document,
+                    team=team,
+                    variables=given.validated_data.get("variables", {}),
+                    prune=given.validated_data["prune"],
+                )
+                self._require_role(request, team, plan=plan)
+                if self.applies:
+                    apply_plan(plan, team=team, actor=cast(User, request.user))
+        except DocumentError as exc:
+            errors = [str(problem) for problem in exc.problems]
+            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({**plan.as_dict(), "applied": self.applies})
+
+    def _team(self, request: Request, team: Team | None) -> Team:
+        team = team or getattr(request.user, "personal_team", None)
+        if team is None:
+            raise PermissionDenied("You have no personal team; pass `team`.")
+        return team
+
+    def _require_role(
+        self,
+        request: Request,
+        team: Team,
+        *,
+        document: Document | None = None,
+        plan: Plan | None = None,
+    ) -> None:
+        names_channels = bool(document and document.section("channels"))
+        if names_channels or (plan is not None and plan.touches("channels")):
+            minimum, what = Role.ADMIN, "Channels are changed by the team's admins and owners."
+        else:
+            minimum, what = Role.EDITOR, "Your role in this team does not allow this change."
+        if not has_team_role(request, team.id, minimum):
+            raise PermissionDenied(what)
+
+
+class ConfigApplyView(ConfigPlanView):
+    """Apply the document in one transaction: all of it, or nothing (400 with every
+    problem). Answers with what was done; a second apply of the same document does nothing."""
+
+    applies = True
+
+
+class ConfigSchemaView(APIView):
+    """The document's JSON Schema, for editors (public: it describes no one's data)."""
+
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response(document_schema(schema_id=request.build_absolute_uri()))

@@ -1,0 +1,209 @@
+"""Reading a document of monitors as code: YAML or JSON, one file or a directory of them.
+
+Every mapping remembers the line of each of its keys (a YAML loader recording node start
+marks; JSON is read by the same loader, YAML being a superset), so a problem is reported as
+``file:line: field: reason``. ``${NAME}`` references are resolved here from the variables
+given (the environment for the CLI, the request's ``variables`` for the API); a missing one
+is a problem naming it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SECTIONS = ("channels", "monitors", "status_pages")  # in the order they are applied
+SUFFIXES = (".yaml", ".yml", ".json")
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str
+    line: int | None
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.field}: {self.reason}"
+
+
+class DocumentError(Exception):
+    """The document cannot be applied; ``problems`` says every reason found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+class LocatedMap(dict):
+    """A mapping that knows its own line and the line of each key (None: not from text)."""
+
+    line: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines: dict[str, int] = {}
+
+    def line_of(self, key: str) -> int | None:
+        return self.lines.get(key, self.line)
+
+
+@dataclass
+class Entry:
+    """One object of the document: its section, its fields, and where it was written."""
+
+    section: str
+    data: LocatedMap
+    source: str
+
+    @property
+    def key(self) -> str:
+        return str(self.data.get("key", ""))
+
+    def problem(self, name: str, reason: str) -> Problem:
+        label = f"{self.section}.{self.key or '?'}"
+        return Problem(self.source, self.data.line_of(name), f"{label}.{name}", reason)
+
+
+@dataclass
+class Document:
+    entries: list[Entry] = field(default_factory=list)
+
+    def section(self, name: str) -> list[Entry]:
+        return [entry for entry in self.entries if entry.section == name]
+
+
+class _Loader(yaml.SafeLoader):
+    source = ""
+    problems: list[Problem]
+
+
+def _construct_map(loader: _Loader, node: yaml.MappingNode) -> LocatedMap:
+    loader.flatten_mapping(node)
+    mapping = LocatedMap()
+    mapping.line = node.start_mark.line + 1
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in mapping:
+            loader.problems.append(Problem(loader.source, line, str(key), "Duplicate field."))
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.lines[key] = line
+    return mapping
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+
+
+def parse_text(text: str, *, source: str) -> Document:
+    """A document from YAML or JSON text; ``source`` names it in problems."""
+    loader = _Loader(text)
+    loader.source, loader.problems = source, []
+    try:
+        content = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise DocumentError([Problem(source, line, "document", str(exc.problem))]) from None
+    finally:
+        loader.dispose()
+    document = from_content(content, source=source)
+    if loader.problems:
+        raise DocumentError(loader.problems)
+    return document
+
+
+def from_content(content: Any, *, source: str) -> Document:
+    """A document from parsed content (a mapping of sections to lists of objects)."""
+    content = _located(content)
+    if content is None:
+        return Document()
+    if not isinstance(content, LocatedMap):
+        raise DocumentError([Problem(source, 1, "document", "Expected a mapping of sections.")])
+    problems, entries = [], []
+    for name, items in content.items():
+        line = content.line_of(name)
+        if name not in SECTIONS:
+            expected = ", ".join(SECTIONS)
+            problems.append(Problem(source, line, name, f"Unknown section; expected {expected}."))
+        elif not isinstance(items, list):
+            problems.append(Problem(source, line, name, "Expected a list of objects."))
+        else:
+            for item in items:
+                if isinstance(item, LocatedMap):
+                    entries.append(Entry(name, item, source))
+                else:
+                    problems.append(Problem(source, line, name, "Each item must be a mapping."))
+    if problems:
+        raise DocumentError(problems)
+    return Document(entries)
+
+
+def _located(value: Any) -> Any:
+    """Plain dicts (a JSON body) as ``LocatedMap``s without lines, recursively."""
+    if isinstance(value, LocatedMap):
+        return value
+    if isinstance(value, Mapping):
+        return LocatedMap({key: _located(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [_located(item) for item in value]
+    return value
+
+
+def document_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+    return [path]
+
+
+def read_path(path: Path) -> Document:
+    """Every file of ``path`` (a file, or a directory searched recursively) as one document."""
+    problems: list[Problem] = []
+    document = Document()
+    for file in document_files(path):
+        try:
+            document.entries += parse_text(file.read_text(), source=str(file)).entries
+        except DocumentError as exc:
+            problems += exc.problems
+        except OSError as exc:
+            problems.append(Problem(str(file), None, "document", exc.strerror or str(exc)))
+    if problems:
+        raise DocumentError(problems)
+    return document
+
+
+def resolve_variables(entry: Entry, variables: Mapping[str, str]) -> tuple[dict, list[Problem]]:
+    """The entry's fields with ``${NAME}`` replaced, and a problem per missing variable."""
+    problems: list[Problem] = []
+
+    def resolve(name: str, value: Any) -> Any:
+        if isinstance(value, str):
+            for missing in _missing(value, variables):
+                problems.append(entry.problem(name, f"The variable {missing} is not set."))
+            return VARIABLE.sub(lambda m: variables.get(m.group(1), m.group(0)), value)
+        if isinstance(value, Mapping):
+            return {key: resolve(name, item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [resolve(name, item) for item in value]
+        return value
+
+    return {name: resolve(name, value) for name, value in entry.data.items()}, problems
+
+
+def _missing(text: str, variables: Mapping[str, str]) -> Iterator[str]:
+    for match in VARIABLE.finditer(text):
+        if match.group(1) not in variables:
+            yield match.group(1)
+
+
+def placeholder(*parts: str) -> str:
+    """``${CHANNEL_OPS_WEBHOOK_SIGNING_SECRET}``: where export writes a secret's name."""
+    name = re.sub(r"[^A-Za-z0-9]+", "_", "_".join(parts)).strip("_").upper()
+    return "${" + name + "}"

@@ -1,0 +1,197 @@
+"""The kinds of object a document holds, each described once: its model, its document
+serializer (the REST API's serializer, with references by key instead of by id), its
+references to other kinds and the services that write it.
+
+The document's fields are the API serializer's writable fields, read at run time, so a field
+added to the API (a new monitor kind's settings) is a document field too, validated the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+from rest_framework import serializers
+
+from accounts.models import Team, User
+from api.history import StatusPageSerializer
+from api.serializers import MonitorSerializer
+from monitors import services as monitor_services
+from monitors import status_pages
+from monitors.models import Monitor, StatusPage
+from notifications import services as channel_services
+from notifications.models import Channel
+from notifications.serializers import ChannelSerializer
+
+# API fields that are not configuration: the owner (the team applied to) and the scheduler's
+# next deadline (a state, rewritten after every check).
+NOT_CONFIGURATION = frozenset({"team", "next_check_at"})
+
+
+def key_list(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.SlugField(max_length=60), required=False, help_text=help_text
+    )
+
+
+# The document serializers name related objects by key where the API names them by id.
+class MonitorDocumentSerializer(MonitorSerializer):
+    channels = key_list(  # type: ignore[assignment]
+        "Keys of the team's channels (in this document or already there). Omitted: a new "
+        "monitor gets the team's default channels, an existing one keeps its channels."
+    )
+
+    def _team_id(self, attrs: dict) -> int:
+        return self.context["team"].id
+
+    def _candidate(self, attrs: dict) -> Monitor:
+        # Kept: the model's clean() normalises values (expected_status's spaces), and the
+        # plan compares the values the model would store.
+        self.candidate = super()._candidate(attrs)
+        return self.candidate
+
+    def validate(self, attrs: dict) -> dict:
+        channels = attrs.pop("channels", None)  # keys, resolved by the plan
+        attrs = super().validate(attrs)
+        if channels is not None:
+            attrs["channels"] = channels
+        return attrs
+
+
+class ChannelDocumentSerializer(ChannelSerializer):
+    def _team_id(self, attrs: dict) -> int:
+        return self.context["team"].id
+
+
+class StatusPageDocumentSerializer(StatusPageSerializer):
+    monitors = key_list("Keys of the team's monitors shown on the page")  # type: ignore[assignment]
+
+    def validate(self, attrs: dict) -> dict:
+        monitors = attrs.pop("monitors", None)
+        attrs = super().validate(attrs)
+        if monitors is not None:
+            attrs["monitors"] = monitors
+        return attrs
+
+
+def _monitor_create(team: Team, actor: User | None, fields: dict) -> Monitor:
+    return monitor_services.monitor_create(team=team, actor=actor, **fields)
+
+
+def _monitor_update(obj: Monitor, actor: User | None, fields: dict) -> Monitor:
+    return monitor_services.monitor_update(monitor=obj, actor=actor, **fields)
+
+
+def _monitor_delete(obj: Monitor, actor: User | None) -> None:
+    monitor_services.monitor_delete(monitor=obj, actor=actor)
+
+
+def _channel_create(team: Team, actor: User | None, fields: dict) -> Channel:
+    return channel_services.channel_create(team=team, actor=actor, **fields)
+
+
+def _channel_update(obj: Channel, actor: User | None, fields: dict) -> Channel:
+    return channel_services.channel_update(channel=obj, actor=actor, **fields)
+
+
+def _channel_delete(obj: Channel, actor: User | None) -> None:
+    channel_services.channel_delete(channel=obj, actor=actor)
+
+
+def _page_create(team: Team, actor: User | None, fields: dict) -> StatusPage:
+    return status_pages.status_page_create(team=team, actor=actor, **fields)
+
+
+def _page_update(obj: StatusPage, actor: User | None, fields: dict) -> StatusPage:
+    return status_pages.status_page_update(page=obj, actor=actor, **fields)
+
+
+def _page_delete(obj: StatusPage, actor: User | None) -> None:
+    status_pages.status_page_delete(page=obj, actor=actor)
+
+
+@dataclass(frozen=True)
+class Kind:
+    section: str
+    label: str
+    model: type[models.Model]
+    serializer: type[serializers.ModelSerializer]
+    # Field -> the section whose keys it lists.
+    references: dict[str, str]
+    # Lists of names stored as related rows (compared as sorted lists).
+    name_lists: frozenset[str]
+    # Fields an omitted entry leaves as they are instead of resetting to the default.
+    kept_when_omitted: frozenset[str]
+    # API fields a document does not carry (the other side of a relation it holds).
+    not_in_document: frozenset[str]
+    # Write-only fields holding secrets: compared and written per key, never read back.
+    secret_fields: frozenset[str]
+    create: Callable[[Team, User | None, dict], Any]
+    update: Callable[[Any, User | None, dict], Any]
+    delete: Callable[[Any, User | None], None]
+
+    def document_fields(self) -> dict[str, serializers.Field]:
+        """The document's fields: the API's writable ones, ``key`` first."""
+        fields = self.serializer(context={"team": None}).fields
+        writable = {
+            name: field
+            for name, field in fields.items()
+            if not field.read_only
+            and name not in NOT_CONFIGURATION
+            and name not in self.not_in_document
+        }
+        return {"key": writable.pop("key"), **writable}
+
+    def plain_fields(self) -> dict[str, serializers.Field]:
+        """Fields compared and written as values (not references, names or secrets)."""
+        special = {"key", *self.references, *self.name_lists, *self.secret_fields}
+        return {n: f for n, f in self.document_fields().items() if n not in special}
+
+
+KINDS = (
+    Kind(
+        section="channels",
+        label="channel",
+        model=Channel,
+        serializer=ChannelDocumentSerializer,
+        references={},
+        name_lists=frozenset(),
+        kept_when_omitted=frozenset(),
+        not_in_document=frozenset({"monitors"}),  # a monitor lists its channels
+        secret_fields=frozenset({"secrets"}),
+        create=_channel_create,
+        update=_channel_update,
+        delete=_channel_delete,
+    ),
+    Kind(
+        section="monitors",
+        label="monitor",
+        model=Monitor,
+        serializer=MonitorDocumentSerializer,
+        references={"channels": "channels"},
+        name_lists=frozenset({"tags"}),
+        kept_when_omitted=frozenset({"channels"}),
+        not_in_document=frozenset(),
+        secret_fields=frozenset(),
+        create=_monitor_create,
+        update=_monitor_update,
+        delete=_monitor_delete,
+    ),
+    Kind(
+        section="status_pages",
+        label="status page",
+        model=StatusPage,
+        serializer=StatusPageDocumentSerializer,
+        references={"monitors": "monitors"},
+        name_lists=frozenset(),
+        kept_when_omitted=frozenset(),
+        not_in_document=frozenset(),
+        secret_fields=frozenset(),
+        create=_page_create,
+        update=_page_update,
+        delete=_page_delete,
+    ),
+)
+KIND_OF_SECTION = {kind.section: kind for kind in KINDS}
