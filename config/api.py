@@ -16,7 +16,7 @@ from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import ParseError, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -74,6 +74,10 @@ class ConfigErrorsSerializer(serializers.Serializer):
     )
 
 
+def _errors(lines: list[str]) -> Response:
+    return Response({"errors": lines}, status=status.HTTP_400_BAD_REQUEST)
+
+
 def read_document(content: object) -> Document:
     if isinstance(content, str):
         return parse_text(content, source=SOURCE)
@@ -92,8 +96,21 @@ class ConfigPlanView(APIView):
         responses={200: ConfigPlanSerializer, 400: ConfigErrorsSerializer},
     )
     def post(self, request: Request) -> Response:
-        given = ConfigRequestSerializer(data=request.data, context={"request": request})
-        given.is_valid(raise_exception=True)
+        # Every 400 of this endpoint has one shape, `errors` lines, as its schema says: a body
+        # that is no JSON or misses a field too, not only a broken document.
+        try:
+            data = request.data
+        except ParseError as exc:
+            return _errors([f"request: {exc.detail}"])
+        given = ConfigRequestSerializer(data=data, context={"request": request})
+        if not given.is_valid():
+            return _errors(
+                [
+                    f"{field}: {message}"
+                    for field, messages in given.errors.items()
+                    for message in (messages if isinstance(messages, list) else [messages])
+                ]
+            )
         team = self._team(request, given.validated_data.get("team"))
         try:
             document = read_document(given.validated_data["document"])
@@ -109,8 +126,7 @@ class ConfigPlanView(APIView):
                 if self.applies:
                     apply_plan(plan, team=team, actor=cast(User, request.user))
         except DocumentError as exc:
-            errors = [str(problem) for problem in exc.problems]
-            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+            return _errors([str(problem) for problem in exc.problems])
         return Response({**plan.as_dict(), "applied": self.applies})
 
     def _team(self, request: Request, team: Team | None) -> Team:

@@ -146,7 +146,8 @@ def test_another_teams_objects_are_neither_seen_nor_pruned(alice_client, bob):
 def test_a_team_the_user_is_not_in_is_refused(alice_client, bob):
     response = post(alice_client, APPLY, MONITORS_ONLY, team=bob.personal_team.id)
 
-    assert response.status_code == 400 and "team" in response.data
+    assert response.status_code == 400
+    assert response.data["errors"][0].startswith("team: ")
     assert counts() == (0, 0, 0)
 
 
@@ -175,3 +176,19 @@ def test_the_schema_requires_a_key(anon_client):
 
     with pytest.raises(jsonschema.ValidationError, match="'key' is a required property"):
         jsonschema.validate({"monitors": [{"name": "API", "url": "https://a.io/"}]}, schema)
+
+
+def test_a_body_that_is_no_json_answers_400_with_errors_lines(alice_client):
+    response = alice_client.post(
+        "/api/v1/config/plan/", data=b"\x00", content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0].startswith("request: JSON parse error")
+
+
+def test_a_request_without_a_document_answers_400_with_errors_lines(alice_client):
+    response = alice_client.post("/api/v1/config/plan/", {}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": ["document: This field is required."]}
