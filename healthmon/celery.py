@@ -30,6 +30,7 @@ import os
 
 from celery import Celery
 from celery.signals import worker_init
+from django.conf import settings
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthmon.settings")
@@ -110,10 +111,12 @@ app.conf.beat_schedule = {
         "schedule": 86400.0,
         "options": {"expire_seconds": 3600},
     },
+    # Takes over "sending" rows past their lease and re-enqueues lost tasks: its interval
+    # bounds how long an alert whose worker died stays stuck beyond NOTIFY_SENDING_LEASE.
     "requeue-stalled-deliveries": {
         "task": task_names.REQUEUE_STALLED_DELIVERIES,
-        "schedule": 300.0,
-        "options": {"expire_seconds": 300},
+        "schedule": float(settings.NOTIFY_SWEEP_INTERVAL),
+        "options": {"expire_seconds": settings.NOTIFY_SWEEP_INTERVAL},
     },
 }
 
