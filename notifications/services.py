@@ -412,6 +412,27 @@ def _already_accepted(delivery: Delivery) -> AttemptRecord | None:
     )
 
 
+def _superseded_by(delivery: Delivery) -> str | None:
+    """Why the delivery must not go out, if a later event of its incident reached the
+    channel already (its earlier event was dead-lettered meanwhile, then replayed or
+    retried): a receiver must never get an older state after a newer one, and the later
+    payload carries everything the earlier one said (opened_at, cause)."""
+    later = (
+        Delivery.objects.later_delivered(
+            incident=delivery.incident_id, channel=delivery.channel_id, sequence=delivery.sequence
+        )
+        .order_by("sequence")
+        .first()
+    )
+    if later is None:
+        return None
+    return (
+        f"Superseded: the later event {later.event!r} of this incident (sequence "
+        f"{later.sequence}) was delivered to this channel first; sending {delivery.event!r} "
+        "now would put it out of order."
+    )
+
+
 def delivery_attempt(*, delivery: Delivery) -> None:
     """Send a claimed delivery once and record the attempt; raises ``TransportError``
     (its message already redacted) when it failed."""
@@ -420,6 +441,10 @@ def delivery_attempt(*, delivery: Delivery) -> None:
         delivery.mark_skipped(
             reason="The channel was deleted." if channel is None else "The channel is disabled."
         )
+        return
+    superseded_by = _superseded_by(delivery)
+    if superseded_by is not None:
+        delivery.mark_skipped(reason=superseded_by)
         return
     accepted = _already_accepted(delivery)
     if accepted is not None:
