@@ -508,12 +508,15 @@ def run_scenario(s: Stack, channel, name: str, options: argparse.Namespace) -> C
 
 
 def replay_dead_letters(monitor_ids: list[int]) -> int:
+    """What ``manage.py deadletters replay --all`` does, for this group's dead letters."""
     from notifications.deadletters import dead_letter_replay
-    from notifications.models import DeadLetter
+    from notifications.selectors import dead_letters_to_replay
 
-    waiting = DeadLetter.objects.filter(
-        delivery__incident__monitor_id__in=monitor_ids, replayed_at=None
-    ).values_list("id", flat=True)
+    waiting = (
+        dead_letters_to_replay()
+        .filter(delivery__incident__monitor_id__in=monitor_ids)
+        .values_list("id", flat=True)
+    )
     for dead_letter_id in list(waiting):
         dead_letter_replay(dead_letter_id=dead_letter_id, user=None)
     return len(waiting)
@@ -583,18 +586,20 @@ def main(argv: list[str] | None = None) -> int:
     work_dir.chmod(0o755)  # the postgres user (when we are root) must reach its directory
     s = Stack(work_dir, options.log_level)
     results: list[Counts] = []
+    finished = False
     try:
         s.start()
         channel = seed_channel(s.receiver.url)
         for name in options.scenario or SCENARIOS:
             results.append(run_scenario(s, channel, name, options))
             say(f"  {asdict(results[-1])}")
+        finished = True
     finally:
         from django.db import connections
 
         connections.close_all()
         s.stop()
-        if options.keep or not results or any(c.failures for c in results):
+        if options.keep or not finished or any(c.failures for c in results):
             say(f"logs and data kept in {work_dir}")
         else:
             shutil.rmtree(work_dir, ignore_errors=True)
