@@ -291,12 +291,14 @@ def delivery_lease_remaining(*, delivery_id: int, now: datetime | None = None) -
 
 
 def delivery_held(*, delivery_id: int) -> bool:
-    """Whether the delivery waits for an earlier event of its incident to the same channel."""
-    delivery = Delivery.objects.filter(id=delivery_id).first()
-    if delivery is None or delivery.channel_id is None:
-        return False
-    return Delivery.objects.earlier_in_flight(
-        incident=delivery.incident_id, channel=delivery.channel_id, sequence=delivery.sequence
+    """Whether a delivery whose claim was just refused is still owed by this task: it is
+    pending or failed, so an earlier event of its incident to the same channel held it back.
+
+    Not whether that earlier event is still in flight now: it may have been delivered
+    between the refused claim and this look, and the delivery, left without a task, would
+    wait for the stalled sweep (NOTIFY_STALLED_AFTER) instead of going out right away."""
+    return Delivery.objects.filter(
+        id=delivery_id, status__in=DeliveryTransition.CLAIM.sources
     ).exists()
 
 

@@ -63,6 +63,25 @@ def test_a_resolved_delivery_waits_while_the_opened_one_is_retrying(alice, recei
 
 
 @pytest.mark.django_db
+def test_a_held_delivery_stays_held_when_the_earlier_event_is_delivered_right_after(
+    alice, receiver
+):
+    # The claim of resolved was refused while opened was sending; opened is delivered
+    # before the task asks why: resolved is still owed, or it would wait for the sweep.
+    monitor = make_monitor(alice.personal_team)
+    make_webhook(alice.personal_team, receiver.url, monitors=[monitor])
+    incident = make_incident(monitor)
+    Incident.objects.filter(id=incident.id).update(resolved_at=incident.opened_at + MINUTE)
+    opened, resolved = fanned_out(incident, "opened", "resolved")
+    sending = services.delivery_claim(delivery_id=opened)
+    assert services.delivery_claim(delivery_id=resolved) is None
+
+    sending.mark_delivered(response_code=204, now=incident.opened_at + MINUTE)
+
+    assert services.delivery_held(delivery_id=resolved)
+
+
+@pytest.mark.django_db
 def test_a_resolved_delivery_goes_out_once_the_opened_one_is_dead(alice, receiver):
     receiver.plan_by_event = {"incident.opened": [(404, {})]}
     monitor = make_monitor(alice.personal_team)
