@@ -10,10 +10,18 @@ fault strikes while alerts are in flight, the monitors come back (incidents reso
 once things settle it counts, from the receiver's log and the database:
 
 - lost: an incident event with no 2xx at the receiver and no dead letter to replay;
-- duplicated: an Idempotency-Key answered 2xx more than once;
+- duplicated: an Idempotency-Key answered 2xx more than once (a 2xx counts only if the
+  sender was still connected to read it: ``bench/receiver.py``);
 - out of order: "resolved" answered 2xx before "opened", per incident (one channel);
 - stuck: deliveries neither delivered nor dead after the settle time;
 - duplicate incidents: more than one incident per monitor for its one outage.
+
+Two more columns explain the others and are not failures: "resent", alerts accepted after
+an earlier arrival of the same key whose sender hung up before the answer (at-least-once
+delivery at work: the receiver acts on that key once); "superseded", replayed events that
+the product skipped because a later event of the incident had reached the receiver first
+(README, "In order"). A superseded event is not lost only if that later event was answered
+2xx: the receiver holds the incident's newest state, which carries the earlier one's fields.
 
 It exits 1 if any count is not 0. Scenarios: ``worker-kill`` (kill -9 of the worker),
 ``broker-kill`` (kill -9 of redis, restarted from its AOF), ``broker-wipe`` (the same, but
@@ -50,13 +58,16 @@ SCENARIOS = ("worker-kill", "broker-kill", "broker-wipe", "db-crash", "receiver-
 EVENTS = ("opened", "resolved")
 # Small everything, so each scenario takes seconds: checks every 2 s, one failure opens
 # and one success resolves an incident, retries after 0-2 s, five of them before the dead
-# letter, a "sending" row taken over after 10 s (the setting's minimum).
+# letter, a "sending" row taken over after 10 s (the setting's minimum) by the sweep that
+# runs every 2 s, and a later event held behind an earlier one looks again every second.
 CHILD_ENV = {
     "MONITOR_MIN_INTERVAL": "1",
     "NOTIFY_RETRY_BACKOFF": "1",
     "NOTIFY_RETRY_BACKOFF_MAX": "2",
     "NOTIFY_MAX_RETRIES": "5",
     "NOTIFY_SENDING_LEASE": "10",
+    "NOTIFY_SWEEP_INTERVAL": "2",
+    "NOTIFY_ORDER_RECHECK": "1",
     "NOTIFY_STALLED_AFTER": "60",
     "NOTIFY_TIMEOUT": "5",
     "HEARTBEAT_INTERVAL": "1",
@@ -72,6 +83,8 @@ class Counts:
     alerts_owed: int = 0  # incident events that should reach the receiver
     dead_letters: int = 0
     replayed: int = 0
+    resent: int = 0  # not a failure: a key sent again after its sender hung up unanswered
+    superseded: int = 0  # not a failure: replayed, skipped after a later event was delivered
     lost: int = 0
     duplicated: int = 0
     out_of_order: int = 0
@@ -158,7 +171,8 @@ class Stack:
         broker_url = stack.start_redis(
             self.processes, port=self.redis_port, data_dir=self.redis_dir
         )
-        stack.configure_django(self.postgres.url, broker_url)
+        # The same settings as the children: monitors are created here, at INTERVAL.
+        stack.configure_django(self.postgres.url, broker_url, **CHILD_ENV)
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0, interactive=False)
@@ -337,8 +351,24 @@ def count(scenario: str, monitor_ids: list[int], alerts: list[Alert]) -> Counts:
     per_monitor = Counter(row["monitor_id"] for row in incidents)
     counts.duplicate_incidents = sum(n - 1 for n in per_monitor.values() if n > 1)
 
-    ok = [a for a in alerts if a.incident_id in incident_ids and 200 <= a.status < 300]
+    mine = [a for a in alerts if a.incident_id in incident_ids]
+    ok = [a for a in mine if a.answered and 200 <= a.status < 300]
     answered = {(a.incident_id, a.event.removeprefix("incident.")) for a in ok}
+    hung_up = {a.key for a in mine if not a.answered}
+    counts.resent = sum(1 for a in ok if a.key in hung_up)
+    newest_ok = defaultdict(int)  # incident -> highest sequence answered 2xx
+    for alert in ok:
+        newest_ok[alert.incident_id] = max(newest_ok[alert.incident_id], alert.sequence or 0)
+    superseded = {
+        (incident_id, event)
+        for incident_id, event, sequence in Delivery.objects.filter(
+            incident_id__in=incident_ids,
+            status=DeliveryStatus.SKIPPED,
+            last_error__startswith="Superseded",
+        ).values_list("incident_id", "event", "sequence")
+        if newest_ok[incident_id] > sequence
+    }
+    counts.superseded = len(superseded)
     dead = set(
         DeadLetter.objects.filter(
             delivery__incident_id__in=incident_ids, replayed_at=None
@@ -351,7 +381,7 @@ def count(scenario: str, monitor_ids: list[int], alerts: list[Alert]) -> Counts:
     owed = [(row["id"], "opened") for row in incidents]
     owed += [(row["id"], "resolved") for row in incidents if row["resolved_at"]]
     counts.alerts_owed = len(owed)
-    lost = [pair for pair in owed if pair not in answered and pair not in dead]
+    lost = [pair for pair in owed if pair not in answered | dead | superseded]
     counts.lost = len(lost)
 
     keys = Counter(a.key for a in ok if a.key)
@@ -360,10 +390,14 @@ def count(scenario: str, monitor_ids: list[int], alerts: list[Alert]) -> Counts:
     first_ok: dict[int, dict[str, int]] = defaultdict(dict)
     for position, alert in enumerate(ok):
         first_ok[alert.incident_id].setdefault(alert.event.removeprefix("incident."), position)
+    # "resolved" before "opened", or without it, unless "opened" was superseded (skipped,
+    # never sent: the receiver got no older state after the newer one).
     counts.out_of_order = sum(
         1
-        for events in first_ok.values()
-        if "resolved" in events and events["resolved"] < events.get("opened", len(ok))
+        for incident_id, events in first_ok.items()
+        if "resolved" in events
+        and events["resolved"] < events.get("opened", len(ok))
+        and (incident_id, "opened") not in superseded
     )
 
     counts.stuck = (
@@ -474,12 +508,15 @@ def run_scenario(s: Stack, channel, name: str, options: argparse.Namespace) -> C
 
 
 def replay_dead_letters(monitor_ids: list[int]) -> int:
+    """What ``manage.py deadletters replay --all`` does, for this group's dead letters."""
     from notifications.deadletters import dead_letter_replay
-    from notifications.models import DeadLetter
+    from notifications.selectors import dead_letters_to_replay
 
-    waiting = DeadLetter.objects.filter(
-        delivery__incident__monitor_id__in=monitor_ids, replayed_at=None
-    ).values_list("id", flat=True)
+    waiting = (
+        dead_letters_to_replay()
+        .filter(delivery__incident__monitor_id__in=monitor_ids)
+        .values_list("id", flat=True)
+    )
     for dead_letter_id in list(waiting):
         dead_letter_replay(dead_letter_id=dead_letter_id, user=None)
     return len(waiting)
@@ -493,6 +530,8 @@ COLUMNS = {
     "alerts_owed": "alerts",
     "dead_letters": "dead",
     "replayed": "replayed",
+    "resent": "resent",
+    "superseded": "superseded",
     "lost": "LOST",
     "duplicated": "DUPLICATED",
     "out_of_order": "OUT-OF-ORDER",
@@ -547,18 +586,20 @@ def main(argv: list[str] | None = None) -> int:
     work_dir.chmod(0o755)  # the postgres user (when we are root) must reach its directory
     s = Stack(work_dir, options.log_level)
     results: list[Counts] = []
+    finished = False
     try:
         s.start()
         channel = seed_channel(s.receiver.url)
         for name in options.scenario or SCENARIOS:
             results.append(run_scenario(s, channel, name, options))
             say(f"  {asdict(results[-1])}")
+        finished = True
     finally:
         from django.db import connections
 
         connections.close_all()
         s.stop()
-        if options.keep or not results or any(c.failures for c in results):
+        if options.keep or not finished or any(c.failures for c in results):
             say(f"logs and data kept in {work_dir}")
         else:
             shutil.rmtree(work_dir, ignore_errors=True)

@@ -5,14 +5,22 @@ the benchmark creates points at it, so an alert's arrival time here is the momen
 delivered. For fault injection it also notes each alert's Idempotency-Key, its sequence
 number (if the payload carries one) and the status it answered, and can be told to answer
 ``failing_status`` (an outage) or to take ``delay`` seconds (so faults hit mid-delivery).
+
+An alert whose sender hung up before the answer (its worker was killed, or Celery cancelled
+its task, while the receiver was still taking its time) is noted as ``answered=False``: the
+receiver got the bytes, but the sender never learned of a 2xx, so it must send again, with
+the same Idempotency-Key. A receiver that acts on a key once (as the README asks) sees that
+alert once; the fault-injection counts do not call the second arrival a duplicate.
 """
 
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -25,6 +33,19 @@ class Alert:
     key: str = ""  # the Idempotency-Key header
     sequence: int | None = None  # per incident, where the payload gives one
     status: int = 204  # what this receiver answered
+    answered: bool = True  # the sender was still there to read the answer
+
+
+def _hung_up(connection: socket.socket) -> bool:
+    """Whether the client closed its end: readable with nothing to read (EOF), or reset.
+    Alert senders do not pipeline requests, so readable here means EOF."""
+    readable, _, _ = select.select([connection], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -56,8 +77,13 @@ class _Handler(BaseHTTPRequestHandler):
             alert = Alert(received_at, "unparsable", None, None, key, None, status)
         if self.server.delay:
             time.sleep(self.server.delay)
+            if _hung_up(self.connection):
+                alert = replace(alert, answered=False)
         with self.server.lock:
             self.server.alerts.append(alert)
+        if not alert.answered:
+            self.close_connection = True
+            return
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()

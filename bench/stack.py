@@ -101,9 +101,10 @@ def database_exists(url: str) -> bool:
     return row is not None
 
 
-def configure_django(db_url: str, broker_url: str) -> None:
-    """Point this process's Django at the benchmark database (no pool: few queries here)."""
-    os.environ.update(child_env(db_url, broker_url, pool_max=0))
+def configure_django(db_url: str, broker_url: str, **extra: str) -> None:
+    """Point this process's Django at the benchmark database (no pool: few queries here);
+    ``extra``: settings it must share with the children (e.g. what a monitor may be)."""
+    os.environ.update(child_env(db_url, broker_url, pool_max=0, **extra))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthmon.settings")
     import django
 

@@ -30,6 +30,7 @@ import os
 
 from celery import Celery
 from celery.signals import worker_init
+from django.conf import settings
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthmon.settings")
@@ -74,8 +75,13 @@ app.conf.accept_content = ["json"]
 app.conf.worker_prefetch_multiplier = 1
 # A hard limit for every task (no soft limits on gevent); tasks that need less set their own.
 app.conf.task_time_limit = 300
-# Late-acked tasks run again after a lost broker connection; don't also keep running them.
-app.conf.worker_cancel_long_running_tasks_on_connection_loss = True
+# A task running when the broker connection drops finishes its work. Only late-acked tasks
+# would be cancelled (lib/task_acks.py), and those are idempotent: running one again when
+# its unacknowledged message comes back is safe, but cancelling one mid-way is not free. A
+# delivery cancelled after the receiver's 2xx and before the outcome was written stayed
+# "sending" until its lease lapsed and was then sent again (bench/faults.py, broker-kill).
+# Celery warns at each connection loss that its default will change; this is deliberate.
+app.conf.worker_cancel_long_running_tasks_on_connection_loss = False
 
 # Redis' visibility_timeout: CELERY_VISIBILITY_TIMEOUT in settings.py, which says why.
 
@@ -110,10 +116,12 @@ app.conf.beat_schedule = {
         "schedule": 86400.0,
         "options": {"expire_seconds": 3600},
     },
+    # Takes over "sending" rows past their lease and re-enqueues lost tasks: its interval
+    # bounds how long an alert whose worker died stays stuck beyond NOTIFY_SENDING_LEASE.
     "requeue-stalled-deliveries": {
         "task": task_names.REQUEUE_STALLED_DELIVERIES,
-        "schedule": 300.0,
-        "options": {"expire_seconds": 300},
+        "schedule": float(settings.NOTIFY_SWEEP_INTERVAL),
+        "options": {"expire_seconds": settings.NOTIFY_SWEEP_INTERVAL},
     },
 }
 

@@ -415,6 +415,9 @@ NOTIFY_RETRY_AFTER_MAX = envint("NOTIFY_RETRY_AFTER_MAX", 1800, minimum=1)
 NOTIFY_TIMEOUT = envfloat("NOTIFY_TIMEOUT", 10.0)
 # A delivery left "sending" this long (its worker died mid-send) may be claimed again.
 NOTIFY_SENDING_LEASE = envint("NOTIFY_SENDING_LEASE", 300, minimum=10)
+# Beat runs the stalled-delivery sweep (requeue_stalled_deliveries) this often: a "sending"
+# row whose worker died is taken over at most LEASE + this many seconds after its claim.
+NOTIFY_SWEEP_INTERVAL = envint("NOTIFY_SWEEP_INTERVAL", 60, minimum=1)
 # A later event of an incident (resolved) waits while an earlier one (opened) is still on its
 # way to the same channel; its task looks again after this many seconds.
 NOTIFY_ORDER_RECHECK = envint("NOTIFY_ORDER_RECHECK", 5, minimum=1)

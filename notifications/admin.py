@@ -249,7 +249,10 @@ class DeadLetterAdmin(admin.ModelAdmin):
     @admin.action(description="Replay selected dead letters (at most once each)")
     def replay(self, request, queryset: QuerySet[DeadLetter]) -> None:
         replayed, skipped = 0, 0
-        for dead_letter_id in queryset.values_list("id", flat=True):
+        # Oldest first, as ``replay --all``: an incident's "opened" is pending again before
+        # its "resolved" is enqueued, so they go out in order (the list shows newest first).
+        oldest_first = queryset.order_by("first_failed_at", "id")
+        for dead_letter_id in oldest_first.values_list("id", flat=True):
             try:
                 deadletters.dead_letter_replay(dead_letter_id=dead_letter_id, user=request.user)
                 replayed += 1

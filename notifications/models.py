@@ -202,6 +202,16 @@ class DeliveryQuerySet(models.QuerySet):
             incident_id=incident, channel_id=channel, sequence__lt=sequence, status__in=IN_FLIGHT
         )
 
+    def later_delivered(self, *, incident, channel, sequence) -> DeliveryQuerySet:
+        """Deliveries of a later event of the same incident to the same channel that the
+        receiver accepted already: an earlier event sent now would arrive out of order."""
+        return self.filter(
+            incident_id=incident,
+            channel_id=channel,
+            sequence__gt=sequence,
+            status=DeliveryStatus.DELIVERED,
+        )
+
     def retry(self, delivery_id: int, *, now: datetime) -> bool:
         """Make an undelivered delivery claimable again, for an operator's retry."""
         stuck = Q(status=DeliveryStatus.SENDING, last_attempt_at__lt=_lapsed(now))

@@ -297,12 +297,14 @@ def delivery_lease_remaining(*, delivery_id: int, now: datetime | None = None) -
 
 
 def delivery_held(*, delivery_id: int) -> bool:
-    """Whether the delivery waits for an earlier event of its incident to the same channel."""
-    delivery = Delivery.objects.filter(id=delivery_id).first()
-    if delivery is None or delivery.channel_id is None:
-        return False
-    return Delivery.objects.earlier_in_flight(
-        incident=delivery.incident_id, channel=delivery.channel_id, sequence=delivery.sequence
+    """Whether a delivery whose claim was just refused is still owed by this task: it is
+    pending or failed, so an earlier event of its incident to the same channel held it back.
+
+    Not whether that earlier event is still in flight now: it may have been delivered
+    between the refused claim and this look, and the delivery, left without a task, would
+    wait for the stalled sweep (NOTIFY_STALLED_AFTER) instead of going out right away."""
+    return Delivery.objects.filter(
+        id=delivery_id, status__in=DeliveryTransition.CLAIM.sources
     ).exists()
 
 
@@ -418,6 +420,27 @@ def _already_accepted(delivery: Delivery) -> AttemptRecord | None:
     )
 
 
+def _superseded_by(delivery: Delivery) -> str | None:
+    """Why the delivery must not go out, if a later event of its incident reached the
+    channel already (its earlier event was dead-lettered meanwhile, then replayed or
+    retried): a receiver must never get an older state after a newer one, and the later
+    payload carries everything the earlier one said (opened_at, cause)."""
+    later = (
+        Delivery.objects.later_delivered(
+            incident=delivery.incident_id, channel=delivery.channel_id, sequence=delivery.sequence
+        )
+        .order_by("sequence")
+        .first()
+    )
+    if later is None:
+        return None
+    return (
+        f"Superseded: the later event {later.event!r} of this incident (sequence "
+        f"{later.sequence}) was delivered to this channel first; sending {delivery.event!r} "
+        "now would put it out of order."
+    )
+
+
 def delivery_attempt(*, delivery: Delivery) -> None:
     """Send a claimed delivery once and record the attempt; raises ``TransportError``
     (its message already redacted) when it failed."""
@@ -426,6 +449,10 @@ def delivery_attempt(*, delivery: Delivery) -> None:
         delivery.mark_skipped(
             reason="The channel was deleted." if channel is None else "The channel is disabled."
         )
+        return
+    superseded_by = _superseded_by(delivery)
+    if superseded_by is not None:
+        delivery.mark_skipped(reason=superseded_by)
         return
     accepted = _already_accepted(delivery)
     if accepted is not None:

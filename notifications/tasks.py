@@ -95,8 +95,9 @@ def deliver_notification(self: Task, delivery_id: int, carried: dict | None = No
             deliver_notification.apply_async((delivery_id,), countdown=busy_for + 1)
             return "busy"
         if services.delivery_held(delivery_id=delivery_id):
-            # An earlier event of the incident is still on its way to this channel: look
-            # again shortly (a fresh message, not a retry) and go out once it is done.
+            # An earlier event of the incident was on its way to this channel (and may have
+            # arrived since): look again shortly (a fresh message, not a retry) and go out
+            # once it is done.
             deliver_notification.apply_async(
                 (delivery_id,), countdown=settings.NOTIFY_ORDER_RECHECK
             )

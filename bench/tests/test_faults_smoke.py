@@ -24,7 +24,7 @@ pytestmark = pytest.mark.worker
 SMOKE_ARGS = ["--scenario", "worker-kill", "--monitors", "3", "--settle", "15"]
 
 KEPT = re.compile(r"logs and data kept in (?P<path>\S+)")
-ROW = re.compile(r"^  worker-kill\s+(?P<counts>(\d+\s+){8}\d+)$", re.MULTILINE)
+ROW = re.compile(r"^  worker-kill\s+(?P<counts>(\d+\s+){10}\d+)$", re.MULTILINE)
 
 
 @pytest.fixture

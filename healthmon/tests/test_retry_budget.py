@@ -95,3 +95,12 @@ def test_the_readme_states_how_long_an_alert_is_retried_with_the_defaults():
     assert ", ".join(map(str, waits)) in readme
     assert f"at most {total:,} s (**{hours} h {rest // 60} min {rest % 60} s**)" in readme
     assert re.search(r"CELERY_VISIBILITY_TIMEOUT` \| `3600`", readme)
+
+
+def test_a_late_acknowledged_task_is_not_cancelled_when_the_broker_connection_drops():
+    # Cancelled between a receiver's 2xx and the recorded outcome, a delivery was sent again
+    # once its lease lapsed; these tasks are idempotent, so letting them finish is the safe
+    # side (the fault suite's broker-kill scenario shows it end to end).
+    from healthmon.celery import app
+
+    assert app.conf.worker_cancel_long_running_tasks_on_connection_loss is False

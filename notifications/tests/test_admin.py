@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 
 from accounts.models import User
+from incidents.models import Incident
 from notifications import services
 from notifications.models import Channel, DeadLetter
 from notifications.tasks import deliver_notification
@@ -121,3 +124,31 @@ def test_admin_replay_action_replays_once(staff, dead_letter, django_capture_on_
     assert dead_letter.replayed_at is not None
     assert dead_letter.replayed_by.email == "root@example.com"
     assert len(callbacks) == 1  # one enqueue, for the first replay only
+
+
+def test_admin_replay_action_replays_an_incidents_opened_before_its_resolved(
+    staff, alice, receiver, django_capture_on_commit_callbacks
+):
+    # Replayed newest first, "resolved" could go out before "opened" was pending again, and
+    # "opened" would then be skipped as superseded instead of reaching the receiver.
+    receiver.default = (410, {})
+    monitor = make_monitor(alice.personal_team)
+    make_webhook(alice.personal_team, receiver.url, monitors=[monitor])
+    incident = make_incident(monitor)
+    Incident.objects.filter(id=incident.id).update(
+        resolved_at=incident.opened_at + timedelta(minutes=1)
+    )
+    for event in ("opened", "resolved"):
+        [delivery_id] = services.deliveries_owed(incident_id=incident.id, event=event)
+        deliver_notification.apply(args=[delivery_id])
+    selected = list(DeadLetter.objects.values_list("id", flat=True))
+
+    with django_capture_on_commit_callbacks(execute=False):
+        staff.post(
+            "/admin/notifications/deadletter/",
+            {"action": "replay", "_selected_action": selected},
+            follow=True,
+        )
+
+    replayed = DeadLetter.objects.order_by("replayed_at").values_list("delivery__event", flat=True)
+    assert list(replayed) == ["opened", "resolved"]

@@ -12,6 +12,7 @@ from incidents.models import Incident
 from notifications import services
 from notifications.messages import event_sequence
 from notifications.models import Delivery, DeliveryStatus
+from notifications.redelivery import delivery_retry
 from notifications.tasks import deliver_notification
 from notifications.tests.conftest import make_incident, make_monitor, make_webhook
 
@@ -59,6 +60,25 @@ def test_a_resolved_delivery_waits_while_the_opened_one_is_retrying(alice, recei
     assert services.delivery_claim(delivery_id=resolved) is None
     assert services.delivery_held(delivery_id=resolved)
     assert Delivery.objects.get(id=resolved).status == DeliveryStatus.PENDING
+
+
+@pytest.mark.django_db
+def test_a_held_delivery_stays_held_when_the_earlier_event_is_delivered_right_after(
+    alice, receiver
+):
+    # The claim of resolved was refused while opened was sending; opened is delivered
+    # before the task asks why: resolved is still owed, or it would wait for the sweep.
+    monitor = make_monitor(alice.personal_team)
+    make_webhook(alice.personal_team, receiver.url, monitors=[monitor])
+    incident = make_incident(monitor)
+    Incident.objects.filter(id=incident.id).update(resolved_at=incident.opened_at + MINUTE)
+    opened, resolved = fanned_out(incident, "opened", "resolved")
+    sending = services.delivery_claim(delivery_id=opened)
+    assert services.delivery_claim(delivery_id=resolved) is None
+
+    sending.mark_delivered(response_code=204, now=incident.opened_at + MINUTE)
+
+    assert services.delivery_held(delivery_id=resolved)
 
 
 @pytest.mark.django_db
@@ -134,3 +154,26 @@ def test_the_delivery_history_shows_each_events_sequence(alice, alice_client, re
         (d["event"], d["sequence"], d["payload"]["sequence"]) for d in response.json()["results"]
     )
     assert rows == [("opened", 1, 1), ("resolved", 2, 2)]
+
+
+@pytest.mark.django_db
+def test_a_retried_opened_delivery_is_skipped_once_resolved_reached_the_channel(alice, receiver):
+    # opened was dead-lettered while the receiver was away, resolved went out once it was
+    # back: sending opened now would re-open, at the receiver, an incident it knows resolved.
+    receiver.plan_by_event = {"incident.opened": [(404, {})]}
+    monitor = make_monitor(alice.personal_team)
+    make_webhook(alice.personal_team, receiver.url, monitors=[monitor])
+    incident = make_incident(monitor)
+    Incident.objects.filter(id=incident.id).update(resolved_at=incident.opened_at + MINUTE)
+    opened, resolved = fanned_out(incident, "opened", "resolved")
+    deliver_notification.apply(args=[opened])
+    deliver_notification.apply(args=[resolved])
+    receiver.plan_by_event = {}
+
+    delivery_retry(delivery_id=opened, user=alice)
+    deliver_notification.apply(args=[opened])
+
+    skipped = Delivery.objects.get(id=opened)
+    assert skipped.status == DeliveryStatus.SKIPPED
+    assert "Superseded" in skipped.last_error and "'resolved'" in skipped.last_error
+    assert [r.json()["event"] for r in receiver.successes] == ["incident.resolved"]

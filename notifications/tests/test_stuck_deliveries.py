@@ -3,6 +3,9 @@ API, the admin and the CLI (one service), against real receivers on 127.0.0.1.""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -51,6 +54,21 @@ def test_the_sweep_takes_over_a_delivery_stuck_sending_past_its_lease(
     assert delivery.attempts == 2
     assert Delivery.objects.get(id=in_lease).status == DeliveryStatus.SENDING
     assert len(receiver.requests) == 1
+
+
+def test_beat_runs_the_sweep_every_notify_sweep_interval_seconds():
+    # Read when the Celery app is imported, as beat does: a fresh interpreter.
+    show = (
+        "from healthmon.celery import app; "
+        "print(app.conf.beat_schedule['requeue-stalled-deliveries']['schedule'])"
+    )
+    env = {**os.environ, "DEBUG": "true", "NOTIFY_SWEEP_INTERVAL": "7"}
+
+    run = subprocess.run(
+        [sys.executable, "-c", show], env=env, capture_output=True, text=True, check=True
+    )
+
+    assert run.stdout.strip() == "7.0"
 
 
 # --- The service --------------------------------------------------------------------------
