@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import transaction
 
 
 class ServiceWritesAdmin(admin.ModelAdmin):
@@ -15,8 +16,9 @@ class ServiceWritesAdmin(admin.ModelAdmin):
     """
 
     def delete_queryset(self, request, queryset) -> None:
-        for obj in queryset:  # the bulk action deletes one by one, each audited
-            self.delete_model(request, obj)
+        with transaction.atomic():  # all or none, as the admin's own bulk delete
+            for obj in queryset:  # one by one, each audited
+                self.delete_model(request, obj)
 
     def save_related(self, request, form, formsets, change: bool) -> None:
         # The service set the many-to-many fields (form.save_m2m would set them again,
