@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.db import transaction
+from django.db.models import QuerySet
+from django.forms.formsets import BaseFormSet
+from django.http import HttpRequest
 
 
 class ServiceWritesAdmin(admin.ModelAdmin):
@@ -15,12 +19,18 @@ class ServiceWritesAdmin(admin.ModelAdmin):
     is still true when the service repeats it.
     """
 
-    def delete_queryset(self, request, queryset) -> None:
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         with transaction.atomic():  # all or none, as the admin's own bulk delete
             for obj in queryset:  # one by one, each audited
                 self.delete_model(request, obj)
 
-    def save_related(self, request, form, formsets, change: bool) -> None:
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm,
+        formsets: list[BaseFormSet],
+        change: bool,
+    ) -> None:
         # The service set the many-to-many fields (form.save_m2m would set them again,
         # unvalidated and unaudited); inlines still save as usual.
         for formset in formsets:
