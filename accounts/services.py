@@ -78,7 +78,7 @@ def team_delete(*, team: Team, actor: User | None = None) -> None:
     team.delete()
 
 
-def _ensure_an_owner_remains(team: Team, leaving: Membership) -> None:
+def ensure_an_owner_remains(team: Team, leaving: Membership) -> None:
     if leaving.role != Role.OWNER:
         return
     others = team.memberships.filter(role=Role.OWNER).exclude(pk=leaving.pk)
@@ -168,7 +168,7 @@ def membership_change_role(
     if acting_role != Role.OWNER and Role.OWNER in (role, membership.role):
         raise ValidationError({"role": "Only an owner can grant or change the owner role."})
     if role != Role.OWNER:
-        _ensure_an_owner_remains(membership.team, membership)
+        ensure_an_owner_remains(membership.team, membership)
     changes = {"role": [membership.role, role]} if role != membership.role else {}
     membership.role = role
     membership.save(update_fields=["role"])
@@ -178,14 +178,19 @@ def membership_change_role(
     return membership
 
 
+def validate_membership_removal(membership: Membership) -> None:
+    """What no one, not even an owner or staff, may remove; raises ``ValidationError``."""
+    if membership.team.personal_owner_id == membership.user_id:
+        raise ValidationError({"user": "The owner of a personal team cannot be removed."})
+    ensure_an_owner_remains(membership.team, membership)
+
+
 @transaction.atomic
 def membership_remove(
     *, membership: Membership, acting_role: str, actor: User | None = None
 ) -> None:
     if membership.role == Role.OWNER and acting_role != Role.OWNER:
         raise ValidationError({"role": "Only an owner can remove an owner."})
-    if membership.team.personal_owner_id == membership.user_id:
-        raise ValidationError({"user": "The owner of a personal team cannot be removed."})
-    _ensure_an_owner_remains(membership.team, membership)
+    validate_membership_removal(membership)
     audit_record(team=membership.team, actor=actor, action="delete", obj=membership)
     membership.delete()

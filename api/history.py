@@ -256,9 +256,6 @@ class TeamMonitorsField(serializers.PrimaryKeyRelatedField):
         return Monitor.objects.filter(team__in=teams_of(request))
 
 
-RESERVED_SLUGS = {"admin", "api", "static", "new"}
-
-
 class StatusPageSerializer(serializers.ModelSerializer):
     team = TeamField(required=False, help_text="Owning team; defaults to your personal team")
     monitors = TeamMonitorsField(many=True, required=False, help_text="Monitor ids to show")
@@ -290,10 +287,8 @@ class StatusPageSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
     def validate_slug(self, value: str) -> str:
-        value = value.lower()
-        if value in RESERVED_SLUGS:
-            raise serializers.ValidationError("This slug is reserved; choose another.")
-        return value
+        status_pages.validate_status_page_slug(value)
+        return value.lower()
 
     def validate_team(self, team):
         if self.instance is not None and team.id != self.instance.team_id:
@@ -306,11 +301,9 @@ class StatusPageSerializer(serializers.ModelSerializer):
             request = self.context.get("request")
             team = default_team(request) if request else None
         monitors = attrs.get("monitors") or []
-        foreign = [m.id for m in monitors if team is None or m.team_id != team.id]
-        if foreign:
-            raise serializers.ValidationError(
-                {"monitors": f"Monitors {foreign} belong to another team than the page."}
-            )
+        status_pages.validate_status_page_monitors(
+            team_id=team.id if team else None, monitors=monitors
+        )
         return attrs
 
 

@@ -18,6 +18,7 @@ from accounts.models import Role
 from dashboard.access import can, get_scoped_or_404, require_role, scoped, teams_with_role
 from dashboard.forms import MonitorForm
 from incidents.models import Incident
+from lib.forms import add_service_errors
 from monitors import check_now, services
 from monitors.models import CheckResult, CheckStatus, Monitor, MonitorBadge, MonitorStatus
 from reports.stats import daily_bars, hourly_response_series, monitor_stats, uptime_by_monitor
@@ -207,9 +208,13 @@ def monitor_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         team = next(t for t in teams if t.id == form.cleaned_data["team"])
         fields = {k: v for k, v in form.validated.items() if k != "team"}
-        monitor = services.monitor_create(team=team, actor=request.user, **fields)
-        messages.success(request, f"Monitor “{monitor.name}” created; its first check is due.")
-        return redirect("dashboard:monitor-detail", pk=monitor.pk)
+        try:
+            monitor = services.monitor_create(team=team, actor=request.user, **fields)
+        except ValidationError as exc:  # checked again under the team lock: a quota's last slot
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Monitor “{monitor.name}” created; its first check is due.")
+            return redirect("dashboard:monitor-detail", pk=monitor.pk)
     return render(request, "dashboard/monitor_form.html", {"form": form, "monitor": None})
 
 
@@ -220,9 +225,13 @@ def monitor_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = MonitorForm(request.POST or None, request=request, teams=[], instance=monitor)
     if request.method == "POST" and form.is_valid():
         fields = {k: v for k, v in form.validated.items() if k != "team"}
-        services.monitor_update(monitor=monitor, actor=request.user, **fields)
-        messages.success(request, "Monitor saved.")
-        return redirect("dashboard:monitor-detail", pk=monitor.pk)
+        try:
+            services.monitor_update(monitor=monitor, actor=request.user, **fields)
+        except ValidationError as exc:  # checked again under the team lock: the checks/s quota
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Monitor saved.")
+            return redirect("dashboard:monitor-detail", pk=monitor.pk)
     return render(request, "dashboard/monitor_form.html", {"form": form, "monitor": monitor})
 
 

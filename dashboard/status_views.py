@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Role
 from dashboard.access import can, get_scoped_or_404, require_role, scoped, teams_with_role
 from dashboard.forms import StatusPageForm
+from lib.forms import add_service_errors
 from monitors import status_pages
 from monitors.models import Monitor, MonitorBadge, StatusPage
 from reports.badges import status_badge, uptime_badge
@@ -101,9 +102,13 @@ def status_page_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         team = next(t for t in teams if t.id == form.cleaned_data["team"])
         form.validated.pop("team", None)
-        page = status_pages.status_page_create(team=team, actor=request.user, **form.validated)
-        messages.success(request, f"Status page “{page.title}” created.")
-        return redirect("dashboard:status-pages")
+        try:
+            page = status_pages.status_page_create(team=team, actor=request.user, **form.validated)
+        except ValidationError as exc:  # a slug taken by a concurrent request meanwhile
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Status page “{page.title}” created.")
+            return redirect("dashboard:status-pages")
     return render(request, "dashboard/status_page_form.html", {"form": form, "page": None})
 
 
@@ -120,9 +125,13 @@ def status_page_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         form.validated.setdefault("monitors", [])
-        status_pages.status_page_update(page=page, actor=request.user, **form.validated)
-        messages.success(request, "Status page saved.")
-        return redirect("dashboard:status-pages")
+        try:
+            status_pages.status_page_update(page=page, actor=request.user, **form.validated)
+        except ValidationError as exc:  # a slug taken by a concurrent request meanwhile
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Status page saved.")
+            return redirect("dashboard:status-pages")
     return render(request, "dashboard/status_page_form.html", {"form": form, "page": page})
 
 

@@ -1,9 +1,13 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count
 
+from lib.admin import ServiceWritesAdmin
+from lib.forms import add_service_errors
 from lib.uptime import uptime_text
-from monitors import check_now, latency, services
+from monitors import check_now, latency, services, status_pages
 from monitors.models import (
     CheckResult,
     CheckRollup,
@@ -13,12 +17,25 @@ from monitors.models import (
     StatusPage,
     Tag,
 )
+from monitors.quotas import lock_team
 
 MAX_ADMIN_CHECKS = 20  # queued to the check workers; the team's check-now limit applies too
 
 
+class MonitorAdminForm(forms.ModelForm):
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        team = cleaned.get("team") if self.instance.pk is None else self.instance.team
+        if team is not None:
+            # Monitor.clean checks the team's quotas right after this; the lock is held until
+            # monitor_create/monitor_update repeat the check (see ServiceWritesAdmin).
+            lock_team(team.pk)
+        return cleaned
+
+
 @admin.register(Monitor)
-class MonitorAdmin(admin.ModelAdmin):
+class MonitorAdmin(ServiceWritesAdmin):
+    form = MonitorAdminForm
     # A URL typed without a scheme means https (Django 6's default, chosen explicitly now).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
@@ -91,15 +108,6 @@ class MonitorAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj: Monitor) -> None:
         services.monitor_delete(monitor=obj, actor=request.user)
-
-    def delete_queryset(self, request, queryset) -> None:
-        for monitor in queryset:  # one audited delete each, as from the API
-            services.monitor_delete(monitor=monitor, actor=request.user)
-
-    def save_related(self, request, form, formsets, change: bool) -> None:
-        # Tags were set by the service (form.save_m2m would set them again); no inlines here.
-        for formset in formsets:
-            self.save_formset(request, form, formset, change=change)
 
     @admin.action(description="Check selected monitors now (queued to the check workers)")
     def check_now(self, request, queryset) -> None:
@@ -216,8 +224,33 @@ class RollupWatermarkAdmin(admin.ModelAdmin):
         return False
 
 
+class StatusPageAdminForm(forms.ModelForm):
+    """Validated by the services' rules (the API's messages); saved through them."""
+
+    class Meta:
+        model = StatusPage
+        fields = ["team", "slug", "title", "description", "monitors", "is_public"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        team = cleaned.get("team") if self.instance.pk is None else self.instance.team
+        try:
+            if cleaned.get("slug"):
+                status_pages.validate_status_page_slug(cleaned["slug"])
+        except ValidationError as exc:
+            self.add_error("slug", exc)
+        try:
+            status_pages.validate_status_page_monitors(
+                team_id=team.pk if team else None, monitors=cleaned.get("monitors") or []
+            )
+        except ValidationError as exc:
+            add_service_errors(self, exc)
+        return cleaned
+
+
 @admin.register(StatusPage)
-class StatusPageAdmin(admin.ModelAdmin):
+class StatusPageAdmin(ServiceWritesAdmin):
+    form = StatusPageAdminForm
     list_display = ["title", "slug", "team", "is_public", "monitor_count", "updated_at"]
     list_filter = ["is_public", "team"]
     search_fields = ["title", "slug"]
@@ -231,6 +264,28 @@ class StatusPageAdmin(admin.ModelAdmin):
     @admin.display(description="Monitors", ordering="monitor_total")
     def monitor_count(self, page: StatusPage) -> int:
         return page.monitor_total
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        # As in the API: a page shows its own team's monitors and is not moved.
+        return [*self.readonly_fields, "team"] if obj is not None else self.readonly_fields
+
+    def save_model(self, request, obj: StatusPage, form: StatusPageAdminForm, change: bool) -> None:
+        fields = {k: v for k, v in form.cleaned_data.items() if k not in ("team", "monitors")}
+        monitors = list(form.cleaned_data.get("monitors") or [])
+        if change:
+            stored = StatusPage.objects.get(pk=obj.pk)  # the audit compares with what was stored
+            saved = status_pages.status_page_update(
+                page=stored, monitors=monitors, actor=request.user, **fields
+            )
+        else:
+            saved = status_pages.status_page_create(
+                team=form.cleaned_data["team"], monitors=monitors, actor=request.user, **fields
+            )
+        obj.pk = saved.pk  # the admin logs and redirects with the object it passed in
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj: StatusPage) -> None:
+        status_pages.status_page_delete(page=obj, actor=request.user)
 
 
 @admin.register(MonitorBadge)

@@ -6,16 +6,22 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.utils.html import format_html
 
-from notifications import deadletters, redelivery
-from notifications.channel_config import validate_channel_settings
+from lib.admin import ServiceWritesAdmin
+from lib.forms import add_service_errors
+from monitors.quotas import lock_team
+from notifications import deadletters, redelivery, services
+from notifications.channel_config import validate_channel_monitors, validate_channel_settings
 from notifications.models import Channel, ChannelKind, DeadLetter, Delivery, DeliveryAttempt
 from notifications.quotas import validate_channel_quota
-from notifications.services import merge_secrets, with_generated_signing_secret
+from notifications.services import merge_secrets
 from notifications.transports import apprise_display_url
 
 
 class ChannelAdminForm(forms.ModelForm):
-    """Secrets are write-only here too: blank keeps the stored value, nothing is shown."""
+    """Secrets are write-only here too: blank keeps the stored value, nothing is shown.
+
+    Validated by the services' own validators (the API's messages); saved by
+    ``ChannelAdmin.save_model`` through ``channel_create`` / ``channel_update``."""
 
     signing_secret = forms.CharField(
         required=False,
@@ -35,36 +41,35 @@ class ChannelAdminForm(forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        kind, team = cleaned.get("kind"), cleaned.get("team")
+        adding = self.instance.pk is None
+        team = cleaned.get("team") if adding else self.instance.team
+        kind = cleaned.get("kind") if adding else self.instance.kind
+        self.secret_changes = {}
+        if cleaned.get("signing_secret"):
+            self.secret_changes["signing_secret"] = cleaned["signing_secret"]
+        if cleaned.get("apprise_url"):
+            self.secret_changes["url"] = cleaned["apprise_url"]
         if kind is None or team is None:
             return cleaned
-        if self.instance.pk is None:
-            try:
-                validate_channel_quota(team_id=team.pk)
-            except ValidationError as exc:
-                self.add_error(None, exc)
-                return cleaned
-        changes = {}
-        if cleaned.get("signing_secret"):
-            changes["signing_secret"] = cleaned["signing_secret"]
-        if cleaned.get("apprise_url"):
-            changes["url"] = cleaned["apprise_url"]
-        stored = self.instance.secrets if self.instance.pk else {}
         try:
-            config, secrets = validate_channel_settings(
-                kind, cleaned.get("config") or {}, merge_secrets(stored, changes), team_id=team.pk
+            if adding:
+                lock_team(team.pk)  # held until the admin's transaction ends (ServiceWritesAdmin)
+                validate_channel_quota(team_id=team.pk)
+            stored = {} if adding else self.instance.secrets
+            cleaned["config"], _ = validate_channel_settings(
+                kind,
+                cleaned.get("config") or {},
+                merge_secrets(stored, self.secret_changes),
+                team_id=team.pk,
             )
+            validate_channel_monitors(team_id=team.pk, monitors=cleaned.get("monitors") or [])
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                self.add_error(field if field in ("config", "kind") else None, errors)
-            return cleaned
-        cleaned["config"] = config
-        self.new_secrets = secrets
+            add_service_errors(self, exc)
         return cleaned
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(ServiceWritesAdmin):
     form = ChannelAdminForm
     list_display = [
         "name",
@@ -90,6 +95,10 @@ class ChannelAdmin(admin.ModelAdmin):
         ("Dates", {"fields": ("created_at", "updated_at")}),
     )
 
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        # As in the API: a channel stays in its team (recipients are members) and its kind.
+        return [*self.readonly_fields, "team", "kind"] if obj is not None else self.readonly_fields
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(monitors_total=Count("monitors"))
 
@@ -110,15 +119,41 @@ class ChannelAdmin(admin.ModelAdmin):
         return ", ".join(sorted(channel.secrets)) or "-"
 
     def save_model(self, request, obj: Channel, form: ChannelAdminForm, change: bool) -> None:
-        given = "signing_secret" in form.new_secrets and form.cleaned_data.get("signing_secret")
-        obj.secrets = with_generated_signing_secret(obj.kind, form.new_secrets)
-        super().save_model(request, obj, form, change)
-        if obj.kind == ChannelKind.WEBHOOK and not given and not change:
+        data = form.cleaned_data
+        fields = {
+            name: data[name] for name in ("name", "config", "enabled", "events", "is_default")
+        }
+        monitors = list(data.get("monitors") or [])
+        if change:
+            stored = Channel.objects.get(pk=obj.pk)  # the audit compares with what was stored
+            saved = services.channel_update(
+                channel=stored,
+                secrets=form.secret_changes,
+                monitors=monitors,
+                actor=request.user,
+                **fields,
+            )
+        else:
+            saved = services.channel_create(
+                team=data["team"],
+                kind=data["kind"],
+                secrets=form.secret_changes,
+                monitors=monitors,
+                actor=request.user,
+                **fields,
+            )
+        # The admin logs and redirects with the object it passed in.
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+        if obj.kind == ChannelKind.WEBHOOK and not change and not data.get("signing_secret"):
             self.message_user(
                 request,
                 f"Generated webhook signing secret (shown once): {obj.secrets['signing_secret']}",
                 messages.WARNING,
             )
+
+    def delete_model(self, request, obj: Channel) -> None:
+        services.channel_delete(channel=obj, actor=request.user)
 
 
 class DeliveryAttemptInline(admin.TabularInline):

@@ -181,3 +181,12 @@ def validate_channel_settings(
         _email_recipients_of_team(config, team_id, errors)
         errors.raise_if_any()
     return config, secrets
+
+
+def validate_channel_monitors(*, team_id: int, monitors: list) -> None:
+    """A channel alerts for monitors of its own team only."""
+    foreign = [monitor.pk for monitor in monitors if monitor.team_id != team_id]
+    if foreign:
+        raise ValidationError(
+            {"monitors": [f"Monitor {pk} belongs to another team." for pk in foreign]}
+        )

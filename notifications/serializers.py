@@ -7,7 +7,7 @@ from rest_framework import serializers
 from accounts.access import TeamField, default_team, team_roles
 from incidents.models import IncidentEvent
 from monitors.models import Monitor
-from notifications.channel_config import validate_channel_settings
+from notifications.channel_config import validate_channel_monitors, validate_channel_settings
 from notifications.deadletters import lost_alerts
 from notifications.models import (
     Channel,
@@ -125,13 +125,9 @@ class ChannelSerializer(serializers.ModelSerializer):
         team_id = self._team_id(attrs)
         try:
             attrs["config"], _ = validate_channel_settings(kind, config, secrets, team_id=team_id)
+            validate_channel_monitors(team_id=team_id, monitors=attrs.get("monitors", []))
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
-        foreign = [m.id for m in attrs.get("monitors", []) if m.team_id != team_id]
-        if foreign:
-            raise serializers.ValidationError(
-                {"monitors": [f"Monitor {pk} belongs to another team." for pk in foreign]}
-            )
         return attrs
 
 

@@ -21,7 +21,7 @@ from incidents.models import Incident, IncidentEvent
 from monitors.keys import assign_key
 from monitors.models import Monitor
 from monitors.quotas import lock_team
-from notifications.channel_config import validate_channel_settings
+from notifications.channel_config import validate_channel_monitors, validate_channel_settings
 from notifications.hooks import delivery_attempted
 from notifications.messages import channel_test_payload, incident_payload
 from notifications.models import (
@@ -68,6 +68,7 @@ def channel_create(
     lock_team(team.pk)  # two concurrent creates cannot both take the last channel
     validate_channel_quota(team_id=team.pk)
     config, secrets = validate_channel_settings(kind, config or {}, secrets or {}, team_id=team.pk)
+    validate_channel_monitors(team_id=team.pk, monitors=monitors or [])
     channel = Channel(
         team=team,
         key=key,
@@ -115,6 +116,8 @@ def channel_update(
         channel.kind, channel.config, merged, team_id=channel.team_id
     )
     channel.secrets = with_generated_signing_secret(channel.kind, merged)
+    if monitors is not None:
+        validate_channel_monitors(team_id=channel.team_id, monitors=monitors)
     assign_key(channel, name=channel.name, fallback="channel")
     channel.save()
     if monitors is not None:

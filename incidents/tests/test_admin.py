@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from accounts.models import User
-from incidents.models import Incident, MonitorState
+from accounts.models import AuditEntry, User
+from incidents.models import Incident, MonitorState, Resolution
 from incidents.services import evaluate_check_results
 from incidents.tests.conftest import make_monitor, store_results
+from monitors.models import Monitor
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +73,24 @@ def test_monitor_state_admin_is_read_only(admin_client, incidents):
     page = admin_client.get(f"/admin/incidents/monitorstate/{state.pk}/change/")
     assert page.status_code == 200
     assert 'name="_save"' not in page.content.decode()
+
+
+def test_bulk_delete_of_monitors_in_the_admin_resolves_their_incidents_as_monitor_deleted(
+    admin_client, incidents, django_capture_on_commit_callbacks
+):
+    open_one, _ = incidents
+    monitor_ids = list(Monitor.objects.values_list("id", flat=True))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            "/admin/monitors/monitor/",
+            {"action": "delete_selected", "post": "yes", "_selected_action": monitor_ids},
+        )
+
+    open_one.refresh_from_db()
+    assert (open_one.resolution, open_one.monitor_name) == (
+        Resolution.MONITOR_DELETED,
+        "still down",
+    )
+    deleted = AuditEntry.objects.filter(action="delete", object_type="monitor")
+    assert sorted(deleted.values_list("actor__email", flat=True)) == ["root@example.com"] * 2

@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from monitors.models import Monitor
+from accounts.models import AuditEntry
+from monitors import services, status_pages
+from monitors.models import Monitor, StatusPage
 from monitors.scheduling import claim_due_monitors
 
 pytestmark = pytest.mark.django_db
@@ -124,3 +127,153 @@ def test_the_admin_gives_the_apis_message_for_a_kinds_missing_field(admin_client
     assert admin_errors(response) == {
         "dns_record_type": ["This field is required for dns monitors."]
     }
+
+
+# --- Every admin write is one audited service call -----------------------------------------
+
+STATUS_PAGES = "/admin/monitors/statuspage/"
+MONITORS = "/admin/monitors/monitor/"
+
+
+def audit_trail(object_type: str) -> list[tuple[str, str]]:
+    return list(
+        AuditEntry.objects.filter(object_type=object_type)
+        .order_by("id")
+        .values_list("action", "actor__email")
+    )
+
+
+def make_monitor(team, name: str = "Checkout") -> Monitor:
+    return services.monitor_create(team=team, name=name, url="https://checkout.example.com/")
+
+
+def test_monitor_added_in_the_admin_is_audited_with_the_staff_user(admin_client, admin_user, alice):
+    admin_client.post(ADD, admin_form(alice.personal_team))
+
+    assert audit_trail("monitor") == [("create", admin_user.email)]
+
+
+def test_monitor_changed_in_the_admin_is_audited_with_its_changes(admin_client, admin_user, alice):
+    monitor = make_monitor(alice.personal_team)
+
+    response = admin_client.post(
+        f"{MONITORS}{monitor.id}/change/", admin_form(alice.personal_team, name="Renamed")
+    )
+
+    assert response.status_code == 302, admin_errors(response)
+    entry = AuditEntry.objects.get(object_type="monitor", action="update")
+    assert (entry.actor, entry.changes["name"]) == (admin_user, ["Checkout", "Renamed"])
+
+
+def test_monitor_deleted_in_the_admin_is_audited_with_the_staff_user(
+    admin_client, admin_user, alice
+):
+    monitor = make_monitor(alice.personal_team)
+
+    admin_client.post(f"{MONITORS}{monitor.id}/delete/", {"post": "yes"})
+
+    assert not Monitor.objects.exists()
+    assert audit_trail("monitor")[1:] == [("delete", admin_user.email)]
+
+
+def test_bulk_delete_of_monitors_in_the_admin_audits_each_one(admin_client, admin_user, alice):
+    monitors = [make_monitor(alice.personal_team, name) for name in ("A", "B")]
+
+    admin_client.post(
+        MONITORS,
+        {"action": "delete_selected", "post": "yes", "_selected_action": [m.id for m in monitors]},
+    )
+
+    assert not Monitor.objects.exists()
+    assert audit_trail("monitor")[2:] == [("delete", admin_user.email)] * 2
+
+
+def status_page_form(team, **overrides) -> dict:
+    data = {"team": team.id, "slug": "shop", "title": "Shop", "description": "", "is_public": "on"}
+    data.update(overrides)
+    return data
+
+
+def test_status_page_added_in_the_admin_is_audited_with_the_staff_user(
+    admin_client, admin_user, alice
+):
+    monitor = make_monitor(alice.personal_team)
+
+    response = admin_client.post(
+        f"{STATUS_PAGES}add/", status_page_form(alice.personal_team, monitors=[monitor.id])
+    )
+
+    assert response.status_code == 302, admin_errors(response)
+    page = StatusPage.objects.get()
+    assert list(page.monitors.all()) == [monitor]
+    assert audit_trail("statuspage") == [("create", admin_user.email)]
+
+
+def test_status_page_changed_in_the_admin_is_audited_with_its_changes(
+    admin_client, admin_user, alice
+):
+    page = status_pages.status_page_create(team=alice.personal_team, slug="shop", title="Shop")
+
+    response = admin_client.post(
+        f"{STATUS_PAGES}{page.id}/change/", status_page_form(alice.personal_team, title="Store")
+    )
+
+    assert response.status_code == 302, admin_errors(response)
+    entry = AuditEntry.objects.get(object_type="statuspage", action="update")
+    assert (entry.actor, entry.changes) == (admin_user, {"title": ["Shop", "Store"]})
+
+
+def test_status_page_deleted_in_the_admin_is_audited_with_the_staff_user(
+    admin_client, admin_user, alice
+):
+    page = status_pages.status_page_create(team=alice.personal_team, slug="shop", title="Shop")
+
+    admin_client.post(f"{STATUS_PAGES}{page.id}/delete/", {"post": "yes"})
+
+    assert not StatusPage.objects.exists()
+    assert audit_trail("statuspage")[1:] == [("delete", admin_user.email)]
+
+
+def test_bulk_delete_of_status_pages_in_the_admin_audits_each_one(admin_client, admin_user, alice):
+    pages = [
+        status_pages.status_page_create(team=alice.personal_team, slug=slug, title=slug)
+        for slug in ("a", "b")
+    ]
+
+    admin_client.post(
+        STATUS_PAGES,
+        {"action": "delete_selected", "post": "yes", "_selected_action": [p.id for p in pages]},
+    )
+
+    assert not StatusPage.objects.exists()
+    assert audit_trail("statuspage")[2:] == [("delete", admin_user.email)] * 2
+
+
+def test_admin_refuses_a_reserved_slug_with_the_apis_message(admin_client, alice, alice_client):
+    api = alice_client.post("/api/v1/status-pages/", {"slug": "admin", "title": "Shop"})
+
+    response = admin_client.post(
+        f"{STATUS_PAGES}add/", status_page_form(alice.personal_team, slug="admin")
+    )
+
+    assert response.status_code == 200
+    assert admin_errors(response)["slug"] == [str(message) for message in api.data["slug"]]
+    assert not StatusPage.objects.exists()
+
+
+def test_admin_refuses_another_teams_monitor_on_a_status_page_with_the_apis_message(
+    admin_client, alice, bob
+):
+    foreign = make_monitor(alice.personal_team)
+    with pytest.raises(ValidationError) as refused:
+        status_pages.status_page_create(
+            team=bob.personal_team, slug="shop", title="Shop", monitors=[foreign]
+        )
+
+    response = admin_client.post(
+        f"{STATUS_PAGES}add/", status_page_form(bob.personal_team, monitors=[foreign.id])
+    )
+
+    assert response.status_code == 200
+    assert admin_errors(response)["monitors"] == refused.value.message_dict["monitors"]
+    assert not StatusPage.objects.exists()
