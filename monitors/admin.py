@@ -55,6 +55,7 @@ class MonitorAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Steps of api monitors (JSON)", {"fields": ("steps",)}),
         (
             "Request",
             {"fields": ("method", "headers", "body", "timeout", "follow_redirects", "verify_tls")},
