@@ -99,6 +99,7 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
             "dns_resolver",
             "tls_server_name",
             "starttls",
+            "steps",
             "method",
             "headers",
             "body",

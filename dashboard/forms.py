@@ -110,6 +110,7 @@ class MonitorForm(SerializerForm):
         ("TCP", "tcp", ("use_tls", "send")),
         ("DNS query", "dns", ("dns_record_type", "dns_resolver")),
         ("TLS", "tcp tls", ("tls_server_name", "starttls", "verify_tls")),
+        ("Steps", "api", ("steps",)),
         (
             "Schedule and judgement",
             "",
@@ -180,6 +181,15 @@ class MonitorForm(SerializerForm):
     assertions = JSONTextField(
         empty=[],
         help_text='A JSON list, e.g. [{"type": "body_contains", "value": "ok"}]',
+    )
+    steps = JSONTextField(
+        empty=[],
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
+        help_text=(
+            "A JSON list of up to 10 steps, each with name, method, url, headers, body, "
+            'expected_status, assertions and extract (e.g. [{"var": "token", "from": "json", '
+            '"path": "$.token"}]); later steps use {{token}}, and team variables {{name}}'
+        ),
     )
     tags = forms.CharField(required=False, help_text="Comma-separated, e.g. prod, payments")
 

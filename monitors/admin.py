@@ -73,6 +73,7 @@ class MonitorAdmin(ServiceWritesAdmin):
                 )
             },
         ),
+        ("Steps of api monitors (JSON)", {"fields": ("steps",)}),
         (
             "Request",
             {"fields": ("method", "headers", "body", "timeout", "follow_redirects", "verify_tls")},

@@ -65,6 +65,7 @@ class MonitorKind(models.TextChoices):
     TCP = "tcp", "TCP"
     DNS = "dns", "DNS"
     TLS = "tls", "TLS certificate"
+    API = "api", "API (multi-step)"
 
 
 class DnsRecordType(models.TextChoices):
@@ -216,6 +217,20 @@ class Monitor(models.Model):
     assertions = models.JSONField(
         default=list, blank=True, validators=[validation.validate_monitor_assertions]
     )
+    # Encrypted at rest like headers: steps carry credentials (a login's body, tokens).
+    # Nullable, so adding the column rewrites nothing; None reads as no steps.
+    steps = EncryptedJSONField(
+        null=True,
+        blank=True,
+        default=list,
+        help_text=(
+            "api: up to 10 HTTP steps run in order, each "
+            '{"name", "method", "url", "headers", "body", "expected_status", "assertions", '
+            '"extract": [{"var": "token", "from": "json", "path": "$.access_token"} | '
+            '{"var", "from": "header", "name"} | {"var", "from": "regex", "pattern"}]}; '
+            "later steps use {{token}} (or a team variable {{name}}) in url, headers and body"
+        ),
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="monitors")
     is_active = models.BooleanField(default=True)
 
@@ -306,6 +321,30 @@ class Monitor(models.Model):
         stored = Monitor.objects.filter(pk=self.pk).values_list("kind", flat=True).first()
         if stored is not None and stored != self.kind:
             raise ValidationError({"kind": "The kind of a monitor cannot change."})
+
+
+class TeamVariable(models.Model):
+    """A team's named secret (a password, an API key) that api monitor steps use as
+    ``{{name}}``. Write-only: its value is never shown, logged, audited or quoted in a result."""
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="variables")
+    name = models.CharField(
+        max_length=64,
+        validators=[validation.validate_variable_name],
+        help_text="Used as {{name}} in the steps of api monitors",
+    )
+    value = EncryptedJSONField(default=str, validators=[validation.validate_variable_value])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="variable_unique_team_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class CheckResult(models.Model):

@@ -21,7 +21,7 @@ from accounts.audit import audit_changes, audit_record, audit_snapshot
 from accounts.models import Team, User
 from monitors import quotas
 from monitors.keys import assign_key
-from monitors.models import Monitor, Tag
+from monitors.models import Monitor, Tag, TeamVariable
 from monitors.validation import clean_tag_names, validate_channels_team
 
 # A resumed (or re-activated) monitor is checked within this many seconds.
@@ -156,3 +156,40 @@ def monitor_delete(*, monitor: Monitor, actor: User | None = None) -> None:
     """Delete a monitor (incidents resolves its open incident in the same transaction)."""
     audit_record(team=monitor.team, actor=actor, action="delete", obj=monitor)
     monitor.delete()
+
+
+# --- Team variables (secrets used as {{name}} by api monitors) --------------------------------
+
+
+@transaction.atomic
+def variable_create(
+    *, team: Team, name: str, value: str, actor: User | None = None
+) -> TeamVariable:
+    """Validate and save a team variable; raises ``ValidationError`` keyed by field. The
+    audit entry names the variable, never its value (an encrypted field)."""
+    variable = TeamVariable(team=team, name=name, value=value)
+    variable.full_clean()
+    variable.save()
+    audit_record(team=team, actor=actor, action="create", obj=variable)
+    return variable
+
+
+@transaction.atomic
+def variable_update(
+    *, variable: TeamVariable, actor: User | None = None, **fields: Any
+) -> TeamVariable:
+    before = audit_snapshot(variable)
+    for name, value in fields.items():
+        setattr(variable, name, value)
+    variable.full_clean()
+    variable.save()
+    changes = audit_changes(before, audit_snapshot(variable))  # the value: "changed"
+    audit_record(team=variable.team, actor=actor, action="update", obj=variable, changes=changes)
+    return variable
+
+
+@transaction.atomic
+def variable_delete(*, variable: TeamVariable, actor: User | None = None) -> None:
+    """Delete a variable; a monitor still using it fails its step with "unknown variable"."""
+    audit_record(team=variable.team, actor=actor, action="delete", obj=variable)
+    variable.delete()

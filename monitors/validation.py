@@ -126,6 +126,24 @@ def validate_monitor_assertions(value: object) -> None:
     validate_assertions(value)
 
 
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+MAX_VARIABLE_VALUE = 4096
+
+
+def validate_variable_name(value: str) -> None:
+    if not VARIABLE_NAME.match(value):
+        raise ValidationError(
+            "A variable name is letters, digits and _, not starting with a digit (64 at most)."
+        )
+
+
+def validate_variable_value(value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValidationError("The value must be a non-empty string.")
+    if len(value) > MAX_VARIABLE_VALUE:
+        raise ValidationError(f"The value is limited to {MAX_VARIABLE_VALUE} characters.")
+
+
 def validate_interval(value: int) -> None:
     # Read at call time: the minimum is a deployment setting (and tests override it).
     minimum = settings.MONITOR_MIN_INTERVAL

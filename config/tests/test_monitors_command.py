@@ -77,3 +77,28 @@ def test_assertions_that_are_not_json_are_a_reason(alice):
     )  # fmt: skip
 
     assert code == 1 and err.startswith("assertions: Not valid JSON")
+
+
+def test_create_an_api_monitor_from_steps_json(alice):
+    steps = '[{"name": "health", "url": "https://a.io/health", "expected_status": "200"}]'
+    code, out, _ = run(
+        "create", "--team", str(alice.personal_team.id), "--name", "API",
+        "--kind", "api", "--steps", steps,
+    )  # fmt: skip
+
+    assert code == 0
+    assert Monitor.objects.get(pk=int(out)).steps[0]["name"] == "health"
+
+
+def test_steps_with_an_unknown_variable_are_a_reason_naming_the_step(alice):
+    steps = '[{"name": "orders", "url": "https://a.io/orders?key={{api_key}}"}]'
+    code, _, err = run(
+        "create", "--team", str(alice.personal_team.id), "--name", "API",
+        "--kind", "api", "--steps", steps,
+    )  # fmt: skip
+
+    assert code == 1
+    assert err.strip() == (
+        "steps: steps[0]: unknown variable {{api_key}}: neither extracted by an earlier step "
+        "nor a team variable."
+    )

@@ -65,3 +65,37 @@ def test_fieldsets_say_which_kinds_they_are_for(alice, alice_web):
     assert '<fieldset data-kinds="dns">' in page
     assert '<fieldset data-kinds="http">' in page
     assert 'name="kind"' in page
+
+
+API_STEPS = (
+    '[{"name": "log in", "method": "POST", "url": "https://api.example.com/login",'
+    ' "extract": [{"var": "token", "from": "header", "name": "X-Token"}]},'
+    ' {"name": "orders", "url": "https://api.example.com/orders",'
+    ' "headers": {"Authorization": "Bearer {{token}}"}}]'
+)
+
+
+def test_an_api_monitor_is_created_from_its_steps_json(alice, alice_web):
+    form = kind_form(alice.personal_team.id, "api", steps=API_STEPS)
+    response = alice_web.post("/monitors/new/", form)
+
+    assert response.status_code == 302, response.content
+    monitor = Monitor.objects.get(kind="api")
+    assert [step["name"] for step in monitor.steps] == ["log in", "orders"]
+    page = alice_web.get(f"/monitors/{monitor.id}/").content.decode()
+    assert "POST https://api.example.com/login → GET https://api.example.com/orders" in page
+
+
+def test_the_steps_box_shows_the_apis_message_naming_the_step(alice, alice_web):
+    steps = API_STEPS.replace(
+        '"from": "header", "name": "X-Token"', '"from": "json", "path": "$.["'
+    )
+    response = alice_web.post(
+        "/monitors/new/", kind_form(alice.personal_team.id, "api", steps=steps)
+    )
+
+    assert response.status_code == 200
+    assert "steps[0].extract[0].path: &#x27;$.[&#x27; is not a valid JSONPath." in (
+        response.content.decode()
+    )
+    assert not Monitor.objects.exists()

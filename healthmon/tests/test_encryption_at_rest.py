@@ -158,6 +158,8 @@ def test_every_secret_bearing_field_is_encrypted():
     assert {(model._meta.label, field) for model, field in encrypted_fields()} == {
         ("notifications.Channel", "secrets"),
         ("monitors.Monitor", "headers"),
+        ("monitors.Monitor", "steps"),
+        ("monitors.TeamVariable", "value"),
     }
 
 

@@ -19,7 +19,13 @@ from conftest import wait_for
 from incidents.models import Incident
 from monitors.models import CheckResult, Monitor
 from monitors.tasks import dispatch_due_checks
-from monitors.tests.kind_servers import DnsServer, EchoServer, TlsServer, self_signed_cert
+from monitors.tests.kind_servers import (
+    DnsServer,
+    EchoServer,
+    LoginServer,
+    TlsServer,
+    self_signed_cert,
+)
 from notifications import services as channel_services
 from notifications.tests.receivers import Receiver, start_receiver
 
@@ -182,3 +188,55 @@ def test_tls_monitor_goes_down_when_the_certificate_nears_expiry_and_recovers(
     assert up.cert_expires_at is not None
     assert (down.status, down.phase) == ("down", "assertion")
     assert Monitor.objects.get(name="Mail certificate").cert_expires_at > down.cert_expires_at
+
+
+def test_api_monitor_goes_down_when_its_protected_endpoint_fails_and_recovers(
+    celery_worker_process, alice, alice_client, receiver
+):
+    password = "probe-password-of-the-team"
+    server = LoginServer(password=password)
+    created = alice_client.post(
+        "/api/v1/variables/", {"name": "password", "value": password}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    try:
+        data = {
+            "name": "Orders API",
+            "kind": "api",
+            "steps": [
+                {
+                    "name": "log in",
+                    "method": "POST",
+                    "url": f"{server.url}/login",
+                    "body": '{"user": "probe", "password": "{{password}}"}',
+                    "extract": [{"var": "token", "from": "json", "path": "$.token"}],
+                },
+                {
+                    "name": "get orders",
+                    "url": f"{server.url}/orders",
+                    "headers": {"Authorization": "Bearer {{token}}"},
+                    "assertions": [{"type": "json_path_equals", "path": "$.count", "value": 2}],
+                },
+            ],
+        }
+        up, down = go_down_and_recover(
+            alice,
+            alice_client,
+            receiver,
+            data,
+            break_it=lambda: setattr(server, "orders_status", 500),
+            fix_it=lambda: setattr(server, "orders_status", 200),
+        )
+    finally:
+        server.stop()
+    assert up.reason == "2 steps passed, HTTP 200"
+    assert (down.status, down.phase) == ("down", "status")
+    assert down.reason == "step 2 'get orders': HTTP 500, expected 200-299"
+    incident = Incident.objects.get(monitor__name="Orders API")
+    assert incident.cause == down.reason
+    # The team's secret is nowhere a viewer can read.
+    monitor_page = alice_client.get(f"/api/v1/monitors/{incident.monitor_id}/").content.decode()
+    checks_page = alice_client.get(f"/api/v1/monitors/{incident.monitor_id}/checks/")
+    bodies = [request.body.decode() for request in receiver.successes]
+    for text in (monitor_page, checks_page.content.decode(), *bodies):
+        assert password not in text

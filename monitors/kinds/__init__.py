@@ -7,6 +7,7 @@ the model (``base.TARGET_FIELDS``) and assertion types that name it in ``monitor
 
 from __future__ import annotations
 
+from monitors.kinds.api import ApiKind
 from monitors.kinds.base import MonitorKind
 from monitors.kinds.dns import DnsKind
 from monitors.kinds.http import HttpKind
@@ -14,5 +15,5 @@ from monitors.kinds.tcp import TcpKind
 from monitors.kinds.tls import TlsKind
 
 KINDS: dict[str, MonitorKind] = {
-    kind.name: kind for kind in (HttpKind(), TcpKind(), DnsKind(), TlsKind())
+    kind.name: kind for kind in (HttpKind(), TcpKind(), DnsKind(), TlsKind(), ApiKind())
 }

@@ -37,6 +37,7 @@ TARGET_FIELDS: dict[str, Any] = {
     "dns_resolver": "",
     "tls_server_name": "",
     "starttls": "",
+    "steps": [],
 }
 
 
@@ -92,7 +93,7 @@ class MonitorKind:
             value = getattr(monitor, name)
             if name in self.required and value in ("", None):
                 errors[name] = [f"This field is required for {self.name} monitors."]
-            elif name not in self.fields and value != empty:
+            elif name not in self.fields and value not in (empty, None):
                 errors[name] = [f"{self.name} monitors do not use {name}."]
         try:
             validate_assertions_apply(monitor.assertions or [], monitor_kind=self.name)

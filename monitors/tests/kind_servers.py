@@ -4,11 +4,15 @@ a thread, each changeable (or stoppable) mid-test to make a monitor go DOWN and 
 from __future__ import annotations
 
 import datetime as dt
+import http.server
 import ipaddress
+import json
+import secrets
 import socket
 import socketserver
 import ssl
 import threading
+import time
 from pathlib import Path
 
 import dns.message
@@ -171,6 +175,71 @@ class TlsServer:
             return False
         handler.wfile.write(b"220 2.0.0 Ready to start TLS\r\n")
         return True
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class LoginServer:
+    """HTTP: a login flow for api monitors. ``POST /login`` with ``{"user", "password"}``
+    answers ``{"token": ...}`` (and the token in an ``X-Auth-Token`` header); ``GET /orders``
+    needs ``Authorization: Bearer <that token>`` and answers JSON, or ``orders_status`` when
+    a test sets it to something else than 200 to break the endpoint."""
+
+    def __init__(self, *, password: str) -> None:
+        self.password = password
+        self.orders_status = 200
+        self.delay = 0.0  # seconds each answer waits
+        self.tokens: set[str] = set()
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # quiet test output
+                pass
+
+            def _answer(self, status: int, document: dict, headers: dict | None = None) -> None:
+                time.sleep(owner.delay)
+                body = json.dumps(document).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                owner.requests.append(("POST", self.path, dict(self.headers)))
+                try:
+                    credentials = json.loads(raw or b"{}")
+                except ValueError:
+                    credentials = {}
+                if self.path != "/login" or credentials.get("password") != owner.password:
+                    self._answer(401, {"error": "bad credentials"})
+                    return
+                token = secrets.token_urlsafe(16)
+                owner.tokens.add(token)
+                self._answer(200, {"token": token}, {"X-Auth-Token": token})
+
+            def do_GET(self) -> None:
+                owner.requests.append(("GET", self.path, dict(self.headers)))
+                scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+                if self.path != "/orders" or scheme != "Bearer" or token not in owner.tokens:
+                    self._answer(401, {"error": "login first"})
+                elif owner.orders_status != 200:
+                    self._answer(owner.orders_status, {"error": "orders are down"})
+                else:
+                    self._answer(200, {"count": 2, "orders": [{"id": 1}, {"id": 2}]})
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
         self._server.shutdown()

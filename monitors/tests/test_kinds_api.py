@@ -171,7 +171,13 @@ def test_the_openapi_schema_shows_the_kind_and_its_fields(anon_client):
     properties = schema["components"]["schemas"]["Monitor"]["properties"]
 
     kind_enum = properties["kind"]["$ref"].rsplit("/", 1)[1]
-    assert schema["components"]["schemas"][kind_enum]["enum"] == ["http", "tcp", "dns", "tls"]
+    assert schema["components"]["schemas"][kind_enum]["enum"] == [
+        "http",
+        "tcp",
+        "dns",
+        "tls",
+        "api",
+    ]
     for name in (
         "host",
         "port",

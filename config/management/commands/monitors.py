@@ -49,13 +49,11 @@ def find_team(reference: str) -> Team:
     return teams[0]
 
 
-def parse_assertions(text: str) -> object:
+def parse_json(field: str, text: str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValidationError(
-            {"assertions": f"Not valid JSON: {exc.msg} (line {exc.lineno})."}
-        ) from None
+        raise ValidationError({field: f"Not valid JSON: {exc.msg} (line {exc.lineno})."}) from None
 
 
 class Command(BaseCommand):
@@ -81,6 +79,9 @@ class Command(BaseCommand):
         create.add_argument("--method", choices=HttpMethod.values)
         create.add_argument("--expected-status", help="Codes and ranges, e.g. 200-299,301")
         create.add_argument("--assertions", help='A JSON list, e.g. [{"type": ...}]')
+        create.add_argument(
+            "--steps", help='api: a JSON list of steps, e.g. [{"name": ..., "url": ...}]'
+        )
         create.add_argument("--tag", action="append", dest="tags", default=[], help="Repeatable")
 
         for name, what in (
@@ -126,8 +127,9 @@ class Command(BaseCommand):
             )
             if options[name] is not None
         }
-        if options["assertions"] is not None:
-            fields["assertions"] = parse_assertions(options["assertions"])
+        for name in ("assertions", "steps"):
+            if options[name] is not None:
+                fields[name] = parse_json(name, options[name])
         team = find_team(options["team"])
         self.stdout.write(str(monitor_create(team=team, tags=options["tags"], **fields).pk))
 
