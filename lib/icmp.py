@@ -68,6 +68,11 @@ def unavailable_reason() -> str | None:
     )
 
 
+def where(host: str, address: str) -> str:
+    """The target as reasons name it: the host, and the address it resolved to if other."""
+    return host if host == address else f"{host} ({address})"
+
+
 def _checksum(packet: bytes) -> int:
     if len(packet) % 2:
         packet += b"\0"
@@ -152,7 +157,7 @@ def ping(host: str, *, count: int, interval: float, deadline: float) -> PingResu
                 echoes.send(sequence, address)
             except OSError as exc:
                 raise outbound.OutboundError(
-                    outbound.Phase.CONNECT, f"Cannot ping {host} ({address}): {exc.strerror}"
+                    outbound.Phase.CONNECT, f"Cannot ping {where(host, address)}: {exc.strerror}"
                 ) from exc
             if sequence < count - 1:
                 echoes.collect(until=min(deadline, time.monotonic() + interval), wanted=None)

@@ -70,7 +70,7 @@ class IcmpKind(MonitorKind):
         if not trips:
             raise outbound.OutboundError(
                 outbound.Phase.TIMEOUT,
-                f"No reply from {monitor.host} ({result.address}) to {count} pings "
+                f"No reply from {icmp.where(monitor.host, result.address)} to {count} pings "
                 f"within {monitor.timeout:g}s",
             )
         return IcmpSnapshot(

@@ -176,6 +176,37 @@ def test_an_unprivileged_datagram_socket_pings_where_ping_group_range_allows_it(
     assert done.stdout.split("\n")[:2] == ["True None", "2"], done.stderr
 
 
+SILENT = (
+    "import django; django.setup(); "
+    "from monitors.checker import run_check; from monitors.models import Monitor; "
+    "o = run_check(Monitor(kind='icmp', host='{host}', timeout=1, ping_count=2)); "
+    "print(o.status, o.phase, o.reason, sep='|')"
+)
+
+
+@pytest.mark.parametrize(
+    ("route", "result"),
+    [
+        # Looped back onto lo but not a local address: dropped, never answered.
+        ("198.18.0.0/24 dev lo", "timeout|timeout|No reply from 198.18.0.2 to 2 pings within 1s"),
+        ("unreachable 198.18.0.0/24", "error|connect|Cannot ping 198.18.0.2: No route to host"),
+    ],
+    ids=["silent", "unreachable"],
+)
+def test_a_host_that_never_answers_is_a_timeout_and_one_out_of_reach_an_error(route, result):
+    # In a throwaway network namespace, so no packet leaves this test's own loopback.
+    script = (
+        f"ip link set lo up && ip route add {route} && "
+        f'exec {sys.executable} -c "{SILENT.format(host="198.18.0.2")}"'
+    )
+    done = subprocess.run(
+        ["unshare", "--net", "sh", "-c", script],
+        cwd=ROOT, env={**os.environ, "BLOCKED_NETWORKS": "169.254.169.254/32"},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.stdout.strip() == result, done.stderr
+
+
 def test_a_process_allowed_no_icmp_socket_is_told_which_sysctl_to_set():
     assert shutil.which("setpriv"), "setpriv (util-linux) runs the probe as nobody"
     done = subprocess.run(
