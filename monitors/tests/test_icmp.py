@@ -154,6 +154,8 @@ def test_verdict_table(received, assertions, status, reason):
 
 # --- Which socket the kernel allows ---------------------------------------------------------
 
+# Settings for a child process (DEBUG: no production SECRET_KEY needed); loopback allowed.
+NAMESPACE_ENV = {**os.environ, "DEBUG": "true", "BLOCKED_NETWORKS": "169.254.169.254/32"}
 PROBE = (
     "import time; from lib import icmp; "
     "print(icmp._socket_type() == __import__('socket').SOCK_DGRAM, icmp.unavailable_reason()); "
@@ -170,7 +172,7 @@ def test_an_unprivileged_datagram_socket_pings_where_ping_group_range_allows_it(
     )
     done = subprocess.run(
         ["unshare", "--net", "sh", "-c", script],
-        cwd=ROOT, env={**os.environ, "BLOCKED_NETWORKS": "169.254.169.254/32"},
+        cwd=ROOT, env=NAMESPACE_ENV,
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert done.stdout.split("\n")[:2] == ["True None", "2"], done.stderr
@@ -201,7 +203,7 @@ def test_a_host_that_never_answers_is_a_timeout_and_one_out_of_reach_an_error(ro
     )
     done = subprocess.run(
         ["unshare", "--net", "sh", "-c", script],
-        cwd=ROOT, env={**os.environ, "BLOCKED_NETWORKS": "169.254.169.254/32"},
+        cwd=ROOT, env=NAMESPACE_ENV,
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.stdout.strip() == result, done.stderr

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitors', '0010_monitor_kinds'),
+        ('monitors', '0011_keys'),
     ]
 
     operations = [
