@@ -93,6 +93,7 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
             "url",
             "host",
             "port",
+            "ping_count",
             "use_tls",
             "send",
             "dns_record_type",

@@ -17,7 +17,16 @@ from accounts.models import Team
 from api.history import StatusPageSerializer
 from api.serializers import MonitorSerializer
 from lib.parsers import loads_bounded
-from monitors.models import DnsRecordType, HttpMethod, Monitor, MonitorKind, StartTls, StatusPage
+from monitors.models import (
+    MAX_PING_COUNT,
+    PING_COUNT,
+    DnsRecordType,
+    HttpMethod,
+    Monitor,
+    MonitorKind,
+    StartTls,
+    StatusPage,
+)
 
 
 def _messages(detail) -> list[str]:
@@ -106,7 +115,8 @@ class MonitorForm(SerializerForm):
     FIELDSETS = (
         ("What to check", "", ("team", "name", "kind")),
         ("HTTP request", "http", ("url", "method", "expected_status")),
-        ("Target", "tcp dns tls", ("host", "port")),
+        ("Target", "tcp dns tls icmp", ("host", "port")),
+        ("Ping", "icmp", ("ping_count",)),
         ("TCP", "tcp", ("use_tls", "send")),
         ("DNS query", "dns", ("dns_record_type", "dns_resolver")),
         ("TLS", "tcp tls", ("tls_server_name", "starttls", "verify_tls")),
@@ -137,9 +147,15 @@ class MonitorForm(SerializerForm):
     host = forms.CharField(
         max_length=253,
         required=False,
-        help_text="tcp, tls: the host to connect to; dns: the name to query",
+        help_text="tcp, tls, icmp: the host to connect to or ping; dns: the name to query",
     )
     port = forms.IntegerField(required=False, min_value=1, max_value=65535)
+    ping_count = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PING_COUNT,
+        help_text=f"Echo requests per check; empty for {PING_COUNT}",
+    )
     use_tls = forms.BooleanField(required=False, label="Connect with TLS")
     send = forms.CharField(
         max_length=1024,

@@ -62,10 +62,10 @@ class MonitorAdmin(ServiceWritesAdmin):
     fieldsets = (
         (None, {"fields": ("team", "name", "kind", "url", "is_active", "tags")}),
         (
-            "Target of tcp, dns and tls monitors",
+            "Target of tcp, dns, tls and icmp monitors",
             {
                 "fields": (
-                    ("host", "port"),
+                    ("host", "port", "ping_count"),
                     ("use_tls", "tls_server_name"),
                     "send",
                     ("dns_record_type", "dns_resolver"),

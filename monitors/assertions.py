@@ -59,7 +59,7 @@ def _json_equal(actual: Any, expected: Any) -> bool:
 # --- The kinds ------------------------------------------------------------------------------
 
 
-ALL_MONITOR_KINDS = frozenset({"http", "tcp", "dns", "tls"})
+ALL_MONITOR_KINDS = frozenset({"http", "tcp", "dns", "tls", "icmp"})
 
 
 class Assertion:
@@ -359,6 +359,43 @@ class AnswerMatches(Assertion):
         return f"answer {_short(misfits[0])} does not match {_short(self.value)}"
 
 
+class PacketLossBelow(Assertion):
+    """icmp: the percentage of pings without a reply is below ``value`` (an icmp monitor
+    with no reply at all is a timeout, whatever its assertions)."""
+
+    kind = "packet_loss_below"
+    keys = frozenset({"value"})
+    monitor_kinds = frozenset({"icmp"})
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        _require_positive_number(self.kind, self.value)
+        if self.value > 100:
+            raise ValidationError(f"{self.kind}: value is a percentage, at most 100.")
+
+    def failure(self, snapshot: Any, now: datetime) -> str | None:
+        if snapshot.packet_loss < self.value:
+            return None
+        return f"packet loss {snapshot.packet_loss:g}%, limit {self.value:g}%"
+
+
+class RttBelow(Assertion):
+    """icmp: the average round trip of the answered pings is below ``value`` ms."""
+
+    kind = "rtt_below"
+    keys = frozenset({"value"})
+    monitor_kinds = frozenset({"icmp"})
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        _require_positive_number(self.kind, self.value)
+
+    def failure(self, snapshot: Any, now: datetime) -> str | None:
+        if snapshot.rtt_avg_ms < self.value:
+            return None
+        return f"average round trip {snapshot.rtt_avg_ms:.3f} ms, limit {self.value:g} ms"
+
+
 KINDS: dict[str, type[Assertion]] = {
     kind.kind: kind
     for kind in (
@@ -377,6 +414,8 @@ KINDS: dict[str, type[Assertion]] = {
         AnswerContains,
         AnswerEquals,
         AnswerMatches,
+        PacketLossBelow,
+        RttBelow,
     )
 }
 

@@ -66,6 +66,11 @@ class MonitorKind(models.TextChoices):
     DNS = "dns", "DNS"
     TLS = "tls", "TLS certificate"
     API = "api", "API (multi-step)"
+    ICMP = "icmp", "ICMP ping"
+
+
+PING_COUNT = 3  # an icmp monitor's echo requests per check unless it says otherwise
+MAX_PING_COUNT = 10
 
 
 class DnsRecordType(models.TextChoices):
@@ -134,7 +139,7 @@ class Monitor(models.Model):
         blank=True,
         default="",
         db_default="",
-        help_text="tcp, tls: the host to connect to; dns: the name to query",
+        help_text="tcp, tls, icmp: the host to connect to or ping; dns: the name to query",
         validators=[validation.validate_host],
     )
     # A plain integer: a CHECK constraint on a new column makes PostgreSQL scan the table.
@@ -143,6 +148,13 @@ class Monitor(models.Model):
         blank=True,
         help_text="tcp, tls: the port to connect to",
         validators=[MinValueValidator(1), MaxValueValidator(65535)],
+    )
+    # Nullable for the same reason; empty means PING_COUNT.
+    ping_count = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text=f"icmp: echo requests per check, 1-{MAX_PING_COUNT}; empty for {PING_COUNT}",
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_PING_COUNT)],
     )
     use_tls = models.BooleanField(
         default=False, db_default=False, help_text="tcp: handshake TLS after connecting"

@@ -37,6 +37,7 @@ def kind_form(team_id: int, kind: str, **fields) -> dict:
             {"host": "mx.test", "port": "587", "starttls": "smtp"},
             "tls mx.test:587 (STARTTLS smtp)",
         ),
+        ("icmp", {"host": "127.0.0.1", "ping_count": "4"}, "icmp 127.0.0.1 (4 pings)"),
     ],
 )
 def test_a_monitor_of_each_kind_is_created_through_the_form_and_shown(
@@ -63,6 +64,7 @@ def test_fieldsets_say_which_kinds_they_are_for(alice, alice_web):
     page = alice_web.get("/monitors/new/").content.decode()
 
     assert '<fieldset data-kinds="dns">' in page
+    assert '<fieldset data-kinds="icmp">' in page
     assert '<fieldset data-kinds="http">' in page
     assert 'name="kind"' in page
 

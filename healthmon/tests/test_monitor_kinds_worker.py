@@ -240,3 +240,40 @@ def test_api_monitor_goes_down_when_its_protected_endpoint_fails_and_recovers(
     bodies = [request.body.decode() for request in receiver.successes]
     for text in (monitor_page, checks_page.content.decode(), *bodies):
         assert password not in text
+
+
+def test_icmp_monitor_goes_down_when_its_round_trip_limit_is_missed_and_recovers(
+    celery_worker_process, alice, alice_client, receiver
+):
+    # Every address of 127/8 answers on Linux, and no test may ping anything else, so the
+    # host cannot be made silent: DOWN is an assertion the real round trip fails.
+    def assert_only(*assertions: dict) -> Callable[[], None]:
+        def patch() -> None:
+            monitor_id = Monitor.objects.get(name="Gateway").pk
+            response = alice_client.patch(
+                f"/api/v1/monitors/{monitor_id}/", {"assertions": list(assertions)}, format="json"
+            )
+            assert response.status_code == 200, response.content
+
+        return patch
+
+    healthy = {"type": "packet_loss_below", "value": 50}
+    data = {
+        "name": "Gateway",
+        "kind": "icmp",
+        "host": "127.0.0.1",
+        "ping_count": 3,
+        "assertions": [healthy],
+    }
+    up, down = go_down_and_recover(
+        alice,
+        alice_client,
+        receiver,
+        data,
+        break_it=assert_only(healthy, {"type": "rtt_below", "value": 0.001}),
+        fix_it=assert_only(healthy),
+    )
+    assert up.reason.startswith("3/3 replies from 127.0.0.1, 0% loss")
+    assert up.response_time_ms is not None
+    assert (down.status, down.phase) == ("down", "assertion")
+    assert down.reason.startswith("Assertion 2 failed: average round trip ")

@@ -11,9 +11,10 @@ from monitors.kinds.api import ApiKind
 from monitors.kinds.base import MonitorKind
 from monitors.kinds.dns import DnsKind
 from monitors.kinds.http import HttpKind
+from monitors.kinds.icmp import IcmpKind
 from monitors.kinds.tcp import TcpKind
 from monitors.kinds.tls import TlsKind
 
 KINDS: dict[str, MonitorKind] = {
-    kind.name: kind for kind in (HttpKind(), TcpKind(), DnsKind(), TlsKind(), ApiKind())
+    kind.name: kind for kind in (HttpKind(), TcpKind(), DnsKind(), TlsKind(), ApiKind(), IcmpKind())
 }

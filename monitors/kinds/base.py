@@ -31,6 +31,7 @@ TARGET_FIELDS: dict[str, Any] = {
     "url": "",
     "host": "",
     "port": None,
+    "ping_count": None,
     "use_tls": False,
     "send": "",
     "dns_record_type": "",

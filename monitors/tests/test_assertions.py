@@ -30,6 +30,8 @@ VALID = [
     {"type": "answer_contains", "value": "10 mail.example.com."},
     {"type": "answer_equals", "value": ["192.0.2.1", "192.0.2.2"]},
     {"type": "answer_matches", "value": r"^192\.0\.2\."},
+    {"type": "packet_loss_below", "value": 100},
+    {"type": "rtt_below", "value": 0.5},
 ]
 
 # (assertion, the message it is refused with)
@@ -60,6 +62,9 @@ INVALID = [
     ({"type": "rcode", "value": "GONE"}, "rcode: 'GONE' is not one of NOERROR, FORMERR"),
     ({"type": "answer_equals", "value": "192.0.2.1"}, "answer_equals: value must be a list"),
     ({"type": "answer_matches", "value": "(["}, "answer_matches: '([' is not a regex"),
+    ({"type": "packet_loss_below", "value": 0}, "packet_loss_below: value must be a positive"),
+    ({"type": "packet_loss_below", "value": 150}, "packet_loss_below: value is a percentage"),
+    ({"type": "rtt_below", "value": "5"}, "rtt_below: value must be a positive number."),
 ]
 
 

@@ -304,6 +304,8 @@ def test_smtp_server_refusing_starttls_is_a_tls_error_quoting_it(certs):
             {"kind": "tls", "host": "mx", "port": 587, "starttls": "smtp"},
             "tls mx:587 (STARTTLS smtp)",
         ),
+        ({"kind": "icmp", "host": "gw"}, "icmp gw (3 pings)"),
+        ({"kind": "icmp", "host": "gw", "ping_count": 10}, "icmp gw (10 pings)"),
     ],
 )
 def test_each_kind_describes_its_target_in_one_line(fields, described):

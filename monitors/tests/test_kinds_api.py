@@ -9,6 +9,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 
+from lib import icmp
 from monitors.models import Monitor
 from monitors.tests.kind_servers import EchoServer
 
@@ -23,13 +24,15 @@ TLS = {
     "port": 587,
     "starttls": "smtp",
 }
+ENSURE = "Ensure this value is"
+ICMP = {"name": "Gateway", "kind": "icmp", "host": "127.0.0.1", "ping_count": 5}
 
 
 def create(client, data: dict):
     return client.post("/api/v1/monitors/", data, format="json")
 
 
-@pytest.mark.parametrize("data", [TCP, DNS, TLS], ids=["tcp", "dns", "tls"])
+@pytest.mark.parametrize("data", [TCP, DNS, TLS, ICMP], ids=["tcp", "dns", "tls", "icmp"])
 def test_a_monitor_of_each_kind_is_created_with_its_target(alice_client, data):
     response = create(alice_client, data)
 
@@ -177,6 +180,7 @@ def test_the_openapi_schema_shows_the_kind_and_its_fields(anon_client):
         "dns",
         "tls",
         "api",
+        "icmp",
     ]
     for name in (
         "host",
@@ -187,6 +191,7 @@ def test_the_openapi_schema_shows_the_kind_and_its_fields(anon_client):
         "dns_resolver",
         "tls_server_name",
         "starttls",
+        "ping_count",
     ):
         assert name in properties, name
     assert "dns: the name to query" in properties["host"]["description"]
@@ -212,3 +217,69 @@ def test_check_monitor_checks_a_monitor_of_another_kind(alice):
     assert lines[0] == f"tcp 127.0.0.1:{server.port}  [Echo]"
     assert lines[1].split() == ["Status:", "UP"]
     assert not any("HTTP status" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        ({"name": "x", "kind": "icmp"}, {"host": ["This field is required for icmp monitors."]}),
+        ({**ICMP, "ping_count": 11}, {"ping_count": [f"{ENSURE} less than or equal to 10."]}),
+        ({**ICMP, "ping_count": 0}, {"ping_count": [f"{ENSURE} greater than or equal to 1."]}),
+        ({**ICMP, "port": 7}, {"port": ["icmp monitors do not use port."]}),
+        ({**TCP, "ping_count": 3}, {"ping_count": ["tcp monitors do not use ping_count."]}),
+        (
+            {**ICMP, "assertions": [{"type": "packet_loss_below", "value": 101}]},
+            {"assertions": ["Assertion 1: packet_loss_below: value is a percentage, at most 100."]},
+        ),
+        (
+            {**ICMP, "assertions": [{"type": "body_contains", "value": "ok"}]},
+            {"assertions": [
+                "Assertion 1: body_contains does not apply to icmp monitors; use one of: "
+                "condition, packet_loss_below, response_time_below, rtt_below."
+            ]},
+        ),
+        (
+            {**TCP, "assertions": [{"type": "rtt_below", "value": 5}]},
+            {"assertions": [
+                "Assertion 1: rtt_below does not apply to tcp monitors; use one of: "
+                "condition, reply_contains, response_time_below."
+            ]},
+        ),
+    ],
+    ids=["no-host", "too-many-pings", "no-pings", "port", "ping-count-on-tcp",
+         "loss-over-100", "http-assertion", "rtt-on-tcp"],
+)  # fmt: skip
+def test_bad_icmp_config_is_a_400_naming_the_fields(alice_client, data, errors):
+    response = create(alice_client, data)
+
+    assert response.status_code == 400
+    assert response.json() == errors
+
+
+def test_icmp_where_the_kernel_refuses_icmp_sockets_is_a_400_saying_which_sysctl(
+    alice_client, monkeypatch
+):
+    # This process runs as root, which may always open a raw socket: the refusal itself is
+    # tested as nobody (test_icmp); here, what the API makes of it.
+    monkeypatch.setattr(icmp, "_socket_type", lambda: None)
+
+    response = create(alice_client, ICMP)
+
+    assert response.status_code == 400
+    [message] = response.json()["kind"]
+    assert message.startswith(
+        "icmp monitors need unprivileged ICMP sockets: set net.ipv4.ping_group_range"
+    )
+
+
+def test_the_cli_creates_an_icmp_monitor(alice):
+    out = io.StringIO()
+    call_command(
+        "monitors", "create", "--team", str(alice.personal_team.id), "--name", "Gateway",
+        "--kind", "icmp", "--host", "127.0.0.1", "--ping-count", "4",
+        "--assertions", '[{"type": "packet_loss_below", "value": 50}]',
+        stdout=out,
+    )  # fmt: skip
+
+    monitor = Monitor.objects.get(pk=int(out.getvalue()))
+    assert (monitor.kind, monitor.host, monitor.ping_count) == ("icmp", "127.0.0.1", 4)
