@@ -102,21 +102,35 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> LocatedMap:
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 
 
-def parse_text(text: str, *, source: str) -> Document:
-    """A document from YAML or JSON text; ``source`` names it in problems."""
+def load_located(text: str, *, source: str) -> Any:
+    """YAML or JSON text as Python values whose mappings are ``LocatedMap``s (an importer
+    reads other tools' files with it); raises ``DocumentError`` for text that is no YAML or
+    has a duplicate field."""
+    content, problems = _load(text, source)
+    if problems:
+        raise DocumentError(problems)
+    return content
+
+
+def _load(text: str, source: str) -> tuple[Any, list[Problem]]:
     loader = _Loader(text)
     loader.source, loader.problems = source, []
     try:
-        content = loader.get_single_data()
+        return loader.get_single_data(), loader.problems
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise DocumentError([Problem(source, line, "document", str(exc.problem))]) from None
     finally:
         loader.dispose()
+
+
+def parse_text(text: str, *, source: str) -> Document:
+    """A document from YAML or JSON text; ``source`` names it in problems."""
+    content, problems = _load(text, source)
     document = from_content(content, source=source)
-    if loader.problems:
-        raise DocumentError(loader.problems)
+    if problems:
+        raise DocumentError(problems)
     return document
 
 

@@ -1,7 +1,9 @@
 """``manage.py monitors <action>``: monitors from the command line, through the services.
 
 ``create`` makes one monitor; ``plan``, ``apply`` and ``export`` are monitors as code (a
-document of a team's monitors, channels and status pages; see config/plan.py). It lives in
+document of a team's monitors, channels and status pages; see config/plan.py); ``import``
+translates a Gatus configuration or an Uptime Kuma backup into that document, reports what
+it could not translate, and plans it (applies it with ``--apply``). It lives in
 config/ because plan and apply sit above the API serializers they reuse.
 Invalid input exits with status 1 and one ``field: reason`` line per problem on stderr
 (``file:line: field: reason`` for a document), the same reasons the API, the dashboard and
@@ -21,6 +23,8 @@ from django.core.management.base import BaseCommand
 from accounts.models import Team
 from config.document import DocumentError, read_path
 from config.export import dump, export_document
+from config.importers import Translation
+from config.importing import SOURCES, imported_document, translate_files
 from config.plan import CHANGE, CREATE, DELETE, Plan, apply_document, make_plan
 from monitors.kinds.base import TARGET_FIELDS
 from monitors.models import DnsRecordType, HttpMethod, MonitorKind, StartTls
@@ -95,6 +99,20 @@ class Command(BaseCommand):
             sub.add_argument(
                 "--prune", action="store_true", help="Delete objects the document does not name"
             )
+        imports = actions.add_parser(
+            "import", help="Translate a Gatus config or an Uptime Kuma backup, then plan it"
+        )
+        imports.add_argument("source", choices=SOURCES)
+        imports.add_argument(
+            "files", nargs="+", help="gatus: config files (merged in order); uptime-kuma: backup"
+        )
+        imports.add_argument("--team", required=True, help="Team id or name")
+        imports.add_argument(
+            "--apply",
+            action="store_true",
+            help="Apply the plan in one transaction (all or nothing)",
+        )
+        imports.add_argument("-o", "--output", help="Write the translated document (YAML) here")
         export = actions.add_parser("export", help="Write the team's objects as a document")
         export.add_argument("--team", required=True, help="Team id or name")
         export.add_argument(
@@ -103,7 +121,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, action: str, **options) -> None:
         try:
-            getattr(self, action)(options)
+            getattr(self, "import_" if action == "import" else action)(options)
         except ValidationError as exc:
             self.fail(reasons(exc))
         except DocumentError as exc:
@@ -148,6 +166,28 @@ class Command(BaseCommand):
         )
         self.stdout.write(render_plan(plan, done=True))
 
+    def import_(self, options: dict) -> None:
+        team = find_team(options["team"])
+        files = []
+        for name in options["files"]:
+            try:
+                files.append((name, Path(name).read_text()))
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise ValidationError(f"{name}: {reason}") from None
+        translation = translate_files(options["source"], files)
+        if options["output"]:
+            Path(options["output"]).write_text(dump(translation.document))
+        self.stdout.write(render_report(translation))
+        document = imported_document(options["source"], translation)
+        if options["apply"]:
+            plan = apply_document(
+                document=document, team=team, variables=os.environ, prune=False, actor=None
+            )
+        else:
+            plan = make_plan(document=document, team=team, variables=os.environ, prune=False)
+        self.stdout.write(render_plan(plan, done=options["apply"]))
+
     def export(self, options: dict) -> None:
         output = options["output"]
         text = dump(
@@ -182,4 +222,18 @@ def render_plan(plan: Plan, *, done: bool = False) -> str:
             lines.append(f"    {name}: {shown}")
     counts = ", ".join(f"{len(plan.of(op))} to {op}" for op in (CREATE, CHANGE, DELETE))
     lines.append(f"{'Applied' if done else 'Plan'}: {counts}.")
+    return "\n".join(lines)
+
+
+def render_report(translation: Translation) -> str:
+    """What an import could not translate, the variables its document needs, and what to do
+    once applied; one line each, before the plan."""
+    lines = [f"Not translated ({len(translation.untranslated)}):"]
+    lines += [f"  {item}" for item in translation.untranslated] or ["  nothing"]
+    if translation.variables:
+        lines.append(f"Set these variables before applying ({len(translation.variables)}):")
+        lines += [f"  {name}: {what}" for name, what in sorted(translation.variables.items())]
+    if translation.todo:
+        lines.append(f"To do once applied ({len(translation.todo)}):")
+        lines += [f"  {item}" for item in translation.todo]
     return "\n".join(lines)
