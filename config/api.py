@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 from accounts.access import TeamField, has_team_role
 from accounts.models import Role, Team, User
 from config.document import Document, DocumentError, from_content, parse_text
+from config.importing import SOURCES, imported_document, translate_files
 from config.plan import Plan, apply_plan, make_plan
 from config.schema import document_schema
 
@@ -157,6 +158,109 @@ class ConfigApplyView(ConfigPlanView):
     problem). Answers with what was done; a second apply of the same document does nothing."""
 
     applies = True
+
+
+class ConfigImportRequestSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(choices=SOURCES)  # type: ignore[assignment]  # a field
+    content = serializers.JSONField(
+        help_text="The file's text; for gatus, a list of texts is several files merged in order"
+    )
+    team = TeamIdField(required=False, help_text="Team to plan for; defaults to your personal team")
+    apply = serializers.BooleanField(
+        default=False, help_text="Apply the plan in one transaction (all or nothing)"
+    )
+    variables = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        help_text="Values of the translated document's ${NAME} references",
+    )
+
+    def validate_content(self, value: object) -> list[str]:
+        texts = value if isinstance(value, list) else [value]
+        if not texts or not all(isinstance(text, str) for text in texts):
+            raise serializers.ValidationError("A text, or a list of texts.")
+        return cast(list[str], texts)
+
+
+class ImportItemSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    where = serializers.CharField(help_text="file:line, or the Kuma id")
+    name = serializers.CharField()
+    why = serializers.CharField()
+
+
+class ImportVariableSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    value = serializers.CharField(help_text="What to set it to")
+
+
+class ImportReportSerializer(serializers.Serializer):
+    untranslated = ImportItemSerializer(many=True)
+    variables = ImportVariableSerializer(many=True)
+    todo = ImportItemSerializer(many=True)
+
+
+class ConfigImportSerializer(serializers.Serializer):
+    document = serializers.DictField(help_text="The translated document (as `--output` writes)")
+    report = ImportReportSerializer()
+    plan = ConfigPlanSerializer()
+
+
+class ConfigImportErrorsSerializer(ConfigErrorsSerializer):
+    document = serializers.DictField(required=False, help_text="When the file was translated")
+    report = ImportReportSerializer(required=False)
+
+
+class ConfigImportView(ConfigPlanView):
+    """Translate a Gatus configuration or an Uptime Kuma backup into the document format and
+    plan it (``apply``: apply it, all or nothing); answers the document, what could not be
+    translated, the variables to set, and the plan. Roles as for plan and apply."""
+
+    @extend_schema(
+        request=ConfigImportRequestSerializer,
+        responses={200: ConfigImportSerializer, 400: ConfigImportErrorsSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            data = request.data
+        except ParseError as exc:
+            return _errors([f"request: {exc.detail}"])
+        given = ConfigImportRequestSerializer(data=data, context={"request": request})
+        if not given.is_valid():
+            return _errors(
+                [
+                    f"{field}: {message}"
+                    for field, messages in given.errors.items()
+                    for message in (messages if isinstance(messages, list) else [messages])
+                ]
+            )
+        team = self._team(request, given.validated_data.get("team"))
+        source = given.validated_data["source"]
+        texts = given.validated_data["content"]
+        files = [(f"content[{i}]" if len(texts) > 1 else "content", t) for i, t in enumerate(texts)]
+        try:
+            translation = translate_files(source, files)
+        except DocumentError as exc:
+            return _errors([str(problem) for problem in exc.problems])
+        translated = {"document": translation.document, "report": translation.report()}
+        applies = given.validated_data["apply"]
+        try:
+            document = imported_document(source, translation)
+            self._require_role(request, team, document=document)
+            with transaction.atomic():
+                plan = make_plan(
+                    document=document,
+                    team=team,
+                    variables=given.validated_data.get("variables", {}),
+                    prune=False,
+                )
+                self._require_role(request, team, plan=plan)
+                if applies:
+                    apply_plan(plan, team=team, actor=cast(User, request.user))
+        except DocumentError as exc:
+            lines = [str(problem) for problem in exc.problems]
+            return Response({"errors": lines, **translated}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({**translated, "plan": {**plan.as_dict(), "applied": applies}})
 
 
 class ConfigSchemaView(APIView):

@@ -254,11 +254,13 @@ class _Gatus:
                 return None
             server = urlsplit(str(settings.get("url") or "https://ntfy.sh"))
             scheme = "ntfy" if server.scheme == "http" else "ntfys"
-            query = [f"priority={int(settings['priority'])}"] if settings.get("priority") else []
+            parameters = (
+                [f"priority={int(settings['priority'])}"] if settings.get("priority") else []
+            )
             if settings.get("token"):
-                query.append(f"token={secret('token')}")
+                parameters.append(f"token={secret('token')}")
             apprise = f"{scheme}://{server.netloc}/{settings['topic']}" + (
-                "?" + "&".join(query) if query else ""
+                "?" + "&".join(parameters) if parameters else ""
             )
         elif provider == "gotify":
             if not required("server-url", "token"):

@@ -310,11 +310,11 @@ class _Kuma:
             self.monitor_keys.taken.discard(monitor["key"])
             return
         if kind != "push":
-            monitor["interval"], why = bounded_interval(
+            monitor["interval"], bounded = bounded_interval(
                 _number(kuma.get("interval"), 60), minimum=self.min_interval
             )
-            if why:
-                self.untranslated(f"{kind} monitor", where, name, why)
+            if bounded:
+                self.untranslated(f"{kind} monitor", where, name, bounded)
             timeout = _number(kuma.get("timeout"), 0)
             if kind != "ping" and 0 < timeout < monitor["interval"]:
                 monitor["timeout"] = round(timeout, 3)

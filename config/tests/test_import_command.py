@@ -56,9 +56,7 @@ def test_gatus_import_prints_the_report_and_the_plan_and_creates_nothing(alice, 
 
     assert code == 0, err
     assert "Not translated (7):" in out
-    assert (
-        f"  {MULTI[0]}:40: alerting provider 'teams': Office 365 connectors are retired" in out
-    )
+    assert f"  {MULTI[0]}:40: alerting provider 'teams': Office 365 connectors are retired" in out
     assert f"  {MULTI[1]}:37: endpoint 'legacy-udp': udp:// endpoint: healthmon has no UDP" in out
     assert "  CHANNEL_TELEGRAM_TOKEN: alerting.telegram.token in" in out
     assert "+ channel telegram" in out and "+ monitor api" in out
@@ -132,7 +130,9 @@ def test_output_writes_the_document_that_plan_and_apply_read(alice, kuma_env, tm
     assert code == 0 and out.rstrip().endswith("No changes."), err
 
 
-def test_a_missing_variable_fails_the_plan_naming_it_and_changes_nothing(alice, kuma_env, monkeypatch):
+def test_a_missing_variable_fails_the_plan_naming_it_and_changes_nothing(
+    alice, kuma_env, monkeypatch
+):
     monkeypatch.delenv("CHANNEL_DEPLOY_HOOK_HEADERS_AUTHORIZATION")
 
     code, out, err = run(
@@ -144,6 +144,7 @@ def test_a_missing_variable_fails_the_plan_naming_it_and_changes_nothing(alice, 
         "uptime-kuma import: channels.deploy-hook.secrets: "
         "The variable CHANNEL_DEPLOY_HOOK_HEADERS_AUTHORIZATION is not set."
     ]
+    assert "Not translated (" in out  # the report came first: the user sees what to set
     assert Monitor.objects.count() == Channel.objects.count() == 0
 
 
@@ -174,6 +175,8 @@ def test_a_file_that_is_not_a_kuma_backup_is_refused(alice):
 
 
 def test_a_missing_file_is_one_line(alice):
-    code, _, err = run("import", "gatus", "/nonexistent.yaml", "--team", str(alice.personal_team.id))
+    code, _, err = run(
+        "import", "gatus", "/nonexistent.yaml", "--team", str(alice.personal_team.id)
+    )
 
     assert code == 1 and err.splitlines() == ["/nonexistent.yaml: No such file or directory"]
