@@ -105,6 +105,20 @@ class _Gatus:
         self.channel_keys = Keys("channel")
         self.channels: dict[str, str] = {}  # provider type -> channel key
         self.default_alerts: dict[str, LocatedMap] = {}
+        self.lines: dict[str, list[str]] = {}  # each file's text, to place list items
+
+    def lines_text(self, source: str) -> str:
+        return "\n".join(self.lines[source]) + "\n"
+
+    def line_of_item(self, source: str, start: int | None, text: str) -> str:
+        """Where a list item is (YAML keeps no line for a string in a list): the first line
+        from the list's own line on that holds the item's text."""
+        if start is None:
+            return source
+        for number, line in enumerate(self.lines[source][start - 1 :], start):
+            if text in line:
+                return f"{source}:{number}"
+        return f"{source}:{start}"
 
     def untranslated(self, kind: str, where: str, name: str, why: str) -> None:
         self.result.untranslated.append(ReportItem(kind, where, name, why))
@@ -120,8 +134,9 @@ class _Gatus:
         contents = []
         problems: list[Problem] = []
         for source, text in self.files:
+            self.lines[source] = expand_variables(text).splitlines()
             try:
-                content = load_located(expand_variables(text), source=source)
+                content = load_located(self.lines_text(source), source=source)
             except DocumentError as exc:
                 problems += exc.problems
                 continue
@@ -173,7 +188,11 @@ class _Gatus:
             if not isinstance(settings, LocatedMap):
                 self.untranslated("alerting provider", where, provider, "expected a mapping")
                 continue
-            channel = self.channel(provider, settings, source, where)
+            try:
+                channel = self.channel(provider, settings, source, where)
+            except (TypeError, ValueError) as exc:  # a number that is none, a list for a text
+                self.untranslated("alerting provider", where, provider, f"malformed: {exc}")
+                continue
             if channel is None:
                 continue
             self.channels[provider] = channel["key"]
@@ -207,7 +226,7 @@ class _Gatus:
             return not missing
 
         apprise = None
-        native = {"slack", "discord", "teams-workflows", "mattermost", "googlechat"}
+        native = {"slack", "discord", "teams-workflows", "mattermost", "googlechat", "webex"}
         if provider in native:
             if not required("webhook-url"):
                 return None
@@ -379,7 +398,12 @@ class _Gatus:
                         )
                     ]
                 )
-            monitor = self.endpoint(source, endpoint)
+            try:
+                monitor = self.endpoint(source, endpoint)
+            except (TypeError, ValueError) as exc:
+                name = str(endpoint.get("name") or "")
+                self.untranslated("endpoint", self.at(source, endpoint), name, f"malformed: {exc}")
+                continue
             if monitor is not None:
                 self.result.add("monitors", monitor)
 
@@ -556,8 +580,8 @@ class _Gatus:
             conditions = [conditions]
         assertions = []
         line = endpoint.line_of("conditions")
-        for index, text in enumerate(conditions):
-            where = f"{source}:{line + 1 + index}" if line else source  # one condition a line
+        for text in conditions:
+            where = self.line_of_item(source, line, str(text))
             try:
                 parse_condition(str(text))
             except ConditionError as exc:

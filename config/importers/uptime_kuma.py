@@ -64,13 +64,24 @@ class _Kuma:
 
     def run(self) -> Translation:
         for notification in self.backup.get("notificationList") or []:
-            self.notification(notification)
+            try:
+                self.notification(notification)
+            except (TypeError, ValueError) as exc:  # a number that is none, a list for a text
+                where = f"Kuma notification {notification.get('id')}"
+                name = str(notification.get("name") or "")
+                self.untranslated("notification", where, name, f"malformed: {exc}")
         monitors = [m for m in self.backup.get("monitorList") or [] if isinstance(m, dict)]
         self.groups = {
             str(m.get("id")): str(m.get("name") or "") for m in monitors if m.get("type") == "group"
         }
         for monitor in monitors:
-            self.monitor(monitor)
+            try:
+                self.monitor(monitor)
+            except (TypeError, ValueError) as exc:
+                where = f"Kuma monitor {monitor.get('id')}"
+                self.untranslated(
+                    "monitor", where, str(monitor.get("name") or ""), f"malformed: {exc}"
+                )
         return self.result
 
     # --- notifications ------------------------------------------------------------------------

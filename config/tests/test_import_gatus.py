@@ -378,3 +378,29 @@ def test_text_that_is_not_a_gatus_configuration_is_a_problem_with_its_line(text,
         gatus(text)
 
     assert str(caught.value).startswith(problem)
+
+
+def test_a_bad_condition_in_a_flow_list_is_reported_on_its_own_line():
+    result = gatus(
+        "endpoints:\n  - name: x\n    url: https://a.io/\n"
+        "    conditions: ['[STATUS] == 200',\n      '[STATUS] ~ 2']\n"
+    )
+
+    assert [str(i) for i in result.untranslated] == [
+        "config.yaml:5: condition 'x': '[STATUS] ~ 2': no operator; use ==, !=, <, <=, > or >= "
+        "with a space on each side"
+    ]
+
+
+def test_a_malformed_provider_is_reported_and_the_rest_translated():
+    result = gatus(
+        "alerting:\n  gotify:\n    server-url: https://g.example.org\n    token: t\n"
+        "    priority: high\n"
+        "endpoints:\n  - name: x\n    url: https://a.io/\n    alerts: [{type: gotify}]\n"
+    )
+
+    assert "channels" not in result.document
+    assert result.document["monitors"][0]["channels"] == []
+    assert [str(i).split(": malformed")[0] for i in result.untranslated][0] == (
+        "config.yaml:2: alerting provider 'gotify'"
+    )

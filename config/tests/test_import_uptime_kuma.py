@@ -267,3 +267,28 @@ def test_text_that_is_not_a_kuma_backup_is_a_problem(text, problem):
         translate(text, source="backup.json", min_interval=30)
 
     assert str(caught.value).startswith(problem)
+
+
+def test_a_malformed_item_is_reported_and_the_others_translated():
+    backup = {
+        "version": "1.23.16",
+        "notificationList": [
+            {"id": 1, "name": "p", "config": json.dumps(
+                {"type": "pushover", "pushoveruserkey": "u", "pushoverapptoken": "t",
+                 "pushoverpriority": "high"})},
+        ],
+        "monitorList": [
+            kuma_monitor(id=1, name="bad port", type="port", hostname="h.example.org", port="x"),
+            kuma_monitor(id=2, name="good"),
+        ],
+    }  # fmt: skip
+
+    result = translate(json.dumps(backup), source="b.json", min_interval=30)
+
+    assert [m["key"] for m in result.document["monitors"]] == ["good"]
+    assert "channels" not in result.document
+    assert [(i.where, i.name) for i in result.untranslated] == [
+        ("Kuma notification 1", "p"),
+        ("Kuma monitor 1", "bad port"),
+    ]
+    assert all(i.why.startswith("malformed: invalid literal") for i in result.untranslated)
