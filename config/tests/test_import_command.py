@@ -180,3 +180,29 @@ def test_a_missing_file_is_one_line(alice):
     )
 
     assert code == 1 and err.splitlines() == ["/nonexistent.yaml: No such file or directory"]
+
+
+def test_every_gatus_endpoint_kind_applies_through_the_api_validation(alice, tmp_path, monkeypatch):
+    # single.yaml less its maintenance (a section healthmon's documents get with maintenance
+    # windows): http, tcp, icmp, dns, tls and starttls endpoints with their conditions.
+    text = (FIXTURES / "gatus/single.yaml").read_text().split("maintenance:")[0]
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    monkeypatch.setenv(
+        "CHANNEL_SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T1JJ3T3L2/A1BRTD4JD/TIiajkdn"
+    )
+    monkeypatch.setenv("MONITOR_BACK_END_HEADERS_AUTHORIZATION", "Bearer t0ken")
+    team = str(alice.personal_team.id)
+
+    code, out, err = run("import", "gatus", str(config), "--team", team, "--apply")
+
+    assert code == 0, err
+    kinds = dict(Monitor.objects.values_list("key", "kind"))
+    assert kinds == {
+        "front-end": "http", "back-end": "http", "mysql": "tcp", "ping-gateway": "icmp",
+        "dns-example": "dns", "certificate": "tls", "mail": "tls", "front-end-2": "http",
+    }  # fmt: skip
+    assert Monitor.objects.get(key="mail").starttls == "smtp"
+    assert Monitor.objects.get(key="back-end").headers["Authorization"] == "Bearer t0ken"
+    code, out, _ = run("import", "gatus", str(config), "--team", team)
+    assert out.rstrip().endswith("No changes.")

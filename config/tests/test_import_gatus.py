@@ -401,6 +401,8 @@ def test_a_malformed_provider_is_reported_and_the_rest_translated():
 
     assert "channels" not in result.document
     assert result.document["monitors"][0]["channels"] == []
-    assert [str(i).split(": malformed")[0] for i in result.untranslated][0] == (
-        "config.yaml:2: alerting provider 'gotify'"
+    provider, alert = result.untranslated
+    assert str(provider).startswith("config.yaml:2: alerting provider 'gotify': malformed: ")
+    assert str(alert) == (
+        "config.yaml:9: alert 'x': the 'gotify' provider is not configured or not translated"
     )
