@@ -191,7 +191,9 @@ class ImportItemSerializer(serializers.Serializer):
 
 class ImportVariableSerializer(serializers.Serializer):
     name = serializers.CharField()
-    value = serializers.CharField(help_text="What to set it to")
+    what = serializers.CharField(
+        help_text="What to set it to, and where the value is in the source"
+    )
 
 
 class ImportReportSerializer(serializers.Serializer):

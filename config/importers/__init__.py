@@ -52,7 +52,7 @@ class Translation:
     def report(self) -> dict[str, Any]:
         return {
             "untranslated": [item.as_dict() for item in self.untranslated],
-            "variables": [{"name": n, "value": v} for n, v in sorted(self.variables.items())],
+            "variables": [{"name": n, "what": v} for n, v in sorted(self.variables.items())],
             "todo": [item.as_dict() for item in self.todo],
         }
 

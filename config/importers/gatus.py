@@ -107,9 +107,6 @@ class _Gatus:
         self.default_alerts: dict[str, LocatedMap] = {}
         self.lines: dict[str, list[str]] = {}  # each file's text, to place list items
 
-    def lines_text(self, source: str) -> str:
-        return "\n".join(self.lines[source]) + "\n"
-
     def line_of_item(self, source: str, start: int | None, text: str) -> str:
         """Where a list item is (YAML keeps no line for a string in a list): the first line
         from the list's own line on that holds the item's text."""
@@ -134,9 +131,10 @@ class _Gatus:
         contents = []
         problems: list[Problem] = []
         for source, text in self.files:
-            self.lines[source] = expand_variables(text).splitlines()
+            text = expand_variables(text)
+            self.lines[source] = text.splitlines()
             try:
-                content = load_located(self.lines_text(source), source=source)
+                content = load_located(text, source=source)
             except DocumentError as exc:
                 problems += exc.problems
                 continue

@@ -122,3 +122,12 @@ def test_a_viewer_may_not_import_and_channels_need_an_admin(make_member):
     assert as_viewer.status_code == 403
     assert as_editor.status_code == 403
     assert "admins" in str(as_editor.data["detail"])
+
+
+def test_the_report_says_what_each_variable_holds_never_its_value(alice_client):
+    response = post(alice_client, source="uptime-kuma", content=KUMA, variables=KUMA_VARIABLES)
+
+    assert {
+        "name": "MONITOR_API_STATUS_HEADERS_X_API_KEY",
+        "what": "the X-Api-Key header of monitor 'API status' (Kuma monitor 4)",
+    } in response.data["report"]["variables"]
