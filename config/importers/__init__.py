@@ -122,6 +122,12 @@ def bounded_interval(seconds: float, *, minimum: int) -> tuple[int, str | None]:
     return wanted, None
 
 
+def integer_setting(value: Any) -> int | None:
+    """A number setting (a priority), None when absent; ValueError when it is no number
+    (the importer reports the item as malformed)."""
+    return None if value in (None, "") else int(value)
+
+
 TAG_MAX_LENGTH = 50
 _NOT_TAG = re.compile(r"[^\w .:/-]+")
 

@@ -14,10 +14,18 @@ import json
 import math
 import re
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from config.document import DocumentError, LocatedMap, Problem, load_located
-from config.importers import Keys, ReportItem, Translation, bounded_interval, tag_name
+from config.importers import (
+    Keys,
+    ReportItem,
+    Translation,
+    bounded_interval,
+    integer_setting,
+    tag_name,
+)
+from config.importers import apprise_urls as urls
 from monitors.conditions import ConditionError, go_duration_ms, parse_condition
 from monitors.models import DnsRecordType, HttpMethod
 
@@ -233,73 +241,54 @@ class _Gatus:
         elif provider == "telegram":
             if not required("token", "id"):
                 return None
-            chat = str(settings["id"]) + (
-                f":{settings['topic-id']}" if settings.get("topic-id") else ""
-            )
-            apprise = f"tgram://{secret('token')}/{chat}"
+            topic = str(settings.get("topic-id") or "")
+            apprise = urls.telegram(secret("token"), str(settings["id"]), topic=topic)
         elif provider == "pagerduty":
             if not required("integration-key"):
                 return None
-            api_key = self.result.secret(
-                "",
-                "channel",
-                key,
-                "api_key",
-                what="a PagerDuty REST API key (Apprise's pagerduty:// needs one beside the "
-                "integration key)",
-            )
-            apprise = f"pagerduty://{secret('integration-key')}@{api_key}"
+            api_key = self.result.secret("", "channel", key, "api_key", what=urls.PAGERDUTY_API_KEY)
+            apprise = urls.pagerduty(secret("integration-key"), api_key)
         elif provider == "opsgenie":
             if not required("api-key"):
                 return None
-            apprise = f"opsgenie://{secret('api-key')}"
+            apprise = urls.opsgenie(secret("api-key"))
         elif provider == "pushover":
             if not required("application-token", "user-key"):
                 return None
-            query = f"?priority={int(settings['priority'])}" if settings.get("priority") else ""
-            device = f"/{settings['device']}" if settings.get("device") else ""
-            apprise = f"pover://{secret('user-key')}@{secret('application-token')}{device}{query}"
+            apprise = urls.pushover(
+                secret("user-key"),
+                secret("application-token"),
+                device=str(settings.get("device") or ""),
+                priority=integer_setting(settings.get("priority")),
+            )
         elif provider == "matrix":
             if not required("access-token", "internal-room-id"):
                 return None
-            server = urlsplit(str(settings.get("server-url") or "https://matrix-client.matrix.org"))
-            scheme = "matrix" if server.scheme == "http" else "matrixs"
-            room = quote(str(settings["internal-room-id"]), safe="!:#@")
-            apprise = f"{scheme}://{secret('access-token')}@{server.netloc}/{room}"
+            server = str(settings.get("server-url") or "https://matrix-client.matrix.org")
+            apprise = urls.matrix(server, secret("access-token"), str(settings["internal-room-id"]))
         elif provider == "ntfy":
             if not required("topic"):
                 return None
-            server = urlsplit(str(settings.get("url") or "https://ntfy.sh"))
-            scheme = "ntfy" if server.scheme == "http" else "ntfys"
-            parameters = (
-                [f"priority={int(settings['priority'])}"] if settings.get("priority") else []
-            )
-            if settings.get("token"):
-                parameters.append(f"token={secret('token')}")
-            apprise = f"{scheme}://{server.netloc}/{settings['topic']}" + (
-                "?" + "&".join(parameters) if parameters else ""
+            apprise = urls.ntfy(
+                str(settings.get("url") or "https://ntfy.sh"),
+                str(settings["topic"]),
+                priority=integer_setting(settings.get("priority")),
+                token=secret("token") if settings.get("token") else "",
             )
         elif provider == "gotify":
             if not required("server-url", "token"):
                 return None
-            server = urlsplit(str(settings["server-url"]))
-            scheme = "gotify" if server.scheme == "http" else "gotifys"
-            query = f"?priority={int(settings['priority'])}" if settings.get("priority") else ""
-            apprise = (
-                f"{scheme}://{server.netloc}{server.path.rstrip('/')}/{secret('token')}{query}"
+            apprise = urls.gotify(
+                str(settings["server-url"]),
+                secret("token"),
+                priority=integer_setting(settings.get("priority")),
             )
         elif provider == "custom":
             return self.custom(key, settings, source, where)
         elif provider == "email":
             return self.email(key, settings, where)
         elif provider == "teams":
-            self.untranslated(
-                "alerting provider",
-                where,
-                provider,
-                "Office 365 connectors are retired and Apprise has no schema for them; create a "
-                "Teams workflow and add an Apprise channel with its URL",
-            )
+            self.untranslated("alerting provider", where, provider, urls.TEAMS_RETIRED)
             return None
         else:
             self.untranslated(

@@ -14,10 +14,17 @@ import json
 import math
 import re
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 from config.document import DocumentError, Problem
-from config.importers import Keys, ReportItem, Translation, bounded_interval, tag_name
+from config.importers import (
+    Keys,
+    ReportItem,
+    Translation,
+    bounded_interval,
+    integer_setting,
+    tag_name,
+)
+from config.importers import apprise_urls as urls
 from monitors.models import DnsRecordType, HttpMethod
 
 # Kuma monitor types with no healthmon kind, and why.
@@ -139,77 +146,64 @@ class _Kuma:
         elif provider == "telegram":
             if not required("telegramBotToken", "telegramChatID"):
                 return None
-            chat = str(config["telegramChatID"])
-            if config.get("telegramMessageThreadID"):
-                chat += f":{config['telegramMessageThreadID']}"
-            url = f"tgram://{secret('telegramBotToken')}/{chat}"
+            url = urls.telegram(
+                secret("telegramBotToken"),
+                str(config["telegramChatID"]),
+                topic=str(config.get("telegramMessageThreadID") or ""),
+            )
         elif provider == "PagerDuty":
             if not required("pagerdutyIntegrationKey"):
                 return None
             api_key = self.result.secret(
-                "",
-                "channel",
-                key,
-                "api_key",
-                what="a PagerDuty REST API key (Apprise's pagerduty:// needs one beside the "
-                f"integration key of {label})",
+                "", "channel", key, "api_key", what=f"{urls.PAGERDUTY_API_KEY} ({label})"
             )
-            url = f"pagerduty://{secret('pagerdutyIntegrationKey')}@{api_key}"
+            url = urls.pagerduty(secret("pagerdutyIntegrationKey"), api_key)
         elif provider == "Opsgenie":
             if not required("opsgenieApiKey"):
                 return None
-            region = "?region=eu" if config.get("opsgenieRegion") == "eu" else ""
-            url = f"opsgenie://{secret('opsgenieApiKey')}{region}"
+            url = urls.opsgenie(secret("opsgenieApiKey"), eu=config.get("opsgenieRegion") == "eu")
         elif provider == "pushover":
             if not required("pushoveruserkey", "pushoverapptoken"):
                 return None
-            device = f"/{config['pushoverdevice']}" if config.get("pushoverdevice") else ""
-            url = f"pover://{secret('pushoveruserkey')}@{secret('pushoverapptoken')}{device}"
-            if config.get("pushoverpriority") not in (None, ""):
-                url += f"?priority={int(config['pushoverpriority'])}"
+            url = urls.pushover(
+                secret("pushoveruserkey"),
+                secret("pushoverapptoken"),
+                device=str(config.get("pushoverdevice") or ""),
+                priority=integer_setting(config.get("pushoverpriority")),
+            )
         elif provider == "ntfy":
             if not required("ntfytopic"):
                 return None
-            server = urlsplit(str(config.get("ntfyserverurl") or "https://ntfy.sh"))
-            scheme = "ntfy" if server.scheme == "http" else "ntfys"
-            auth, query = "", []
-            if config.get("ntfyaccesstoken"):
-                query.append(f"token={secret('ntfyaccesstoken')}")
-            elif config.get("ntfyusername"):
-                auth = f"{quote(str(config['ntfyusername']))}:{secret('ntfypassword')}@"
-            if config.get("ntfyPriority"):
-                query.append(f"priority={int(config['ntfyPriority'])}")
-            url = f"{scheme}://{auth}{server.netloc}/{config['ntfytopic']}" + (
-                "?" + "&".join(query) if query else ""
+            token = secret("ntfyaccesstoken") if config.get("ntfyaccesstoken") else ""
+            user = "" if token else str(config.get("ntfyusername") or "")
+            url = urls.ntfy(
+                str(config.get("ntfyserverurl") or "https://ntfy.sh"),
+                str(config["ntfytopic"]),
+                priority=integer_setting(config.get("ntfyPriority")),
+                token=token,
+                user=user,
+                password=secret("ntfypassword") if user else "",
             )
         elif provider == "gotify":
             if not required("gotifyserverurl", "gotifyapplicationToken"):
                 return None
-            server = urlsplit(str(config["gotifyserverurl"]))
-            scheme = "gotify" if server.scheme == "http" else "gotifys"
-            url = f"{scheme}://{server.netloc}{server.path.rstrip('/')}/"
-            url += secret("gotifyapplicationToken")
-            if config.get("gotifyPriority") not in (None, ""):
-                url += f"?priority={int(config['gotifyPriority'])}"
+            url = urls.gotify(
+                str(config["gotifyserverurl"]),
+                secret("gotifyapplicationToken"),
+                priority=integer_setting(config.get("gotifyPriority")),
+            )
         elif provider == "matrix":
             if not required("homeserverUrl", "accessToken", "internalRoomId"):
                 return None
-            server = urlsplit(str(config["homeserverUrl"]))
-            scheme = "matrix" if server.scheme == "http" else "matrixs"
-            room = quote(str(config["internalRoomId"]), safe="!:#@")
-            url = f"{scheme}://{secret('accessToken')}@{server.netloc}/{room}"
+            url = urls.matrix(
+                str(config["homeserverUrl"]), secret("accessToken"), str(config["internalRoomId"])
+            )
         elif provider == "smtp":
             return self.email(config, where, name)
         elif provider == "webhook":
             return self.webhook(key, config, where, name, label)
         elif provider == "teams":
-            self.untranslated(
-                "notification",
-                where,
-                name,
-                "Office 365 connectors are retired and Apprise has no schema for them; create a "
-                "Teams workflow and add an Apprise channel with its URL",
-            )
+            self.untranslated("notification", where, name, urls.TEAMS_RETIRED)
             return None
         else:
             self.untranslated(
