@@ -664,7 +664,8 @@ class _Gatus:
                 monitor["tags"] = [tag_name(str(endpoint["group"]))]
             self.result.add("monitors", monitor)
             self.result.todo.append(
-                _todo(
+                ReportItem(
+                    "external endpoint",
                     where,
                     name,
                     f"heartbeat {key!r}: point the job at its new ping URL (shown once applied) "
@@ -681,10 +682,6 @@ class _Gatus:
             self.untranslated("maintenance", where, "", window)
             return
         self.result.add("maintenance_windows", window)
-
-
-def _todo(where: str, name: str, what: str) -> ReportItem:
-    return ReportItem("external endpoint", where, name, what)
 
 
 def _threshold(value: Any, default: int) -> int:
