@@ -27,6 +27,7 @@ from rest_framework.exceptions import ValidationError
 from accounts import services as account_services
 from accounts.models import User
 from accounts.throttling import login_throttle
+from dashboard.forms import _messages
 
 THROTTLED = "Too many failed password attempts; try again later."
 
@@ -95,7 +96,7 @@ class PasswordChangeForm(CurrentPasswordForm):
         return password
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         new, again = cleaned.get("new_password"), cleaned.get("new_password_again")
         if new and again and new != again:
             self.add_error("new_password_again", "The two new passwords differ.")
@@ -139,7 +140,8 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             for field, detail in exc.detail.items():  # type: ignore[union-attr]
-                form.add_error(field if field in form.fields else None, detail)
+                for message in _messages(detail):
+                    form.add_error(field if field in form.fields else None, message)
         else:
             messages.success(request, "Account saved.")
             return redirect("dashboard:account")

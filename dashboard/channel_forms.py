@@ -187,7 +187,7 @@ class ChannelForm(SerializerForm):
         # The serializer's messages about settings ("url: ...") arrive as form-wide errors;
         # put each on the field of that setting.
         fields = SETTING_FIELDS.get(ChannelKind(self.chosen_kind), {})
-        general = self._errors.get(NON_FIELD_ERRORS) if self._errors else None
+        general = self.errors.get(NON_FIELD_ERRORS)
         if not general:
             return cleaned
         kept = ErrorList()
@@ -195,14 +195,14 @@ class ChannelForm(SerializerForm):
             setting, _, text = str(message).partition(": ")
             field = fields.get(setting)
             if field and text:
-                self._errors.setdefault(field, self.error_class()).append(text)
+                self.errors.setdefault(field, self.error_class()).append(text)
                 self.cleaned_data.pop(field, None)
             else:
                 kept.append(message)
         if kept:
-            self._errors[NON_FIELD_ERRORS] = kept
+            self.errors[NON_FIELD_ERRORS] = kept
         else:
-            del self._errors[NON_FIELD_ERRORS]
+            del self.errors[NON_FIELD_ERRORS]
         return cleaned
 
     def service_fields(self) -> dict:

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts.models import Role, Team
+from accounts.models import Role, Team, User
 from dashboard.access import can, get_scoped_or_404, require_role, scoped, teams_with_role
 from dashboard.channel_forms import ChannelForm
 from lib.forms import add_service_errors
@@ -27,6 +27,11 @@ from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import Channel, ChannelKind
 from notifications.throttles import ChannelTestThrottled, channel_test_throttle
+
+
+def _me(request: HttpRequest) -> User:
+    assert isinstance(request.user, User), "behind login_required"
+    return request.user
 
 
 def _admin_teams(request: HttpRequest) -> list[Team]:
@@ -118,7 +123,7 @@ def channel_create(request: HttpRequest) -> HttpResponse:
             channel = notification_services.channel_create(
                 team=team,
                 kind=form.validated["kind"],
-                actor=request.user,
+                actor=_me(request),
                 **form.service_fields(),
             )
         except ValidationError as exc:  # the channel quota, checked again under the team lock
@@ -156,7 +161,7 @@ def channel_edit(request: HttpRequest, pk: int) -> HttpResponse:
         )
         try:
             notification_services.channel_update(
-                channel=channel, actor=request.user, **form.service_fields()
+                channel=channel, actor=_me(request), **form.service_fields()
             )
         except ValidationError as exc:  # a key taken in the team
             add_service_errors(form, exc)
@@ -178,7 +183,7 @@ def channel_default(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, channel.team_id, Role.ADMIN)
     if request.method == "POST":
         attached = notification_services.channel_make_default(
-            channel=channel, attach_existing=request.POST.get("attach") == "yes", actor=request.user
+            channel=channel, attach_existing=request.POST.get("attach") == "yes", actor=_me(request)
         )
         if attached:
             messages.success(
@@ -203,7 +208,7 @@ def channel_delete(request: HttpRequest, pk: int) -> HttpResponse:
     channel = _get_channel(request, pk)
     require_role(request, channel.team_id, Role.ADMIN)
     name = channel.name
-    notification_services.channel_delete(channel=channel, actor=request.user)
+    notification_services.channel_delete(channel=channel, actor=_me(request))
     messages.success(request, f"Channel “{name}” deleted.")
     return redirect("dashboard:channels")
 
@@ -215,7 +220,7 @@ def channel_test(request: HttpRequest, pk: int) -> HttpResponse:
     channel = _get_channel(request, pk)
     require_role(request, channel.team_id, Role.ADMIN)
     try:
-        channel_test_throttle(user_id=request.user.pk, team_id=channel.team_id)
+        channel_test_throttle(user_id=_me(request).pk, team_id=channel.team_id)
         outcome = notification_services.channel_send_test(channel=channel)
     except ChannelTestThrottled as exc:
         messages.error(request, f"{exc} Try again in {exc.wait or 0:.0f} s.")
