@@ -38,7 +38,7 @@ class ChannelForm(SerializerForm):
         ("Webhook", "webhook", ("url", "signing_secret", "regenerate_secret")),
         ("Apprise", "apprise", ("apprise_url",)),
         ("What it sends", "", ("events", "enabled", "is_default")),
-        ("Monitors", "", ("monitors",)),
+        ("Attached monitors", "", ("monitors",)),
     )
 
     team = forms.TypedChoiceField(coerce=int, help_text="The team whose alerts it carries")
@@ -87,17 +87,16 @@ class ChannelForm(SerializerForm):
         help_text="The incident events it is told about",
     )
     enabled = forms.BooleanField(required=False, initial=True)
+    # No help text: beside a checkbox it reads as the label. The page after saving offers to
+    # attach a new default channel to the existing monitors too.
     is_default = forms.BooleanField(
-        required=False,
-        label="Default channel",
-        help_text="Attached to every new monitor of the team (you are offered to attach it "
-        "to the existing ones too)",
+        required=False, label="Default channel: attached to every new monitor of the team"
     )
     monitors = forms.TypedMultipleChoiceField(
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="The monitors whose alerts go to this channel",
+        help_text="Their alerts go to this channel",
     )
 
     def __init__(
