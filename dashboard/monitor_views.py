@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.models import Role
+from accounts.access import teams_of
+from accounts.models import Role, Team
 from dashboard.access import can, get_scoped_or_404, require_role, scoped, teams_with_role
 from dashboard.forms import MonitorForm, monitor_initial
 from incidents.models import Incident
@@ -70,6 +71,9 @@ def _filtered_monitors(request: HttpRequest) -> QuerySet[Monitor]:
     tag = request.GET.get("tag", "").strip()
     if tag:
         monitors = monitors.filter(tags__name=tag)
+    team = request.GET.get("team", "")
+    if team.isdigit():  # one of your teams; another team's id simply shows nothing
+        monitors = monitors.filter(team_id=int(team))
     return monitors
 
 
@@ -102,12 +106,19 @@ def _overview_context(request: HttpRequest) -> dict:
         "rows": rows,
         "page": page,
         "counts": counts,
-        "filters": {k: request.GET.get(k, "") for k in ("q", "state", "tag")},
+        "filters": {k: request.GET.get(k, "") for k in ("q", "state", "tag", "team")},
+        "my_teams": _teams_if_several(request),
         "query_string": request.GET.urlencode(),
         "can_create": bool(teams_with_role(request)),
         "can_bulk": bool(teams_with_role(request, Role.EDITOR)),
         "now": timezone.now(),
     }
+
+
+def _teams_if_several(request: HttpRequest) -> list[Team]:
+    """The user's teams, for the overview's team filter; none if there is only one."""
+    teams = list(teams_of(request).order_by("name", "id"))
+    return teams if len(teams) > 1 else []
 
 
 @login_required

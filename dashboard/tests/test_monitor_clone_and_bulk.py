@@ -148,3 +148,33 @@ def test_bulk_resume_says_how_many_were_resumed(alice, alice_web):
     )
 
     assert "1 monitor resumed." in response.content.decode()
+
+
+# --- The overview's team filter -------------------------------------------------------------
+
+
+def test_with_several_teams_the_overview_filters_by_team(alice, shared_team, alice_web):
+    make_monitor(alice.personal_team, "Personal API")
+    make_monitor(shared_team, "Platform API")
+
+    everything = alice_web.get("/").content.decode()
+    platform = alice_web.get(f"/?team={shared_team.id}").content.decode()
+
+    assert 'name="team"' in everything
+    assert "Personal API" in everything and "Platform API" in everything
+    assert "Platform API" in platform and "Personal API" not in platform
+    assert (
+        f'href="/?team={shared_team.id}"'
+        in alice_web.get(f"/team/{shared_team.id}/").content.decode()
+    )
+
+
+def test_with_one_team_there_is_no_team_filter_and_another_teams_id_shows_nothing(
+    alice, bob, alice_web
+):
+    make_monitor(alice.personal_team, "Personal API")
+    make_monitor(bob.personal_team, "Bob's API")
+
+    assert 'name="team"' not in alice_web.get("/").content.decode()
+    foreign = alice_web.get(f"/?team={bob.personal_team.id}").content.decode()
+    assert "Bob&#x27;s API" not in foreign and "Personal API" not in foreign
