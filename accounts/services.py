@@ -51,6 +51,20 @@ def user_change_password(*, user: User, password: str) -> None:
 
 
 @transaction.atomic
+def user_update_profile(*, user: User, full_name: str, email: str) -> User:
+    """Change a user's name and sign-in address (unique, compared without case)."""
+    email = email.strip().lower()
+    if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
+        # This tells a signed-in user that the address has an account here; the dashboard
+        # asks for the current password first and counts failures like failed logins.
+        raise ValidationError({"email": "Another account uses this address."})
+    user.full_name = full_name.strip()
+    user.email = email
+    user.save(update_fields=["full_name", "email"])
+    return user
+
+
+@transaction.atomic
 def team_create(
     *, owner: User, name: str, personal: bool = False, actor: User | None = None
 ) -> Team:

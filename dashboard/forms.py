@@ -7,10 +7,12 @@ through monitors.services."""
 from __future__ import annotations
 
 import json
+from typing import cast
 
 from django import forms
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.html import format_html
 from rest_framework import serializers
 
 from accounts.models import Team
@@ -27,6 +29,7 @@ from monitors.models import (
     StartTls,
     StatusPage,
 )
+from notifications.models import Channel
 
 
 def _messages(detail) -> list[str]:
@@ -107,6 +110,36 @@ class JSONTextField(forms.CharField):
             raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from None
 
 
+class ChannelCheckboxes(forms.CheckboxSelectMultiple):
+    """Checkboxes plus a hidden marker: with none ticked a browser posts nothing at all, which
+    the marker tells apart from a page that does not have the field."""
+
+    MARKER = "{}__shown"
+
+    def render(self, name, value, attrs=None, renderer=None):
+        boxes = super().render(name, value, attrs, renderer)
+        marker = format_html('<input type="hidden" name="{}" value="1">', self.MARKER.format(name))
+        return boxes + marker
+
+    @classmethod
+    def shown(cls, data, name: str) -> bool:
+        return cls.MARKER.format(name) in data
+
+
+def monitor_initial(monitor: Monitor) -> dict:
+    """The form's values for an existing monitor (to edit it, or to clone it)."""
+    return {
+        **{
+            name: getattr(monitor, name)
+            for name in MonitorForm.base_fields
+            if name not in ("tags", "channels")
+        },
+        "team": monitor.team_id,
+        "tags": ", ".join(tag.name for tag in monitor.tags.all()),
+        "channels": [channel.id for channel in monitor.channels.all()],
+    }
+
+
 class MonitorForm(SerializerForm):
     serializer_class = MonitorSerializer
 
@@ -128,6 +161,7 @@ class MonitorForm(SerializerForm):
         ),
         ("Request details", "http", ("follow_redirects", "headers", "body")),
         ("Tags", "", ("tags",)),
+        ("Alerts", "", ("channels",)),
     )
 
     team = forms.TypedChoiceField(coerce=int, help_text="The team that owns the monitor")
@@ -208,16 +242,36 @@ class MonitorForm(SerializerForm):
         ),
     )
     tags = forms.CharField(required=False, help_text="Comma-separated, e.g. prod, payments")
+    channels = forms.TypedMultipleChoiceField(
+        coerce=int,
+        required=False,
+        label="Alert channels",
+        widget=ChannelCheckboxes,
+        help_text="Where its alerts go; none ticked: the team's default channels",
+    )
 
     def __init__(self, *args, request: HttpRequest, teams: list[Team], instance=None, **kwargs):
         if instance is not None and "initial" not in kwargs:
-            kwargs["initial"] = {
-                **{name: getattr(instance, name) for name in self.base_fields if name != "tags"},
-                "team": instance.team_id,
-                "tags": ", ".join(tag.name for tag in instance.tags.all()),
-            }
+            kwargs["initial"] = monitor_initial(instance)
         super().__init__(*args, request=request, instance=instance, **kwargs)
         self.fields["team"].choices = _team_choices(teams)
+        team_ids = [instance.team_id] if instance is not None else [team.id for team in teams]
+        channels = list(
+            Channel.objects.filter(team_id__in=team_ids).select_related("team").order_by("name")
+        )
+        several_teams = len({channel.team_id for channel in channels}) > 1
+        channel_field = cast(forms.TypedMultipleChoiceField, self.fields["channels"])
+        channel_field.choices = [
+            (
+                channel.id,
+                f"{channel.name} ({channel.kind}, {channel.team.name})"
+                if several_teams
+                else f"{channel.name} ({channel.kind})",
+            )
+            for channel in channels
+        ]
+        if instance is not None:
+            channel_field.help_text = "Where its alerts go; none ticked: it alerts nobody"
         self.fields["interval"].widget.attrs["min"] = settings.MONITOR_MIN_INTERVAL
         if instance is not None:
             self.fields["team"].disabled = True
@@ -237,6 +291,11 @@ class MonitorForm(SerializerForm):
         payload["tags"] = [t.strip() for t in cleaned.get("tags", "").split(",") if t.strip()]
         if self.instance is not None:
             payload.pop("team", None)
+        # A new monitor with no channel chosen gets the team's default channels (as in the
+        # API); a page without the field (an older one) leaves a monitor's channels alone.
+        shown = ChannelCheckboxes.shown(self.data, self.add_prefix("channels"))
+        if not shown or (self.instance is None and not payload.get("channels")):
+            payload.pop("channels", None)
         return payload
 
 

@@ -9,18 +9,21 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.models import Role
+from accounts.access import teams_of
+from accounts.models import Role, Team
 from dashboard.access import can, get_scoped_or_404, require_role, scoped, teams_with_role
-from dashboard.forms import MonitorForm
+from dashboard.forms import MonitorForm, monitor_initial
 from incidents.models import Incident
 from lib.forms import add_service_errors
 from monitors import check_now, services
 from monitors.models import CheckResult, CheckStatus, Monitor, MonitorBadge, MonitorStatus
+from notifications import selectors as notification_selectors
 from reports.stats import daily_bars, hourly_response_series, monitor_stats, uptime_by_monitor
 
 PAGE_SIZE = 50
@@ -68,6 +71,9 @@ def _filtered_monitors(request: HttpRequest) -> QuerySet[Monitor]:
     tag = request.GET.get("tag", "").strip()
     if tag:
         monitors = monitors.filter(tags__name=tag)
+    team = request.GET.get("team", "")
+    if team.isdigit():  # one of your teams; another team's id simply shows nothing
+        monitors = monitors.filter(team_id=int(team))
     return monitors
 
 
@@ -77,6 +83,7 @@ def _overview_context(request: HttpRequest) -> dict:
     uptime_24h = uptime_by_monitor(ids, "24h")
     uptime_30d = uptime_by_monitor(ids, "30d")
     series = hourly_response_series(ids, hours=24)
+    alerting_nobody = notification_selectors.monitors_alerting_nobody(ids)
     rows = [
         {
             "monitor": monitor,
@@ -84,6 +91,7 @@ def _overview_context(request: HttpRequest) -> dict:
             "uptime_24h": uptime_24h.get(monitor.id),
             "uptime_30d": uptime_30d.get(monitor.id),
             "series": series.get(monitor.id, []),
+            "alerts_nobody": monitor.id in alerting_nobody,
         }
         for monitor in page
     ]
@@ -98,11 +106,19 @@ def _overview_context(request: HttpRequest) -> dict:
         "rows": rows,
         "page": page,
         "counts": counts,
-        "filters": {k: request.GET.get(k, "") for k in ("q", "state", "tag")},
+        "filters": {k: request.GET.get(k, "") for k in ("q", "state", "tag", "team")},
+        "my_teams": _teams_if_several(request),
         "query_string": request.GET.urlencode(),
         "can_create": bool(teams_with_role(request)),
+        "can_bulk": bool(teams_with_role(request, Role.EDITOR)),
         "now": timezone.now(),
     }
+
+
+def _teams_if_several(request: HttpRequest) -> list[Team]:
+    """The user's teams, for the overview's team filter; none if there is only one."""
+    teams = list(teams_of(request).order_by("name", "id"))
+    return teams if len(teams) > 1 else []
 
 
 @login_required
@@ -185,6 +201,8 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "bars": daily_bars([monitor.id], days=90)[monitor.id],
             "badge": MonitorBadge.objects.filter(monitor=monitor).first(),
+            "alert_channels": notification_selectors.monitor_channels(monitor),
+            "alerts_nobody": bool(notification_selectors.monitors_alerting_nobody([monitor.id])),
         }
     )
     return render(request, "dashboard/monitor_detail.html", context)
@@ -199,12 +217,11 @@ def monitor_live(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Create, edit, pause, resume, delete, badges --------------------------------------------
 
 
-@login_required
-def monitor_create(request: HttpRequest) -> HttpResponse:
+def _create_page(request: HttpRequest, initial: dict | None = None) -> HttpResponse:
     teams = teams_with_role(request, Role.EDITOR)
     if not teams:
         raise PermissionDenied("You need the editor role in a team to create monitors.")
-    form = MonitorForm(request.POST or None, request=request, teams=teams)
+    form = MonitorForm(request.POST or None, request=request, teams=teams, initial=initial)
     if request.method == "POST" and form.is_valid():
         team = next(t for t in teams if t.id == form.cleaned_data["team"])
         fields = {k: v for k, v in form.validated.items() if k != "team"}
@@ -216,6 +233,20 @@ def monitor_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Monitor “{monitor.name}” created; its first check is due.")
             return redirect("dashboard:monitor-detail", pk=monitor.pk)
     return render(request, "dashboard/monitor_form.html", {"form": form, "monitor": None})
+
+
+@login_required
+def monitor_create(request: HttpRequest) -> HttpResponse:
+    return _create_page(request)
+
+
+@login_required
+def monitor_clone(request: HttpRequest, pk: int) -> HttpResponse:
+    """The create form, filled in from a monitor: "Copy of …", its own new key."""
+    source = _get_monitor(request, pk)
+    require_role(request, source.team_id, Role.EDITOR)
+    initial = {**monitor_initial(source), "name": f"Copy of {source.name}"[:200]}
+    return _create_page(request, initial)
 
 
 @login_required
@@ -298,3 +329,55 @@ def monitor_badge(request: HttpRequest, pk: int) -> HttpResponse:
         MonitorBadge.objects.get_or_create(monitor=monitor)
         messages.success(request, "Badges published; copy their addresses below.")
     return redirect("dashboard:monitor-detail", pk=pk)
+
+
+BULK_ACTIONS = {"pause": "paused", "resume": "resumed"}
+
+
+@login_required
+@require_POST
+def monitor_bulk(request: HttpRequest) -> HttpResponse:
+    """Pause or resume the ticked monitors of the overview. All or nothing on access: an id
+    of another team (or none at all) is 404, a monitor you may not change 403."""
+    action = request.POST.get("action", "")
+    if action not in BULK_ACTIONS:
+        messages.error(request, "Choose pause or resume.")
+        return redirect("dashboard:overview")
+    try:
+        ids = {int(value) for value in request.POST.getlist("ids")}
+    except ValueError:
+        raise Http404("No such monitor in your teams.") from None
+    if not ids:
+        messages.error(request, "Tick the monitors to change first.")
+        return redirect("dashboard:overview")
+    monitors = list(scoped(Monitor.objects.filter(id__in=ids), request).order_by("id"))
+    if len(monitors) != len(ids):
+        raise Http404("No such monitor in your teams.")
+    for monitor in monitors:
+        require_role(request, monitor.team_id, Role.EDITOR)
+    changed, refused = 0, []
+    for monitor in monitors:
+        if action == "pause":
+            if monitor.is_active:
+                services.monitor_pause(monitor=monitor, actor=request.user)
+                changed += 1
+        elif not monitor.is_active:
+            try:
+                services.monitor_resume(monitor=monitor, actor=request.user)
+            except ValidationError as exc:  # the team's checks-per-second quota
+                refused.append(f"{monitor.name}: {' '.join(exc.messages)}")
+            else:
+                changed += 1
+    messages.success(
+        request, f"{changed} monitor{'s' if changed != 1 else ''} {BULK_ACTIONS[action]}."
+    )
+    for reason in refused:
+        messages.error(request, f"Not resumed: {reason}")
+    return _back_to_overview(request)
+
+
+def _back_to_overview(request: HttpRequest) -> HttpResponse:
+    """Back to the overview with the filters it was posted from."""
+    query = QueryDict(request.POST.get("query", "")).urlencode()
+    url = reverse("dashboard:overview")
+    return redirect(f"{url}?{query}" if query else url)

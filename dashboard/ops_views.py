@@ -1,10 +1,9 @@
-"""Operations pages: the incidents timeline, notification channels, dead letters."""
+"""Operations pages: the incidents timeline and dead letters (channels: channel_views)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,9 +17,7 @@ from incidents import selectors as incident_selectors
 from incidents import services as incident_services
 from incidents.models import Incident
 from notifications import deadletters
-from notifications import services as notification_services
-from notifications.models import Channel, DeadLetter
-from notifications.throttles import ChannelTestThrottled, channel_test_throttle
+from notifications.models import DeadLetter
 
 PAGE_SIZE = 50
 
@@ -73,48 +70,6 @@ def incident_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"Incident of “{incident.monitor_name}” acknowledged.")
     return _back(request, "dashboard:incidents")
-
-
-# --- Channels -------------------------------------------------------------------------------
-
-
-@login_required
-def channel_list(request: HttpRequest) -> HttpResponse:
-    channels = scoped(
-        Channel.objects.select_related("team").prefetch_related("monitors"), request
-    ).order_by("team__name", "name")
-    rows = [
-        {"channel": channel, "can_test": can(request, channel.team_id, Role.ADMIN)}
-        for channel in channels
-    ]
-    return render(request, "dashboard/channels.html", {"rows": rows})
-
-
-@login_required
-@require_POST
-def channel_test(request: HttpRequest, pk: int) -> HttpResponse:
-    """Send a test message now (admins, like the API) and show what happened."""
-    channel = get_scoped_or_404(Channel.objects.select_related("team"), request, pk=pk)
-    require_role(request, channel.team_id, Role.ADMIN)
-    try:
-        channel_test_throttle(user_id=request.user.pk, team_id=channel.team_id)
-        outcome = notification_services.channel_send_test(channel=channel)
-    except ChannelTestThrottled as exc:
-        messages.error(request, f"{exc} Try again in {exc.wait or 0:.0f} s.")
-        return redirect("dashboard:channels")
-    except ValidationError as exc:  # a recipient who left the team
-        messages.error(
-            request, f"Test message to “{channel.name}” not sent: {' '.join(exc.messages)}"
-        )
-        return redirect("dashboard:channels")
-    if outcome.delivered:
-        code = f" (HTTP {outcome.response_code})" if outcome.response_code else ""
-        messages.success(
-            request, f"Test message sent to “{channel.name}”{code} in {outcome.duration_ms} ms."
-        )
-    else:
-        messages.error(request, f"Test message to “{channel.name}” failed: {outcome.error}")
-    return redirect("dashboard:channels")
 
 
 # --- Dead letters ---------------------------------------------------------------------------

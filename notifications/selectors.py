@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Count, Min, QuerySet
 
+from incidents.models import IncidentEvent
+from monitors.models import Monitor
 from notifications import deadletters
 from notifications.models import Channel, DeadLetter, Delivery, DeliveryStatus
 from notifications.transports import redact, transport_for
@@ -124,3 +127,34 @@ def oldest_undelivered_age(*, now: datetime) -> float | None:
     owed = [DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED]
     oldest = Delivery.objects.filter(status__in=owed).aggregate(at=Min("created_at"))["at"]
     return None if oldest is None else max((now - oldest).total_seconds(), 0.0)
+
+
+# --- Where a monitor's alerts go ------------------------------------------------------------
+
+
+def monitors_alerting_nobody(monitor_ids: Iterable[int]) -> set[int]:
+    """Of these monitors, those whose opened incidents would notify no one: no channel
+    attached, or only channels that are disabled or not subscribed to "opened".
+
+    Events are compared here rather than in SQL: JSON containment differs between PostgreSQL
+    and the embedded SQLite default."""
+    ids = set(monitor_ids)
+    links = Channel.monitors.through.objects.filter(
+        monitor_id__in=ids, channel__enabled=True
+    ).values_list("monitor_id", "channel__events")
+    alerted = {monitor_id for monitor_id, events in links if IncidentEvent.OPENED in events}
+    return ids - alerted
+
+
+def monitor_channels(monitor: Monitor) -> list[Channel]:
+    """The channels a monitor's alerts go to (disabled ones too: the page says so)."""
+    return list(Channel.objects.filter(monitors=monitor).order_by("name", "id"))
+
+
+def monitors_missing_channel(channel: Channel) -> QuerySet[Monitor]:
+    """The monitors of the channel's team that do not alert to it."""
+    return (
+        Monitor.objects.filter(team_id=channel.team_id)
+        .exclude(channels=channel)
+        .order_by("name", "id")
+    )

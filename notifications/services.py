@@ -35,6 +35,7 @@ from notifications.models import (
     IllegalDeliveryTransition,
 )
 from notifications.quotas import validate_channel_quota
+from notifications.selectors import monitors_missing_channel
 from notifications.transports import TransportError, redact, transport_for
 
 logger = logging.getLogger(__name__)
@@ -131,6 +132,42 @@ def channel_update(
 def channel_delete(*, channel: Channel, actor: User | None = None) -> None:
     audit_record(team=channel.team, actor=actor, action="delete", obj=channel)
     channel.delete()
+
+
+@transaction.atomic
+def channel_attach_monitors(
+    *, channel: Channel, monitors: list[Monitor], actor: User | None = None
+) -> int:
+    """Add monitors (of the channel's team) to those that alert to ``channel``, keeping the
+    others; returns how many were added."""
+    validate_channel_monitors(team_id=channel.team_id, monitors=monitors)
+    attached = set(channel.monitors.values_list("id", flat=True))
+    added = [monitor for monitor in monitors if monitor.pk not in attached]
+    if added:
+        channel.monitors.add(*added)
+        audit_record(
+            team=channel.team,
+            actor=actor,
+            action="update",
+            obj=channel,
+            changes={"monitors": [len(attached), len(attached) + len(added)]},
+        )
+    return len(added)
+
+
+@transaction.atomic
+def channel_make_default(
+    *, channel: Channel, attach_existing: bool, actor: User | None = None
+) -> int:
+    """Make ``channel`` a default channel (every new monitor of its team gets it) and, if
+    asked, attach it to the team's existing monitors too: being default alone does not
+    reach them. Returns how many monitors were attached."""
+    if not channel.is_default:
+        channel_update(channel=channel, is_default=True, actor=actor)
+    if not attach_existing:
+        return 0
+    missing = list(monitors_missing_channel(channel))
+    return channel_attach_monitors(channel=channel, monitors=missing, actor=actor)
 
 
 def monitor_attach_default_channels(*, monitor: Monitor) -> None:
