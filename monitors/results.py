@@ -226,7 +226,7 @@ def checks_in_waves(
         wait = _seconds_until(start_at.get(monitor.id))
         if wait:
             gevent.sleep(wait)
-        return run_check(monitor)
+        return _check_and_release(monitor)
 
     last_start = max((_seconds_until(start_at.get(m.id)) for m in monitors), default=0.0)
     pool = Pool(len(monitors))
