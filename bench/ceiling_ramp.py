@@ -37,6 +37,7 @@ from bench import procs, stack
 from bench.procs import Group, ProcessSet
 from bench.scale import (
     CHECK_WORKERS,
+    SETTLE_SECONDS,
     TARGET_P99_LAG_S,
     Sampler,
     _cpu_figures,
@@ -50,6 +51,7 @@ from bench.scale import (
     raw_reference,
     schedule,
     unschedule,
+    wait_for_slots,
 )
 
 
@@ -172,8 +174,8 @@ class MonitorPool:
 
 
 def step_seconds(options: Options) -> float:
-    """About how long one step takes: warmup, window, the last checks, the drain."""
-    return options.warmup + options.window + min(5.0, options.timeout) + 3
+    """About how long a sustained step takes: warmup, window, its last checks, the drain."""
+    return options.warmup + options.window + 4
 
 
 def run_step(
@@ -200,13 +202,14 @@ def run_step(
     sampler.start_window()
     _sleep_until(t1, processes)
     sampler.end_window()
-    _sleep_until(t1 + timedelta(seconds=min(5.0, options.timeout)), processes)
-    unschedule(ids)
-    figures = check_figures(t0, t1)
     expected = expected_slots(
         len(ids), interval=options.interval, start=start.timestamp(),
         t0=t0.timestamp(), t1=t1.timestamp(),
     )  # fmt: skip
+    # The window's last checks (scheduled before t1) finish and are stored.
+    wait_for_slots(t0, t1, expected, at_most=SETTLE_SECONDS + options.timeout)
+    unschedule(ids)
+    figures = check_figures(t0, t1)
     cpu = _cpu_figures(groups, options.window, figures["completed_in_window"])
     worker = next(row for row in cpu["processes"] if row["name"] == CHECK_WORKERS)
     dropped = max(0, expected - figures["distinct_slots"])

@@ -47,6 +47,7 @@ from bench.procs import Group, ProcessSet
 from bench.scale import (
     CHECK_WORKERS,
     DNS_ZONE,
+    SETTLE_SECONDS,
     Sampler,
     _cpu_figures,
     _drop_database,
@@ -59,6 +60,7 @@ from bench.scale import (
     raw_reference,
     schedule,
     unschedule,
+    wait_for_slots,
 )
 from bench.target import LOGIN_PASSWORD
 
@@ -265,14 +267,14 @@ def measure_kind(
     sampler.start_window()
     _sleep_until(t1, processes)
     sampler.end_window()
-    # The window's last checks (scheduled before t1) finish and are stored.
-    _sleep_until(t1 + timedelta(seconds=min(5.0, options.timeout) + 1), processes)
-    unschedule(ids)
-    figures = check_figures(t0, t1)
     expected = expected_slots(
         len(ids), interval=options.interval, start=start.timestamp(),
         t0=t0.timestamp(), t1=t1.timestamp(),
     )  # fmt: skip
+    # The window's last checks (scheduled before t1) finish and are stored.
+    wait_for_slots(t0, t1, expected, at_most=SETTLE_SECONDS + options.timeout)
+    unschedule(ids)
+    figures = check_figures(t0, t1)
     cpu = _cpu_figures(groups, options.window, figures["completed_in_window"])
     worker = next(row for row in cpu["processes"] if row["name"] == CHECK_WORKERS)
     return {

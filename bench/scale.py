@@ -51,6 +51,9 @@ DNS_ZONE = "bench.test"
 DNS_SERVER = "127.0.0.2"
 TARGET_P99_LAG_S = 2.0
 CHECK_WORKERS = "worker checks"  # the process group of the check worker(s)
+# After a window, how long its last checks may take to be stored beyond their own timeout:
+# the dispatcher's lookahead (2 s), the start slot and the batch's store.
+SETTLE_SECONDS = 5.0
 
 
 @dataclass
@@ -393,6 +396,25 @@ def check_figures(t0: datetime, t1: datetime) -> dict:
         "lag_p99_s": _round(lags[2]),
         "lag_max_s": _round(lag_max),
     }
+
+
+def wait_for_slots(t0: datetime, t1: datetime, expected: int, *, at_most: float) -> None:
+    """Until every check scheduled in [t0, t1) is stored, or ``at_most`` seconds: a batch
+    holds checks due up to the dispatcher's lookahead (2 s) apart and stores them together,
+    so the window's last results arrive a few seconds after it ends."""
+    from django.db import connection
+
+    deadline = time.monotonic() + at_most
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(DISTINCT (monitor_id, scheduled_for)) FROM monitors_checkresult "
+                "WHERE scheduled_for >= %s AND scheduled_for < %s",
+                [t0, t1],
+            )
+            if cursor.fetchone()[0] >= expected:
+                return
+        time.sleep(0.5)
 
 
 def _round(value, digits: int = 3):
