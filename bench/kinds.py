@@ -329,14 +329,11 @@ def run(options: Options) -> dict:
     }
     try:
         _say(f"database {stack.database_name(db_url)}: create and migrate")
-        stack.recreate_database(db_url)
+        stack.recreate_migrated_database(db_url)
         broker_url = options.broker_url or stack.start_redis(processes)
         stack.purge_queues(broker_url)
         min_interval = str(min(30, options.interval))
         stack.configure_django(db_url, broker_url, MONITOR_MIN_INTERVAL=min_interval)
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0, interactive=False)
 
         target, http_port = stack.start_target(
             processes, latency_ms=options.latency_ms, jitter_ms=0, failure_rate=0, workers=1

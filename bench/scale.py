@@ -531,13 +531,10 @@ def run(options: Options) -> dict:
     }
     try:
         _say(f"database {stack.database_name(db_url)}: create and migrate")
-        stack.recreate_database(db_url)
+        stack.recreate_migrated_database(db_url)
         broker_url = options.broker_url or stack.start_redis(processes)
         stack.purge_queues(broker_url)
         stack.configure_django(db_url, broker_url)
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0, interactive=False)
 
         target, target_port = stack.start_target(
             processes,
