@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -326,7 +327,7 @@ def redis_pids(broker_url: str) -> set[int]:
 
 
 def process_groups(
-    running: stack.Healthmon, *, db_url: str, broker_url: str, extra: list[Group] = ()
+    running: stack.Healthmon, *, db_url: str, broker_url: str, extra: Sequence[Group] = ()
 ) -> list[Group]:
     """What a run measures: each healthmon process (tree), PostgreSQL's processes for the
     benchmark's database and the broker; ``extra`` (targets) after them, usually uncounted.
