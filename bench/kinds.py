@@ -333,7 +333,11 @@ def run(options: Options) -> dict:
         broker_url = options.broker_url or stack.start_redis(processes)
         stack.purge_queues(broker_url)
         min_interval = str(min(30, options.interval))
-        stack.configure_django(db_url, broker_url, MONITOR_MIN_INTERVAL=min_interval)
+        # Every kind's monitors are one team's (validated: the quota counts them all).
+        quota = str(options.monitors * len(options.kinds))
+        stack.configure_django(
+            db_url, broker_url, MONITOR_MIN_INTERVAL=min_interval, TEAM_MAX_MONITORS=quota
+        )
 
         target, http_port = stack.start_target(
             processes, latency_ms=options.latency_ms, jitter_ms=0, failure_rate=0, workers=1
