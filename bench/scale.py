@@ -209,29 +209,34 @@ def seed(options: Options, *, target_port: int, receiver_url: str) -> tuple[list
 
 def schedule(ids: list[int], *, interval: int, start: datetime) -> None:
     """Activate ``ids`` with first checks evenly over one interval from ``start``: the
-    monitor of rank r (by id) at r/N."""
+    monitor of rank r (by id) at r/N. Rows are locked in id order, as the check worker's
+    store does (monitors.results), so scheduling while a worker stores cannot deadlock."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
             """
+            WITH locked AS (
+                SELECT id FROM monitors_monitor WHERE id = ANY(%s) ORDER BY id FOR UPDATE),
+                 ranked AS (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM locked)
             UPDATE monitors_monitor m SET is_active = true, next_check_at = %s + make_interval(
                 secs => (ranked.rank - 1) * %s::float8 / %s)
-            FROM (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM monitors_monitor
-                  WHERE id = ANY(%s)) ranked
-            WHERE m.id = ranked.id
+            FROM ranked WHERE m.id = ranked.id
             """,
-            [start, interval, len(ids), list(ids)],
+            [list(ids), start, interval, len(ids)],
         )
 
 
 def unschedule(ids: list[int]) -> None:
-    """Pause ``ids`` again (their queued checks are skipped by the worker)."""
+    """Pause ``ids`` again (their queued checks are skipped by the worker); locked in id
+    order like ``schedule``."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE monitors_monitor SET is_active = false WHERE id = ANY(%s)", [list(ids)]
+            "UPDATE monitors_monitor SET is_active = false WHERE id IN (SELECT id FROM "
+            "monitors_monitor WHERE id = ANY(%s) ORDER BY id FOR UPDATE)",
+            [list(ids)],
         )
 
 
