@@ -66,6 +66,7 @@ from bench.target import LOGIN_PASSWORD
 
 KINDS = ("http", "tcp", "dns", "tls", "icmp", "api")
 ECHO_TEXT = "healthmon-bench"  # bench.ceiling's ECHO_LINE without its CRLF
+ICMP_REFERENCE_CONCURRENCY = 10
 
 
 @dataclass
@@ -401,10 +402,15 @@ def run(options: Options) -> dict:
         stack.stop_healthmon(running)
         references = {}
         for kind in ["http", *[k for k in options.kinds if k != "http"]]:
+            concurrency = options.reference_concurrency
+            if kind == "icmp":
+                # A raw ICMP socket (root) receives every ICMP packet of the host: 100 pings
+                # in flight would measure that fan-out (and lose replies), not a ping.
+                concurrency = min(concurrency, ICMP_REFERENCE_CONCURRENCY)
             references[kind] = raw_reference(
                 reference_args(kind, ports, options),
                 seconds=options.reference_seconds,
-                concurrency=options.reference_concurrency,
+                concurrency=concurrency,
                 log_path=log_dir / f"ceiling-{kind}.log",
             )
         figures["references"] = references
