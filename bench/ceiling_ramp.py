@@ -9,8 +9,9 @@ monitors against ``bench.target`` (5 +/- 2 ms). A step runs ``rate x --interval`
 first checks spread over one interval, waits ``--warmup`` s and measures a ``--window`` s
 window. The step is sustained when the schedule lag p99 is at most ``--max-lag`` s (2 s),
 no scheduled check was dropped and none failed against the healthy target; then the rate
-is multiplied by ``--factor``, else the ramp stops. With two workers the ramp starts at the
-one-worker ceiling. ``--budget`` bounds the ramps' total time (a ramp cut short by it says
+is multiplied by ``--factor``, else the ramp stops (if the very first step fails, the rate
+is divided by ``--factor`` until a step holds or ``--min-rate`` is passed). With two
+workers the ramp starts at the one-worker ceiling. ``--budget`` bounds the ramps' total time (a ramp cut short by it says
 so: its ceiling is then a lower bound).
 
 Printed: every step (offered and completed rate, lag, dropped, failed, CPU per check of the
@@ -62,6 +63,7 @@ class Options:
     start_rate: float
     factor: float
     max_rate: float
+    min_rate: float
     window: float
     warmup: float
     max_lag: float
@@ -94,6 +96,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     add("--start-rate", type=float, default=200, help="checks/s of the first step")
     add("--factor", type=float, default=1.3, help="rate multiplier between steps")
     add("--max-rate", type=float, default=5000, help="stop the ramp above this rate")
+    add("--min-rate", type=float, default=10, help="stop stepping down below this rate")
     add("--window", type=float, default=20, help="measured seconds per step")
     add("--warmup", type=float, default=None, help="seconds before each window (1 interval)")
     add("--max-lag", type=float, default=TARGET_P99_LAG_S, help="lag p99 a step may reach")
@@ -127,6 +130,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         start_rate=args.start_rate,
         factor=args.factor,
         max_rate=args.max_rate,
+        min_rate=args.min_rate,
         window=args.window,
         warmup=args.warmup if args.warmup is not None else float(args.interval),
         max_lag=args.max_lag,
@@ -304,8 +308,8 @@ def run(options: Options) -> dict:
                                            log_level=options.log_level,
                                            concurrency=options.check_concurrency)  # fmt: skip
                 best = None
-                cut_short = False
-                while rate <= options.max_rate:
+                cut_short = descending = False
+                while options.min_rate <= rate <= options.max_rate:
                     if time.monotonic() - ramp_started + step_seconds(options) > options.budget:
                         cut_short = True
                         break
@@ -313,10 +317,17 @@ def run(options: Options) -> dict:
                                     groups=groups, sampler=sampler, broker=broker,
                                     processes=processes)  # fmt: skip
                     figures["steps"].append(step)
-                    if not step["sustained"]:
+                    if step["sustained"]:
+                        best = step
+                        if descending:  # the first rate sustained on the way down
+                            break
+                        rate *= options.factor
+                    elif best is None:
+                        # Even the first rate was too much: step down until one holds.
+                        descending = True
+                        rate /= options.factor
+                    else:
                         break
-                    best = step
-                    rate *= options.factor
                 figures["ceilings"].append(
                     {"workers": workers, "best": best, "cut_short_by_budget": cut_short}
                 )
@@ -403,7 +414,7 @@ def format_report(f: dict) -> str:
         best = ceiling["best"]
         label = f"  ceiling, {ceiling['workers']} check worker(s):"
         if best is None:
-            add(f"{label} no step sustained (lowest tried is above it)")
+            add(f"{label} no step sustained, down to --min-rate")
             continue
         bound = " (at least: the time budget ended the ramp)"
         bound = bound if ceiling["cut_short_by_budget"] else ""

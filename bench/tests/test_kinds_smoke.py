@@ -28,7 +28,7 @@ KINDS_SMOKE_ARGS = [
 ]  # fmt: skip
 RAMP_SMOKE_ARGS = [
     "--workers", "1,2", "--interval", "2", "--start-rate", "5", "--factor", "2",
-    "--max-rate", "10", "--window", "3", "--warmup", "1",
+    "--max-rate", "10", "--min-rate", "1", "--window", "3", "--warmup", "1",
     "--ceiling-seconds", "1", "--ceiling-concurrency", "10",
 ]  # fmt: skip
 
