@@ -11,8 +11,8 @@ window. The step is sustained when the schedule lag p99 is at most ``--max-lag``
 no scheduled check was dropped and none failed against the healthy target; then the rate
 is multiplied by ``--factor``, else the ramp stops (if the very first step fails, the rate
 is divided by ``--factor`` until a step holds or ``--min-rate`` is passed). With two
-workers the ramp starts at the one-worker ceiling. ``--budget`` bounds the ramps' total time (a ramp cut short by it says
-so: its ceiling is then a lower bound).
+workers the ramp starts at the one-worker ceiling. ``--budget`` bounds the ramps' total
+time (a ramp cut short by it says so: its ceiling is then a lower bound).
 
 Printed: every step (offered and completed rate, lag, dropped, failed, CPU per check of the
 check workers and of everything, each as a multiple of the raw HTTP client's CPU per
