@@ -100,7 +100,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     add("--window", type=float, default=20, help="measured seconds per step")
     add("--warmup", type=float, default=None, help="seconds before each window (1 interval)")
     add("--max-lag", type=float, default=TARGET_P99_LAG_S, help="lag p99 a step may reach")
-    add("--budget", type=float, default=480, help="seconds for all ramps together")
+    add("--budget", type=float, default=420, help="seconds for all ramps together")
     add("--latency-ms", type=float, default=5.0, help="target's response delay")
     add("--jitter-ms", type=float, default=2.0)
     add("--check-concurrency", type=int, default=100, help="gevent pool of each check worker")
