@@ -18,7 +18,7 @@ FLOWER_PORT ?= 5555
 RUN_ENV := DEBUG=true BLOCKED_NETWORKS="$(BLOCKED_NETWORKS)" WEB_PORT=$(WEB_PORT) \
 	FLOWER_PORT=$(FLOWER_PORT) PATH="$(abspath $(VENV))/bin:$$PATH"
 
-.PHONY: install install-dev run manage migrate demo check-test-tools test lint format bench bench-smoke bench-api bench-faults clean
+.PHONY: install install-dev run manage migrate demo check-test-tools test lint format bench bench-smoke bench-kinds bench-ceiling bench-api bench-faults clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -107,6 +107,16 @@ bench: install-dev
 bench-smoke: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.scale --monitors 20 \
 		--interval 2 --window 10 --warmup 2 --flip 3 --ceiling-seconds 1 --ceiling-concurrency 10
+
+## Each monitor kind (http tcp dns tls icmp api) on ONE check worker (~6 min): checks/s and CPU
+## per check beside the raw clients of the same run; its own database <name>_kinds.
+bench-kinds: install-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.kinds $(BENCH_ARGS)
+
+## The ceiling by ramp (< 10 min): raise the check rate until lag p99 > 2 s or checks drop,
+## for one and two check workers; prints the highest sustained rate and its raw-client ratios.
+bench-ceiling: install-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.ceiling_ramp $(BENCH_ARGS)
 
 ## API latency under load (wrk): 10,000 monitors and 10 million check rows (seeded once).
 bench-api: install-dev

@@ -28,7 +28,6 @@ client ceiling.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -39,6 +38,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,6 +51,10 @@ TARGET_CPU_MS_PER_CHECK = 2.6
 DNS_ZONE = "bench.test"
 DNS_SERVER = "127.0.0.2"
 TARGET_P99_LAG_S = 2.0
+CHECK_WORKERS = "worker checks"  # the process group of the check worker(s)
+# After a window, how long its last checks may take to be stored beyond their own timeout:
+# the dispatcher's lookahead (2 s), the start slot and the batch's store.
+SETTLE_SECONDS = 5.0
 
 
 @dataclass
@@ -204,18 +208,35 @@ def seed(options: Options, *, target_port: int, receiver_url: str) -> tuple[list
 
 
 def schedule(ids: list[int], *, interval: int, start: datetime) -> None:
-    """First checks evenly over one interval from ``start``: monitor of rank r at r/N."""
+    """Activate ``ids`` with first checks evenly over one interval from ``start``: the
+    monitor of rank r (by id) at r/N. Rows are locked in id order, as the check worker's
+    store does (monitors.results), so scheduling while a worker stores cannot deadlock."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
             """
+            WITH locked AS (
+                SELECT id FROM monitors_monitor WHERE id = ANY(%s) ORDER BY id FOR UPDATE),
+                 ranked AS (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM locked)
             UPDATE monitors_monitor m SET is_active = true, next_check_at = %s + make_interval(
                 secs => (ranked.rank - 1) * %s::float8 / %s)
-            FROM (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM monitors_monitor) ranked
-            WHERE m.id = ranked.id
+            FROM ranked WHERE m.id = ranked.id
             """,
-            [start, interval, len(ids)],
+            [list(ids), start, interval, len(ids)],
+        )
+
+
+def unschedule(ids: list[int]) -> None:
+    """Pause ``ids`` again (their queued checks are skipped by the worker); locked in id
+    order like ``schedule``."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE monitors_monitor SET is_active = false WHERE id IN (SELECT id FROM "
+            "monitors_monitor WHERE id = ANY(%s) ORDER BY id FOR UPDATE)",
+            [list(ids)],
         )
 
 
@@ -310,6 +331,32 @@ def redis_pids(broker_url: str) -> set[int]:
     return found
 
 
+def process_groups(
+    running: stack.Healthmon, *, db_url: str, broker_url: str, extra: Sequence[Group] = ()
+) -> list[Group]:
+    """What a run measures: each healthmon process (tree), PostgreSQL's processes for the
+    benchmark's database and the broker; ``extra`` (targets) after them, usually uncounted.
+    The check workers are read when sampled, so a worker added later is counted."""
+    postmaster = postmaster_pid()
+    database = stack.database_name(db_url)
+    groups = []
+    if running.web is not None:
+        web = running.web
+        groups.append(Group("web (gunicorn)", lambda: procs.process_tree(web.popen.pid)))
+    groups += [
+        Group("beat", lambda: procs.process_tree(running.beat.popen.pid)),
+        Group(
+            CHECK_WORKERS,
+            lambda: set().union(*(procs.process_tree(w.popen.pid) for w in running.check_workers)),
+        ),
+        Group("worker incidents+notif.", lambda: procs.process_tree(running.events.popen.pid)),
+        Group("postgresql", lambda: procs.postgres_pids(postmaster, database)),
+        Group("redis", lambda: redis_pids(broker_url)),
+        *extra,
+    ]
+    return groups
+
+
 def database_sizes() -> dict[str, int]:
     from django.db import connection
 
@@ -357,6 +404,25 @@ def check_figures(t0: datetime, t1: datetime) -> dict:
     }
 
 
+def wait_for_slots(t0: datetime, t1: datetime, expected: int, *, at_most: float) -> None:
+    """Until every check scheduled in [t0, t1) is stored, or ``at_most`` seconds: a batch
+    holds checks due up to the dispatcher's lookahead (2 s) apart and stores them together,
+    so the window's last results arrive a few seconds after it ends."""
+    from django.db import connection
+
+    deadline = time.monotonic() + at_most
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(DISTINCT (monitor_id, scheduled_for)) FROM monitors_checkresult "
+                "WHERE scheduled_for >= %s AND scheduled_for < %s",
+                [t0, t1],
+            )
+            if cursor.fetchone()[0] >= expected:
+                return
+        time.sleep(0.5)
+
+
 def _round(value, digits: int = 3):
     return None if value is None else round(float(value), digits)
 
@@ -385,28 +451,30 @@ def alert_delays(
 
 
 def run_ceiling(port: int, options: Options, log_dir: Path) -> dict | None:
-    import subprocess
-
     if options.ceiling_seconds <= 0:
         return None
+    return raw_reference(
+        ["--url", f"http://127.0.0.1:{port}/m/ceiling-"],
+        seconds=options.ceiling_seconds,
+        concurrency=options.ceiling_concurrency,
+        log_path=log_dir / "ceiling.log",
+    )
+
+
+def raw_reference(args: list[str], *, seconds: float, concurrency: int, log_path: Path) -> dict:
+    """Run ``bench.ceiling`` (the raw client of a protocol, HTTP unless ``args`` name
+    another ``--kind``) in its own process; its JSON line, or ``{"error": ...}``."""
+    import subprocess
+
     completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.ceiling",
-            "--url",
-            f"http://127.0.0.1:{port}/m/ceiling-",
-            "--concurrency",
-            str(options.ceiling_concurrency),
-            "--seconds",
-            str(options.ceiling_seconds),
-        ],
+        [sys.executable, "-m", "bench.ceiling", *args,
+         "--concurrency", str(concurrency), "--seconds", str(seconds)],
         cwd=stack.ROOT,
         capture_output=True,
         text=True,
-        timeout=options.ceiling_seconds + 60,
-    )
-    (log_dir / "ceiling.log").write_text(completed.stdout + completed.stderr)
+        timeout=seconds + 60,
+    )  # fmt: skip
+    log_path.write_text(completed.stdout + completed.stderr)
     if completed.returncode != 0:
         return {"error": completed.stderr.strip().splitlines()[-1:]}
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -469,13 +537,10 @@ def run(options: Options) -> dict:
     }
     try:
         _say(f"database {stack.database_name(db_url)}: create and migrate")
-        stack.recreate_database(db_url)
+        stack.recreate_migrated_database(db_url)
         broker_url = options.broker_url or stack.start_redis(processes)
         stack.purge_queues(broker_url)
         stack.configure_django(db_url, broker_url)
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0, interactive=False)
 
         target, target_port = stack.start_target(
             processes,
@@ -500,49 +565,30 @@ def run(options: Options) -> dict:
             **({"GEVENT_RESOLVER": "ares", "GEVENTARES_SERVERS": DNS_SERVER} if dns else {}),
             **options.extra_env,
         )
-        web_port = stack.free_port()
-        beat = stack.celery_beat(processes, env=env, log_level=options.log_level)
-        check_workers = [
-            stack.celery_worker(
-                processes,
-                "checks" if n == 0 else f"checks{n + 1}",
-                queues="checks",
-                pool="gevent",
-                concurrency=options.check_concurrency,
-                env=env,
-                log_level=options.log_level,
-            )
-            for n in range(options.check_workers)
-        ]
-        checks = check_workers[0]
-        events = stack.celery_worker(
-            processes, "events", queues="incidents,notifications", pool="gevent",
-            concurrency=options.events_concurrency, env=env, log_level=options.log_level,
+        running = stack.start_healthmon(
+            processes,
+            env=env,
+            log_level=options.log_level,
+            check_workers=options.check_workers,
+            check_concurrency=options.check_concurrency,
+            events_concurrency=options.events_concurrency,
+        )
+        checks, events, beat, web = (
+            running.check_workers[0], running.events, running.beat, running.web
         )  # fmt: skip
-        web = stack.gunicorn(processes, env=env, port=web_port)
-        for worker in (*check_workers, events):
-            procs.wait_for_log(worker, "ready.", timeout=90, processes=processes)
-        stack.wait_http(f"http://127.0.0.1:{web_port}/live", timeout=60, processes=processes)
         _say("stack is up")
 
-        postmaster = postmaster_pid()
-        database = stack.database_name(db_url)
-        groups = [
-            Group("web (gunicorn)", lambda: procs.process_tree(web.popen.pid)),
-            Group("beat", lambda: procs.process_tree(beat.popen.pid)),
-            Group(
-                "worker checks",
-                lambda: set().union(*(procs.process_tree(w.popen.pid) for w in check_workers)),
-            ),
-            Group("worker incidents+notif.", lambda: procs.process_tree(events.popen.pid)),
-            Group("postgresql", lambda: procs.postgres_pids(postmaster, database)),
-            Group("redis", lambda: redis_pids(broker_url)),
+        extra_groups = [
             Group(
                 "target (not counted)", lambda: procs.process_tree(target.popen.pid), counted=False
-            ),
+            )
         ]
         if dns is not None:
-            groups.append(Group("dns server (not counted)", lambda: {dns.popen.pid}, counted=False))
+            extra_groups.append(
+                Group("dns server (not counted)", lambda: {dns.popen.pid}, counted=False)
+            )
+        groups = process_groups(running, db_url=db_url, broker_url=broker_url,
+                                extra=extra_groups)  # fmt: skip
         sampler = Sampler(groups, broker_url)
         sampler.start()
 
@@ -630,11 +676,7 @@ def run(options: Options) -> dict:
         }
 
         _say("stopping the stack; measuring the raw HTTP client ceiling")
-        for managed in (web, events, *check_workers, beat):
-            procs._signal_group(managed.popen.pid, 15)
-        for managed in (web, events, *check_workers, beat):
-            with contextlib.suppress(Exception):
-                managed.popen.wait(timeout=20)
+        stack.stop_healthmon(running)
         figures["ceiling"] = run_ceiling(target_port, options, log_dir)
         figures["load_average_after"] = procs.load_average()
     finally:
@@ -646,7 +688,7 @@ def run(options: Options) -> dict:
     ceiling = figures.get("ceiling")
     if ceiling and ceiling.get("per_second"):
         ceiling["healthmon_share"] = round(figures["checks_per_second"] / ceiling["per_second"], 3)
-        worker = next(row for row in figures["processes"] if row["name"] == "worker checks")
+        worker = next(row for row in figures["processes"] if row["name"] == CHECK_WORKERS)
         if worker["cpu_ms_per_check"]:
             # What one check worker could do on one core, as a multiple of the raw client.
             capacity = 1000 / worker["cpu_ms_per_check"]

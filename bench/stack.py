@@ -9,6 +9,7 @@ else's and its CPU time is its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -16,6 +17,7 @@ import socket
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -78,6 +80,41 @@ def recreate_database(url: str) -> None:
         )
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def recreate_migrated_database(url: str) -> None:
+    """Drop and create the benchmark's database, migrated, as a copy of a template
+    (``<DATABASE_URL name>_bench_template``, kept between runs) that ``manage.py migrate``
+    first brings up to this code's migrations: copying takes a second or two where running
+    every migration takes 15-60 s on a busy machine. A template another branch migrated
+    (unknown migrations) is rebuilt."""
+    import subprocess
+
+    from psycopg import sql
+
+    template = database_url("bench_template")
+    migrate = [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"]
+    # migrate never talks to the broker; the URL is only read.
+    env = child_env(template, os.environ.get("CELERY_BROKER_URL", "memory://"), pool_max=0)
+    for attempt in range(2):
+        if attempt or not database_exists(template):
+            recreate_database(template)
+        done = subprocess.run(migrate, cwd=ROOT, env=env, capture_output=True, text=True)
+        if done.returncode == 0:
+            break
+    else:
+        raise RuntimeError(f"migrating {database_name(template)} failed: {done.stderr[-2000:]}")
+    drop_database(url)
+    with _maintenance_connect(url) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            [database_name(template)],
+        )
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(database_name(url)), sql.Identifier(database_name(template))
+            )
+        )
 
 
 def drop_database(url: str) -> None:
@@ -209,6 +246,84 @@ def gunicorn(processes: ProcessSet, *, env: dict, port: int, workers: int = 2) -
         "-c", "deploy/gunicorn.conf.py",
     ]  # fmt: skip
     return processes.start("web", argv, env=env, cwd=ROOT)
+
+
+@dataclass
+class Healthmon:
+    """The healthmon processes of a benchmark, started as the Procfile starts them."""
+
+    beat: Managed
+    events: Managed
+    check_workers: list[Managed] = field(default_factory=list)
+    web: Managed | None = None
+    web_port: int | None = None
+
+    @property
+    def managed(self) -> list[Managed]:
+        return [m for m in (self.web, self.events, *self.check_workers, self.beat) if m]
+
+
+def start_healthmon(
+    processes: ProcessSet,
+    *,
+    env: dict,
+    log_level: str,
+    check_workers: int = 1,
+    check_concurrency: int = 100,
+    events_concurrency: int = 10,
+    web: bool = True,
+) -> Healthmon:
+    """Beat, ``check_workers`` gevent workers on ``checks``, one worker on
+    ``incidents,notifications`` and (``web``) gunicorn; returns once all of them are ready."""
+    beat = celery_beat(processes, env=env, log_level=log_level)
+    events = celery_worker(
+        processes, "events", queues="incidents,notifications", pool="gevent",
+        concurrency=events_concurrency, env=env, log_level=log_level,
+    )  # fmt: skip
+    running = Healthmon(beat=beat, events=events)
+    for _ in range(check_workers):
+        add_check_worker(processes, running, env=env, log_level=log_level,
+                         concurrency=check_concurrency, wait=False)  # fmt: skip
+    if web:
+        running.web_port = free_port()
+        running.web = gunicorn(processes, env=env, port=running.web_port)
+    for worker in (*running.check_workers, events):
+        wait_for_log(worker, "ready.", timeout=90, processes=processes)
+    if running.web_port is not None:
+        wait_http(f"http://127.0.0.1:{running.web_port}/live", timeout=60, processes=processes)
+    return running
+
+
+def add_check_worker(
+    processes: ProcessSet,
+    running: Healthmon,
+    *,
+    env: dict,
+    log_level: str,
+    concurrency: int = 100,
+    wait: bool = True,
+) -> Managed:
+    """One more gevent worker on ``checks`` (named checks, checks2, ...)."""
+    number = len(running.check_workers) + 1
+    worker = celery_worker(
+        processes, "checks" if number == 1 else f"checks{number}", queues="checks",
+        pool="gevent", concurrency=concurrency, env=env, log_level=log_level,
+    )  # fmt: skip
+    running.check_workers.append(worker)
+    if wait:
+        wait_for_log(worker, "ready.", timeout=90, processes=processes)
+    return worker
+
+
+def stop_healthmon(running: Healthmon, *, timeout: float = 20.0) -> None:
+    """Warm shutdown of every process (SIGTERM to its group), waiting for each; what is left
+    is killed by ``ProcessSet.stop_all``. Frees the CPU before a raw reference is measured."""
+    for managed in running.managed:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(managed.popen.pid, 15)
+    for managed in running.managed:
+        with contextlib.suppress(Exception):
+            managed.popen.wait(timeout=timeout)
 
 
 def wait_http(url: str, *, timeout: float, processes: ProcessSet) -> None:

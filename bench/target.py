@@ -6,6 +6,9 @@ one listening socket. Routes:
 
     /m/<anything>       200 JSON (or 500 for --failure-rate of requests), after --latency-ms
     /flip/<anything>    200 until flipped down, then 500: times down -> alert
+    /login              POST {"user", "password": LOGIN_PASSWORD} -> {"token": ...}, else 401
+    /orders             with "Authorization: Bearer <a token /login gave>": 200 JSON, else
+                        401 (the two steps of the api monitors of bench.kinds)
     /_control/down      flip every /flip/ path to failing (any process; state is shared)
     /_control/up        and back
     /_stats             {"requests": n, "flipped": bool}
@@ -18,10 +21,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import multiprocessing
 import os
 import random
+import secrets
 import signal
 import socket
 import sys
@@ -31,16 +36,57 @@ from ctypes import c_double, c_longlong
 OK_BODY = json.dumps({"status": "ok", "version": 3}).encode()
 FAIL_BODY = b"internal error"
 MAX_HEAD = 16 * 1024
+LOGIN_PASSWORD = "bench-password"  # noqa: S105 - a local test server's
+ORDERS_BODY = json.dumps({"count": 2, "orders": [{"id": 1}, {"id": 2}]}).encode()
+DENIED_BODY = json.dumps({"error": "log in first"}).encode()
+# Tokens are signed, not stored, so every forked process accepts every other's (the key
+# is made before the fork).
+TOKEN_KEY = secrets.token_bytes(16)
+
+
+def _signature(nonce: str) -> str:
+    return hashlib.blake2b(nonce.encode(), key=TOKEN_KEY, digest_size=12).hexdigest()
+
+
+def issue_token() -> str:
+    nonce = secrets.token_hex(8)
+    return f"{nonce}.{_signature(nonce)}"
+
+
+def token_valid(token: str) -> bool:
+    nonce, _, signature = token.partition(".")
+    return bool(nonce) and secrets.compare_digest(signature, _signature(nonce))
 
 
 def _response(status: int, body: bytes, content_type: str, keep_alive: bool) -> bytes:
-    reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}[status]
+    reason = {200: "OK", 401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error"}[
+        status
+    ]
     return (
         f"HTTP/1.1 {status} {reason}\r\n"
         f"Content-Type: {content_type}\r\n"
         f"Content-Length: {len(body)}\r\n"
         f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
     ).encode() + body
+
+
+def login_flow(path: bytes, head: bytes, body: bytes) -> tuple[int, bytes, str]:
+    """(status, body, content type) of ``/login`` and ``/orders``."""
+    if path == b"/login":
+        try:
+            password = json.loads(body or b"{}").get("password")
+        except (ValueError, AttributeError):
+            password = None
+        if password != LOGIN_PASSWORD:
+            return 401, DENIED_BODY, "application/json"
+        return 200, json.dumps({"token": issue_token()}).encode(), "application/json"
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"authorization":
+            scheme, _, token = value.strip().decode(errors="replace").partition(" ")
+            if scheme == "Bearer" and token_valid(token):
+                return 200, ORDERS_BODY, "application/json"
+    return 401, DENIED_BODY, "application/json"
 
 
 class Shared:
@@ -77,10 +123,11 @@ class TargetProtocol(asyncio.Protocol):
                 length = int(lowered[at + 17 : line_end if line_end > 0 else None].strip())
             if len(self.buffer) < end + 4 + length:
                 return  # wait for the body
+            body = self.buffer[end + 4 : end + 4 + length]
             self.buffer = self.buffer[end + 4 + length :]
-            self.handle(head, keep_alive=b"connection: close" not in lowered)
+            self.handle(head, body, keep_alive=b"connection: close" not in lowered)
 
-    def handle(self, head: bytes, *, keep_alive: bool) -> None:
+    def handle(self, head: bytes, body: bytes = b"", *, keep_alive: bool) -> None:
         request_line = head.split(b"\r\n", 1)[0]
         parts = request_line.split(b" ")
         path = parts[1] if len(parts) > 1 else b"/"
@@ -95,10 +142,17 @@ class TargetProtocol(asyncio.Protocol):
         elif path.startswith(b"/flip/"):
             # Never failing at random: these time the alert after a deliberate flip.
             status = 500 if server.shared.flipped.value else 200
+        elif path in (b"/login", b"/orders"):
+            self.later(_response(*login_flow(path, head, body), keep_alive), keep_alive)
+            return
         else:
             status = 404
-        body, kind = (OK_BODY, "application/json") if status == 200 else (FAIL_BODY, "text/plain")
-        response = _response(status, body, kind, keep_alive)
+        text, kind = (OK_BODY, "application/json") if status == 200 else (FAIL_BODY, "text/plain")
+        self.later(_response(status, text, kind, keep_alive), keep_alive)
+
+    def later(self, response: bytes, keep_alive: bool) -> None:
+        """Answer after the configured latency."""
+        server = self.server
         delay = server.delay()
         if delay > 0:
             asyncio.get_running_loop().call_later(delay, self.reply, response, keep_alive)

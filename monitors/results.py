@@ -50,11 +50,23 @@ def run_checks_concurrently(monitors: Sequence[Monitor]) -> list[CheckOutcome]:
     if _gevent_patched():
         from gevent.pool import Pool
 
-        return list(Pool(len(monitors)).map(run_check, monitors))
+        return list(Pool(len(monitors)).map(_check_and_release, monitors))
     if len(monitors) == 1:
         return [run_check(monitors[0])]
     with ThreadPoolExecutor(max_workers=min(len(monitors), 32)) as pool:
-        return list(pool.map(run_check, monitors))
+        return list(pool.map(_check_and_release, monitors))
+
+
+def _check_and_release(monitor: Monitor) -> CheckOutcome:
+    """``run_check`` in a greenlet (or thread) of its own. A kind that reads the database
+    (api: the team's variables) opens that greenlet's own connection; it goes back to the
+    pool when the check ends, or every such check would keep one until the worker has none
+    left for anything, the dispatcher included (bench.kinds found it: 8 api checks in, the
+    gevent worker stopped)."""
+    try:
+        return run_check(monitor)
+    finally:
+        release_connection()
 
 
 def send_for_evaluation(result_ids: list[int]) -> None:
@@ -214,7 +226,7 @@ def checks_in_waves(
         wait = _seconds_until(start_at.get(monitor.id))
         if wait:
             gevent.sleep(wait)
-        return run_check(monitor)
+        return _check_and_release(monitor)
 
     last_start = max((_seconds_until(start_at.get(m.id)) for m in monitors), default=0.0)
     pool = Pool(len(monitors))
