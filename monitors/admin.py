@@ -121,7 +121,7 @@ class MonitorAdmin(ServiceWritesAdmin):
         for monitor in monitors:
             try:
                 check_now.check_now_request(monitor=monitor, requested_by=request.user)
-            except check_now.CheckNowLimitReached as exc:
+            except check_now.CheckNowRefused as exc:
                 self.message_user(request, f"{monitor.name}: {exc}", messages.ERROR)
             else:
                 self.message_user(
