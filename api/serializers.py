@@ -86,7 +86,7 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
         read_only=True,
         allow_null=True,
         help_text="heartbeat: where the job pings (GET or POST; /start, /fail and /<exit code> "
-        "appended report a run's start, failure or exit status); null for other kinds"
+        "appended report a run's start, failure or exit status); null for other kinds",
     )
 
     class Meta:

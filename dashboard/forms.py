@@ -216,8 +216,7 @@ class MonitorForm(SerializerForm):
         max_length=100,
         required=False,
         label="Cron expression",
-        help_text="When the job runs, e.g. 0 3 * * * (03:00 daily); empty: every interval "
-        "seconds",
+        help_text="When the job runs, e.g. 0 3 * * * (03:00 daily); empty: every interval seconds",
     )
     tz = forms.CharField(
         max_length=64,

@@ -29,9 +29,11 @@ def lock_team(team_id: int) -> None:
 
 def _checks_per_second(monitors) -> float:
     # Heartbeats cost the probes nothing: they are pinged, not checked.
-    rate = monitors.filter(is_active=True).exclude(kind="heartbeat").aggregate(
-        rate=Sum(Value(1.0) / Cast("interval", FloatField()))
-    )["rate"]
+    rate = (
+        monitors.filter(is_active=True)
+        .exclude(kind="heartbeat")
+        .aggregate(rate=Sum(Value(1.0) / Cast("interval", FloatField())))["rate"]
+    )
     return rate or 0.0
 
 

@@ -45,9 +45,7 @@ def expected_after(moment: datetime, *, interval: int, cron: str, tz: str) -> da
     return next(CronSim(cron, local)).astimezone(UTC)
 
 
-def deadline_after(
-    moment: datetime, *, interval: int, cron: str, tz: str, grace: int
-) -> datetime:
+def deadline_after(moment: datetime, *, interval: int, cron: str, tz: str, grace: int) -> datetime:
     """The deadline (``next_check_at``) after a ping at ``moment``: expected time + grace."""
     return expected_after(moment, interval=interval, cron=cron, tz=tz) + timedelta(seconds=grace)
 

@@ -37,18 +37,50 @@ def at(*args: int, tz=UTC) -> datetime:
         # period: last ping + interval + grace
         (at(2026, 1, 1, 12), {"interval": 300, "cron": "", "tz": "UTC"}, at(2026, 1, 1, 12, 6)),
         # cron in UTC: the next occurrence strictly after the ping, + grace
-        (at(2026, 1, 1, 3), {"interval": 60, "cron": "0 3 * * *", "tz": "UTC"}, at(2026, 1, 2, 3, 1)),
-        (at(2026, 1, 1, 2, 59), {"interval": 60, "cron": "0 3 * * *", "tz": "UTC"}, at(2026, 1, 1, 3, 1)),
+        (
+            at(2026, 1, 1, 3),
+            {"interval": 60, "cron": "0 3 * * *", "tz": "UTC"},
+            at(2026, 1, 2, 3, 1),
+        ),
+        (
+            at(2026, 1, 1, 2, 59),
+            {"interval": 60, "cron": "0 3 * * *", "tz": "UTC"},
+            at(2026, 1, 1, 3, 1),
+        ),
         # cron in Paris, winter (UTC+1): 03:00 local is 02:00 UTC
-        (at(2026, 1, 10, 12), {"interval": 60, "cron": "0 3 * * *", "tz": "Europe/Paris"}, at(2026, 1, 11, 2, 1)),
+        (
+            at(2026, 1, 10, 12),
+            {"interval": 60, "cron": "0 3 * * *", "tz": "Europe/Paris"},
+            at(2026, 1, 11, 2, 1),
+        ),
         # ... and in summer (UTC+2): 01:00 UTC, the same local time across the DST change
-        (at(2026, 3, 28, 12), {"interval": 60, "cron": "0 3 * * *", "tz": "Europe/Paris"}, at(2026, 3, 29, 1, 1)),
+        (
+            at(2026, 3, 28, 12),
+            {"interval": 60, "cron": "0 3 * * *", "tz": "Europe/Paris"},
+            at(2026, 3, 29, 1, 1),
+        ),
         # 02:30 does not exist on 2026-03-29 in Paris: the run is at 03:00 local (01:00 UTC)
-        (at(2026, 3, 28, 12), {"interval": 60, "cron": "30 2 * * *", "tz": "Europe/Paris"}, at(2026, 3, 29, 1, 1)),
+        (
+            at(2026, 3, 28, 12),
+            {"interval": 60, "cron": "30 2 * * *", "tz": "Europe/Paris"},
+            at(2026, 3, 29, 1, 1),
+        ),
         # 2026-10-25: back to UTC+1; 03:00 local is 02:00 UTC again
-        (at(2026, 10, 24, 12), {"interval": 60, "cron": "0 3 * * *", "tz": "Europe/Paris"}, at(2026, 10, 25, 2, 1)),
+        (
+            at(2026, 10, 24, 12),
+            {"interval": 60, "cron": "0 3 * * *", "tz": "Europe/Paris"},
+            at(2026, 10, 25, 2, 1),
+        ),
     ],
-    ids=["period", "cron-utc-at-run", "cron-utc-before-run", "cron-paris-winter", "cron-paris-summer", "cron-paris-skipped-time", "cron-paris-fall-back"],
+    ids=[
+        "period",
+        "cron-utc-at-run",
+        "cron-utc-before-run",
+        "cron-paris-winter",
+        "cron-paris-summer",
+        "cron-paris-skipped-time",
+        "cron-paris-fall-back",
+    ],
 )
 def test_deadline_is_the_next_expected_ping_plus_grace(last_ping, schedule, deadline):
     assert deadline_after(last_ping, grace=60, **schedule) == deadline
@@ -73,8 +105,13 @@ def test_a_dispatcher_far_behind_counts_the_next_deadline_from_now():
 
 
 def test_the_missed_reason_names_the_last_ping_and_the_expected_time():
-    reason = missed_reason(last_ping_at=at(2026, 1, 1, 12), deadline=at(2026, 1, 1, 12, 6), grace=60)
-    assert reason == "No ping since 2026-01-01 12:00:00 UTC: expected at 2026-01-01 12:05:00 UTC (+60s grace)"
+    reason = missed_reason(
+        last_ping_at=at(2026, 1, 1, 12), deadline=at(2026, 1, 1, 12, 6), grace=60
+    )
+    assert (
+        reason
+        == "No ping since 2026-01-01 12:00:00 UTC: expected at 2026-01-01 12:05:00 UTC (+60s grace)"
+    )
     assert missed_reason(last_ping_at=None, deadline=at(2026, 1, 1, 12, 6), grace=60).startswith(
         "No ping yet: expected at 2026-01-01 12:05:00 UTC"
     )
@@ -142,11 +179,28 @@ def test_other_kinds_have_no_ping_url(alice_client):
         ({**HEARTBEAT, "cron": "0 3 * * *", "tz": "Mars/Olympus"}, {"tz"}),
         ({**HEARTBEAT, "grace": 0}, {"grace"}),
         ({**HEARTBEAT, "grace": 8 * 86400}, {"grace"}),
-        ({**HEARTBEAT, "url": "https://example.com/", "host": "db", "port": 5432}, {"url", "host", "port"}),
-        ({**HEARTBEAT, "assertions": [{"type": "response_time_below", "value": 100}]}, {"assertions"}),
-        ({"name": "Web", "url": "https://example.com/", "cron": "* * * * *", "grace": 5}, {"cron", "grace"}),
+        (
+            {**HEARTBEAT, "url": "https://example.com/", "host": "db", "port": 5432},
+            {"url", "host", "port"},
+        ),
+        (
+            {**HEARTBEAT, "assertions": [{"type": "response_time_below", "value": 100}]},
+            {"assertions"},
+        ),
+        (
+            {"name": "Web", "url": "https://example.com/", "cron": "* * * * *", "grace": 5},
+            {"cron", "grace"},
+        ),
     ],
-    ids=["cron", "tz", "grace-low", "grace-high", "target-fields", "assertions", "http-with-schedule"],
+    ids=[
+        "cron",
+        "tz",
+        "grace-low",
+        "grace-high",
+        "target-fields",
+        "assertions",
+        "http-with-schedule",
+    ],
 )
 def test_bad_heartbeat_config_is_a_400_naming_the_fields(alice_client, data, errors):
     response = create(alice_client, data)
@@ -156,8 +210,12 @@ def test_bad_heartbeat_config_is_a_400_naming_the_fields(alice_client, data, err
 
 def test_a_cron_heartbeat_is_due_after_its_next_run_in_its_zone(alice):
     monitor = monitor_create(
-        team=alice.personal_team, name="Report", kind="heartbeat", cron="0 3 * * *",
-        tz="Europe/Paris", grace=120,
+        team=alice.personal_team,
+        name="Report",
+        kind="heartbeat",
+        cron="0 3 * * *",
+        tz="Europe/Paris",
+        grace=120,
     )
     local = monitor.next_check_at.astimezone(PARIS)
     assert (local.hour, local.minute) == (3, 2)
@@ -296,7 +354,9 @@ def test_a_cron_monitors_ping_moves_its_deadline_to_the_next_run(anon_client, al
     assert anon_client.get(f"/ping/{monitor.ping_token}").status_code == 200
     (result,) = results(monitor)
     monitor.refresh_from_db()
-    expected = deadline_after(result.checked_at, interval=60, cron="*/5 * * * *", tz="UTC", grace=30)
+    expected = deadline_after(
+        result.checked_at, interval=60, cron="*/5 * * * *", tz="UTC", grace=30
+    )
     assert monitor.next_check_at == expected
     assert monitor.next_check_at.minute % 5 == 0 and monitor.next_check_at.second == 30
 
@@ -411,9 +471,7 @@ def test_the_dispatcher_records_a_missed_deadline_as_down_without_a_probe(beat):
 
 def test_a_heartbeat_is_never_claimed_before_its_deadline(beat):
     # Other monitors are claimed up to a tick ahead; a heartbeat may still ping until then.
-    Monitor.objects.filter(pk=beat.pk).update(
-        next_check_at=timezone.now() + timedelta(seconds=1)
-    )
+    Monitor.objects.filter(pk=beat.pk).update(next_check_at=timezone.now() + timedelta(seconds=1))
     assert claim_due_monitors(lookahead=2.0) == ([], 0)
     assert results(beat) == []
 
@@ -457,3 +515,44 @@ def test_concurrent_pings_are_all_stored_in_order(alice):
     beat.refresh_from_db()
     assert beat.last_ping_at == max(result.checked_at for result in stored)
     assert beat.next_check_at == beat.last_ping_at + timedelta(seconds=3900)
+
+
+# --- Operations: metrics and manage.py check_monitor ---------------------------------------
+
+
+def test_pings_are_counted_with_the_heartbeat_kind_on_metrics(
+    anon_client, beat, django_capture_on_commit_callbacks
+):
+    from healthmon.tests.test_metrics import samples, value
+
+    def counted(status: str) -> float:
+        text = anon_client.get("/metrics").content.decode()
+        return value(samples(text), "healthmon_checks_total", kind="heartbeat", status=status) or 0
+
+    up, down = counted("up"), counted("down")
+    with django_capture_on_commit_callbacks(execute=True):  # as after a real commit
+        anon_client.get(f"/ping/{beat.ping_token}")  # the first: evaluated (UNKNOWN -> UP)
+        Monitor.objects.filter(pk=beat.pk).update(status="up")
+        anon_client.get(f"/ping/{beat.ping_token}")  # UP -> UP: counted, not evaluated
+        anon_client.get(f"/ping/{beat.ping_token}/fail")
+    assert (counted("up") - up, counted("down") - down) == (2, 1)
+
+
+def test_check_monitor_says_a_heartbeat_is_passive_and_shows_its_pings(beat, anon_client):
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("check_monitor", str(beat.pk), stdout=out)
+    text = out.getvalue()
+    assert "Passive: a heartbeat monitor is not checked" in text
+    assert f"/ping/{beat.ping_token}" in text
+    assert "Last ping:      never" in text
+    assert f"Next deadline:  {beat.next_check_at:%Y-%m-%d %H:%M:%S}" in text
+
+    anon_client.get(f"/ping/{beat.ping_token}")
+    Monitor.objects.filter(pk=beat.pk).update(next_check_at=timezone.now() - timedelta(seconds=1))
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("check_monitor", str(beat.pk), stdout=out)
+    assert exited.value.code == 1  # late
+    assert "(passed)" in out.getvalue() and "Last ping:      20" in out.getvalue()
