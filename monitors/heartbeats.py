@@ -171,12 +171,16 @@ def record_ping(
         return _record_start(token, now)
     failed = signal == Signal.FAIL
     status = CheckStatus.DOWN if failed else CheckStatus.UP
-    fields = {"status": status, "exit_code": exit_code, "body": _clean_body(body)}
+    kept = _clean_body(body)
     recorded = None
     if connection.vendor == "postgresql":
-        recorded = _record_with_sql(token, now, signal, **fields)
+        recorded = _record_with_sql(
+            token, now, signal, status=status, exit_code=exit_code, body=kept
+        )
     if recorded is None:  # a cron monitor, or not PostgreSQL
-        recorded = _record_with_orm(token, now, signal, **fields)
+        recorded = _record_with_orm(
+            token, now, signal, status=status, exit_code=exit_code, body=kept
+        )
     if recorded.result_id is not None:
         _announce(recorded)
     return recorded

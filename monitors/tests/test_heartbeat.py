@@ -8,6 +8,7 @@ import io
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,8 +25,8 @@ from monitors.services import monitor_create, monitor_pause, monitor_update
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def at(*args: int, tz=UTC) -> datetime:
-    return datetime(*args, tzinfo=tz)
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # --- The schedule (pure) ---------------------------------------------------------------------
@@ -140,7 +141,12 @@ def test_ping_suffixes(suffix, parsed):
 
 pytestmark = pytest.mark.django_db
 
-HEARTBEAT = {"name": "Nightly backup", "kind": "heartbeat", "interval": 3600, "grace": 300}
+HEARTBEAT: dict[str, Any] = {
+    "name": "Nightly backup",
+    "kind": "heartbeat",
+    "interval": 3600,
+    "grace": 300,
+}
 
 
 def create(client, data: dict):
