@@ -85,6 +85,7 @@ class PingRecorded:
     checked_at: datetime | None = None
     response_time_ms: int | None = None
     needs_evaluation: bool = False
+    reason: str = ""
 
 
 def _reason(signal: Signal, exit_code: int | None, run_ms: int | None) -> str:
@@ -251,6 +252,7 @@ def _record_with_sql(
         at,
         run_ms,
         _needs_evaluation(status, old_status, old_check_status),
+        reason,
     )
 
 
@@ -306,6 +308,7 @@ def _record_with_orm(
         at,
         run_ms,
         _needs_evaluation(status, monitor.status, monitor.last_check_status),
+        reason,
     )
 
 
@@ -335,6 +338,7 @@ def _announce(recorded: PingRecorded) -> None:
         checked_at=recorded.checked_at,
         status=recorded.status,
         response_time_ms=recorded.response_time_ms,
+        reason=recorded.reason,
     )
     hooks.checks_stored.send(sender=CheckResult, results=[result])
     send_for_evaluation([recorded.result_id])
