@@ -18,7 +18,7 @@ FLOWER_PORT ?= 5555
 RUN_ENV := DEBUG=true BLOCKED_NETWORKS="$(BLOCKED_NETWORKS)" WEB_PORT=$(WEB_PORT) \
 	FLOWER_PORT=$(FLOWER_PORT) PATH="$(abspath $(VENV))/bin:$$PATH"
 
-.PHONY: install install-dev run manage migrate demo check-test-tools test lint format bench bench-smoke bench-kinds bench-ceiling bench-api bench-faults clean
+.PHONY: install install-dev run manage migrate demo check-test-tools test lint format bench bench-smoke bench-kinds bench-ceiling bench-api bench-faults bench-heartbeat clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -121,6 +121,11 @@ bench-ceiling: install-dev
 ## API latency under load (wrk): 10,000 monitors and 10 million check rows (seeded once).
 bench-api: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.api_load $(BENCH_API_ARGS)
+
+## Heartbeat ingest (~3 min, wrk): 10,000 heartbeat monitors, /ping at 1,000/s for 30 s, a
+## ramp to the ceiling, and a trivial WSGI app in the same gunicorn as the raw reference.
+bench-heartbeat: install-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.heartbeat $(BENCH_HEARTBEAT_ARGS)
 
 ## Fault injection (~4 min): worker kill -9, redis kill and restart, PostgreSQL crash and a
 ## receiver outage mid-delivery, on a private PostgreSQL cluster and redis-server it starts

@@ -82,6 +82,13 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
         "gets the team's default channels",
     )
 
+    ping_url = serializers.URLField(
+        read_only=True,
+        allow_null=True,
+        help_text="heartbeat: where the job pings (GET or POST; /start, /fail and /<exit code> "
+        "appended report a run's start, failure or exit status); null for other kinds",
+    )
+
     class Meta:
         model = Monitor
         fields = [
@@ -101,6 +108,11 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
             "tls_server_name",
             "starttls",
             "steps",
+            "cron",
+            "tz",
+            "grace",
+            "ping_url",
+            "last_ping_at",
             "method",
             "headers",
             "body",

@@ -20,6 +20,8 @@ from api.history import StatusPageSerializer
 from api.serializers import MonitorSerializer
 from lib.parsers import loads_bounded
 from monitors.models import (
+    HEARTBEAT_GRACE,
+    MAX_HEARTBEAT_GRACE,
     MAX_PING_COUNT,
     PING_COUNT,
     DnsRecordType,
@@ -154,6 +156,7 @@ class MonitorForm(SerializerForm):
         ("DNS query", "dns", ("dns_record_type", "dns_resolver")),
         ("TLS", "tcp tls", ("tls_server_name", "starttls", "verify_tls")),
         ("Steps", "api", ("steps",)),
+        ("Heartbeat schedule", "heartbeat", ("cron", "tz", "grace")),
         (
             "Schedule and judgement",
             "",
@@ -214,7 +217,9 @@ class MonitorForm(SerializerForm):
     expected_status = forms.CharField(
         max_length=200, initial="200-299", help_text="Codes and ranges, e.g. 200-299,301"
     )
-    interval = forms.IntegerField(initial=60, help_text="Seconds between checks")
+    interval = forms.IntegerField(
+        initial=60, help_text="Seconds between checks (heartbeat: between runs, without cron)"
+    )
     timeout = forms.FloatField(initial=10.0, help_text="Seconds; below the interval")
     failure_threshold = forms.IntegerField(
         initial=2, help_text="Failed checks in a row that open an incident"
@@ -240,6 +245,26 @@ class MonitorForm(SerializerForm):
             'expected_status, assertions and extract (e.g. [{"var": "token", "from": "json", '
             '"path": "$.token"}]); later steps use {{token}}, and team variables {{name}}'
         ),
+    )
+    cron = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Cron expression",
+        help_text="When the job runs, e.g. 0 3 * * * (03:00 daily); empty: every interval seconds",
+    )
+    tz = forms.CharField(
+        max_length=64,
+        required=False,
+        initial="UTC",
+        label="Time zone",
+        help_text="The cron expression's zone (IANA name, e.g. Europe/Paris)",
+    )
+    grace = forms.IntegerField(
+        required=False,
+        initial=HEARTBEAT_GRACE,
+        min_value=1,
+        max_value=MAX_HEARTBEAT_GRACE,
+        help_text="Seconds a ping may be late before the run counts as missed",
     )
     tags = forms.CharField(required=False, help_text="Comma-separated, e.g. prod, payments")
     channels = forms.TypedMultipleChoiceField(
@@ -289,6 +314,9 @@ class MonitorForm(SerializerForm):
         payload = dict(cleaned)
         payload["kind"] = cleaned.get("kind") or MonitorKind.HTTP
         payload["tags"] = [t.strip() for t in cleaned.get("tags", "").split(",") if t.strip()]
+        for name in ("tz", "grace"):  # left empty: the default
+            if payload.get(name) in ("", None):
+                payload.pop(name, None)
         if self.instance is not None:
             payload.pop("team", None)
         # A new monitor with no channel chosen gets the team's default channels (as in the

@@ -298,7 +298,7 @@ def monitor_check_now(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, monitor.team_id, Role.EDITOR)
     try:
         check_now.check_now_request(monitor=monitor, requested_by=request.user)
-    except check_now.CheckNowLimitReached as exc:
+    except check_now.CheckNowRefused as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, "Check queued: its result appears under the latest checks.")

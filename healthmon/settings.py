@@ -350,6 +350,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Checks ---------------------------------------------------------------------------------
 MONITOR_MIN_INTERVAL = envint("MONITOR_MIN_INTERVAL", 30, minimum=1)
+# Heartbeat pings commit without waiting for the WAL flush (synchronous_commit off for their
+# transaction only): a flush is ~8 ms on a busy disk, most of a ping's latency. The database
+# stays consistent; a PostgreSQL crash may forget the pings of its last ~0.6 s (3 x
+# wal_writer_delay), already answered 200. true waits for the flush.
+HEARTBEAT_SYNCHRONOUS_COMMIT = envbool("HEARTBEAT_SYNCHRONOUS_COMMIT", False)
 # The longest a check may take (a monitor's timeout is at most this). Checks run on the check
 # workers only, never in the web process; healthmon/checks.py keeps it within the check-now
 # lease and the shortest interval, after which nobody is waiting for the result any more.

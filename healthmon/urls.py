@@ -1,9 +1,10 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.throttling import refuse_throttled_logins
 from dashboard.urls import public_urlpatterns
+from healthmon.pings import ping_view
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -14,6 +15,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # Heartbeat pings; in production healthmon/wsgi.py answers them before this URL conf.
+    re_path(r"^ping/(?P<path>.*)$", ping_view, name="ping"),
     # The admin's login under the same failed-login policy as the API and the dashboard.
     path("admin/login/", refuse_throttled_logins(admin.site.login)),
     path("admin/", admin.site.urls),

@@ -77,7 +77,8 @@ def record_checks(results: Iterable) -> None:
     """A stored batch of ``CheckResult`` rows (status, response_time_ms, checked_at,
     scheduled_for), each with its monitor loaded (for the kind)."""
     for result in results:
-        duration_ms = result.response_time_ms
+        # A heartbeat's response time is its job's run time (minutes, hours), not a probe's.
+        duration_ms = result.response_time_ms if result.monitor.kind != "heartbeat" else None
         record_check(
             kind=result.monitor.kind,
             status=result.status,

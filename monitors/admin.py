@@ -55,7 +55,7 @@ class MonitorAdmin(ServiceWritesAdmin):
     search_fields = ["name", "url", "host"]
     list_select_related = ["team"]
     filter_horizontal = ["tags"]
-    readonly_fields = list(Monitor.ENGINE_FIELDS)
+    readonly_fields = [*Monitor.ENGINE_FIELDS, "ping_url"]
     # The services own the schedule: the first deadline is spread over the interval and a
     # re-activated monitor is due within seconds.
     schedule_fields = ["next_check_at"]
@@ -75,6 +75,10 @@ class MonitorAdmin(ServiceWritesAdmin):
         ),
         ("Steps of api monitors (JSON)", {"fields": ("steps",)}),
         (
+            "Schedule of heartbeat monitors (the period is the interval when cron is empty)",
+            {"fields": (("cron", "tz", "grace"), "ping_url", "last_ping_at", "ping_started_at")},
+        ),
+        (
             "Request",
             {"fields": ("method", "headers", "body", "timeout", "follow_redirects", "verify_tls")},
         ),
@@ -83,7 +87,10 @@ class MonitorAdmin(ServiceWritesAdmin):
             {"fields": ("expected_status", "assertions", "failure_threshold", "success_threshold")},
         ),
         ("Schedule", {"fields": ("interval", "next_check_at")}),
-        ("Current state", {"fields": readonly_fields}),
+        (
+            "Current state",
+            {"fields": [name for name in Monitor.ENGINE_FIELDS if "ping" not in name]},
+        ),
     )
     actions = ["check_now"]
 
@@ -121,7 +128,7 @@ class MonitorAdmin(ServiceWritesAdmin):
         for monitor in monitors:
             try:
                 check_now.check_now_request(monitor=monitor, requested_by=request.user)
-            except check_now.CheckNowLimitReached as exc:
+            except check_now.CheckNowRefused as exc:
                 self.message_user(request, f"{monitor.name}: {exc}", messages.ERROR)
             else:
                 self.message_user(

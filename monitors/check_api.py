@@ -51,8 +51,12 @@ class CheckResultSerializer(serializers.ModelSerializer):
             "phase",
             "reason",
             "cert_expires_at",
+            "ping_body",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "ping_body": {"help_text": "heartbeat: the first 10 KiB of the ping's body, if any"}
+        }
 
     def get_lag_ms(self, result: CheckResult) -> int | None:
         if result.scheduled_for is None:
@@ -149,6 +153,7 @@ class MonitorChecksMixin:
         request=None,
         responses={
             202: CheckNowPendingSerializer,
+            400: OpenApiResponse(description="A heartbeat monitor: it is passive"),
             429: OpenApiResponse(
                 description="Throttled (CHECK_NOW_THROTTLE_RATE per user) or the team has "
                 "CHECK_NOW_MAX_CONCURRENT_PER_TEAM check-now requests running"
@@ -170,6 +175,8 @@ class MonitorChecksMixin:
             queued = check_now_service.check_now_request(monitor=monitor, requested_by=request.user)
         except check_now_service.CheckNowLimitReached as exc:
             raise CheckNowLimitReached(str(exc)) from None
+        except check_now_service.NothingToCheck as exc:
+            raise ValidationError({"kind": [str(exc)]}) from None
         url = request.build_absolute_uri(
             reverse(
                 "monitor-check-now-result",

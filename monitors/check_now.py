@@ -26,7 +26,8 @@ from django.utils import timezone
 from accounts.models import Team, User
 from lib import task_names
 from monitors.checker import run_check
-from monitors.models import CheckNowRequest, Monitor
+from monitors.kinds.heartbeat import PASSIVE
+from monitors.models import CheckNowRequest, Monitor, MonitorKind
 from monitors.results import release_connection, store_outcomes
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,15 @@ START_WITHIN_SECONDS = 30
 STORE_SECONDS = 5
 
 
-class CheckNowLimitReached(Exception):
+class CheckNowRefused(Exception):
+    """A check-now that cannot be queued; the message says why."""
+
+
+class NothingToCheck(CheckNowRefused):
+    """A passive monitor (heartbeat): its job's pings are its checks."""
+
+
+class CheckNowLimitReached(CheckNowRefused):
     """The team already has its maximum of check-now requests running."""
 
     def __init__(self, limit: int) -> None:
@@ -71,7 +80,10 @@ def _running_for_team(team_id: int, *, now: datetime) -> int:
 
 def check_now_request(*, monitor: Monitor, requested_by: User | None) -> CheckNowRequest:
     """Queue a check of ``monitor`` on the check workers; raise ``CheckNowLimitReached``
-    when the monitor's team has its maximum of check-now requests unfinished."""
+    when the monitor's team has its maximum of check-now requests unfinished, and
+    ``NothingToCheck`` for a heartbeat monitor."""
+    if monitor.kind == MonitorKind.HEARTBEAT:
+        raise NothingToCheck(PASSIVE)
     limit = settings.CHECK_NOW_MAX_CONCURRENT_PER_TEAM
     now = timezone.now()
     with transaction.atomic():

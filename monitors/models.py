@@ -67,10 +67,14 @@ class MonitorKind(models.TextChoices):
     TLS = "tls", "TLS certificate"
     API = "api", "API (multi-step)"
     ICMP = "icmp", "ICMP ping"
+    HEARTBEAT = "heartbeat", "Heartbeat (cron/push)"
 
 
 PING_COUNT = 3  # an icmp monitor's echo requests per check unless it says otherwise
 MAX_PING_COUNT = 10
+
+HEARTBEAT_GRACE = 60  # a heartbeat monitor's grace time unless it says otherwise (seconds)
+MAX_HEARTBEAT_GRACE = 7 * 86400
 
 
 class DnsRecordType(models.TextChoices):
@@ -198,6 +202,36 @@ class Monitor(models.Model):
         db_default="",
         help_text="tls: the plain-text protocol to upgrade with STARTTLS",
     )
+    # heartbeat: the schedule the pinging job keeps. Defaults in the database too, so adding
+    # the columns to a large table rewrites nothing.
+    cron = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="heartbeat: a cron expression the job runs on (e.g. '0 3 * * *'); "
+        "empty for one run every interval seconds",
+        validators=[validation.validate_cron],
+    )
+    tz = models.CharField(
+        max_length=64,
+        default="UTC",
+        db_default="UTC",
+        help_text="heartbeat: the IANA time zone of the cron expression (e.g. Europe/Paris)",
+        validators=[validation.validate_time_zone],
+    )
+    grace = models.IntegerField(
+        default=HEARTBEAT_GRACE,
+        db_default=HEARTBEAT_GRACE,
+        help_text="heartbeat: seconds a ping may be late before the run counts as missed",
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_HEARTBEAT_GRACE)],
+    )
+    # heartbeat: the unguessable part of the ping URL (/ping/<token>); NULL for other kinds.
+    ping_token = models.UUIDField(null=True, blank=True, editable=False)
+    last_ping_at = models.DateTimeField(null=True, blank=True)
+    # A /start ping not yet followed by its success or failure: the run time is measured
+    # from here.
+    ping_started_at = models.DateTimeField(null=True, blank=True)
     method = models.CharField(max_length=7, choices=HttpMethod.choices, default=HttpMethod.GET)
     # Encrypted at rest: request headers often carry Authorization tokens.
     headers = EncryptedJSONField(default=dict, blank=True, validators=[validation.validate_headers])
@@ -275,6 +309,9 @@ class Monitor(models.Model):
         "last_response_time_ms",
         "last_reason",
         "cert_expires_at",
+        "ping_token",
+        "last_ping_at",
+        "ping_started_at",
         "created_at",
         "updated_at",
     )
@@ -296,6 +333,13 @@ class Monitor(models.Model):
             unique_key_in_team("monitor_unique_team_key"),
             # The dispatcher only ever claims `next_check_at <= now`: an active monitor
             # without a deadline would silently never be checked.
+            # The ping endpoint finds its monitor by token; partial, so only heartbeat monitors
+            # are in it (and it is built concurrently: migration 0015).
+            models.UniqueConstraint(
+                fields=["ping_token"],
+                condition=Q(ping_token__isnull=False),
+                name="monitor_unique_ping_token",
+            ),
             models.CheckConstraint(
                 condition=Q(is_active=False) | Q(next_check_at__isnull=False),
                 name="monitor_active_has_deadline",
@@ -313,6 +357,13 @@ class Monitor(models.Model):
 
         return KINDS[self.kind].describe(self)
 
+    @property
+    def ping_url(self) -> str | None:
+        """heartbeat: the absolute URL the job pings (SITE_URL + /ping/<token>)."""
+        if self.ping_token is None:
+            return None
+        return f"{settings.SITE_URL}/ping/{self.ping_token}"
+
     def clean(self) -> None:
         """The rules that span fields (each field's own rules are its validators)."""
         from monitors.kinds import KINDS  # the kinds import this module's enums
@@ -322,7 +373,11 @@ class Monitor(models.Model):
         kind = KINDS.get(self.kind)
         if kind is not None:  # an unknown kind is the field's own error (choices)
             kind.validate(self)
-        if self.timeout is not None and self.interval is not None:
+        if (
+            self.timeout is not None
+            and self.interval is not None
+            and self.kind != MonitorKind.HEARTBEAT  # passive: nothing times out
+        ):
             validation.validate_timeout_below_interval(timeout=self.timeout, interval=self.interval)
         quotas.validate_monitor_quotas(self)
 
@@ -371,6 +426,8 @@ class CheckResult(models.Model):
     phase = models.CharField(max_length=10, choices=CheckPhase.choices, blank=True)
     reason = models.CharField(max_length=500, blank=True)
     cert_expires_at = models.DateTimeField(null=True, blank=True)
+    # heartbeat: the first MAX_PING_BODY bytes of the ping's body (NULL when it had none).
+    ping_body = models.TextField(null=True, blank=True)
 
     class Meta:
         ordering = ["-checked_at", "-id"]

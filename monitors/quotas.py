@@ -28,13 +28,18 @@ def lock_team(team_id: int) -> None:
 
 
 def _checks_per_second(monitors) -> float:
-    rate = monitors.filter(is_active=True).aggregate(
-        rate=Sum(Value(1.0) / Cast("interval", FloatField()))
-    )["rate"]
+    # Heartbeats cost the probes nothing: they are pinged, not checked.
+    rate = (
+        monitors.filter(is_active=True)
+        .exclude(kind="heartbeat")
+        .aggregate(rate=Sum(Value(1.0) / Cast("interval", FloatField())))["rate"]
+    )
     return rate or 0.0
 
 
 def _own_rate(monitor: Monitor) -> float:
+    if monitor.kind == "heartbeat":
+        return 0.0
     if not monitor.is_active or not monitor.interval or monitor.interval <= 0:
         return 0.0
     return 1 / monitor.interval

@@ -29,10 +29,12 @@ from itertools import groupby
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from monitors.bulk_sql import bulk_set
-from monitors.models import Monitor
+from monitors.heartbeats import record_missed_deadlines
+from monitors.models import Monitor, MonitorKind
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +83,9 @@ def claim_due_monitors(
     """Claim up to ``limit`` monitors due by ``now + lookahead`` and advance their schedule.
 
     Returns what to check now, and how many monitors were due (overdue ones are re-spread,
-    not checked), so the dispatcher knows whether another round may find more.
+    not checked), so the dispatcher knows whether another round may find more. Heartbeat
+    monitors found due are not checked: their missed deadline is recorded as a DOWN result
+    (``monitors.heartbeats.record_missed_deadlines``) and their deadline moves on.
     """
     now = now or timezone.now()
     respread_max = respread_max if respread_max is not None else settings.SCHEDULE_RESPREAD_MAX
@@ -90,23 +94,33 @@ def claim_due_monitors(
     with transaction.atomic():
         due = list(
             Monitor.objects.filter(is_active=True, next_check_at__lte=horizon)
+            # A heartbeat's deadline is the last moment its ping may arrive: never early.
+            .filter(~Q(kind=MonitorKind.HEARTBEAT) | Q(next_check_at__lte=now))
             .order_by("next_check_at")
             .select_for_update(skip_locked=True)
-            .values_list("id", "next_check_at", "interval")[:limit]
+            .values_list("id", "next_check_at", "interval", "kind")[:limit]
         )
         advanced = []
-        for monitor_id, scheduled_for, interval in due:
+        missed = {}
+        for monitor_id, scheduled_for, interval, kind in due:
             assert scheduled_for is not None  # next_check_at__lte never matches NULL
+            if kind == MonitorKind.HEARTBEAT:
+                missed[monitor_id] = scheduled_for
+                continue
             check_now, following = next_deadline(
                 scheduled_for=scheduled_for, interval=interval, now=now, respread_max=respread_max
             )
             advanced.append((monitor_id, following))
             if check_now:
                 claims.append(Claim(monitor_id, scheduled_for, interval))
+        if missed:
+            # Nothing to probe: the missed deadline is the failure, stored under our locks.
+            advanced += record_missed_deadlines(missed, now=now)
         bulk_set(Monitor, advanced, ["next_check_at"])
-    if len(due) > len(claims):
+    if len(due) > len(claims) + len(missed):
         logger.warning(
-            "re-spread %d monitors more than one interval overdue", len(due) - len(claims)
+            "re-spread %d monitors more than one interval overdue",
+            len(due) - len(claims) - len(missed),
         )
     return claims, len(due)
 

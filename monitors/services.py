@@ -8,11 +8,13 @@ consistent: an active monitor always has a ``next_check_at`` (a database constra
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Iterable
 from copy import copy
 from datetime import datetime, timedelta
 from typing import Any
 
+from cronsim import CronSimError
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -21,7 +23,8 @@ from accounts.audit import audit_changes, audit_record, audit_snapshot
 from accounts.models import Team, User
 from monitors import quotas
 from monitors.keys import assign_key
-from monitors.models import Monitor, Tag, TeamVariable
+from monitors.kinds.heartbeat import deadline_of
+from monitors.models import Monitor, MonitorKind, Tag, TeamVariable
 from monitors.validation import clean_tag_names, validate_channels_team
 
 # A resumed (or re-activated) monitor is checked within this many seconds.
@@ -32,6 +35,24 @@ def first_check_at(interval: int, *, now: datetime | None = None) -> datetime:
     """Spread first checks over the interval so 10,000 new monitors don't all fire at :00."""
     now = now or timezone.now()
     return now + timedelta(seconds=random.uniform(0, interval))
+
+
+# A heartbeat's schedule: changing any of these moves its deadline.
+HEARTBEAT_SCHEDULE_FIELDS = ("interval", "cron", "tz", "grace")
+# What a heartbeat monitor gets unless it says otherwise: one missed run is an outage (a job
+# that missed its run has failed; there is no flaky network to debounce).
+HEARTBEAT_DEFAULTS = {"failure_threshold": 1}
+
+
+def heartbeat_deadline(monitor: Monitor, *, after: datetime | None = None) -> datetime:
+    """A heartbeat monitor's deadline as if it had pinged at ``after`` (default: now): a new
+    or resumed one has a whole run to report. A schedule that does not validate gets "now";
+    ``full_clean`` refuses it with the field's message before anything is saved."""
+    after = after or timezone.now()
+    try:
+        return deadline_of(monitor, after=after)
+    except (CronSimError, LookupError, ValueError, TypeError, OverflowError):
+        return after
 
 
 def _set_tags(monitor: Monitor, names: list[str]) -> None:
@@ -74,8 +95,14 @@ def monitor_create(
     **fields: Any,
 ) -> Monitor:
     """Validate and save a new monitor; raises ``ValidationError`` keyed by field."""
+    if fields.get("kind") == MonitorKind.HEARTBEAT:
+        fields = {**HEARTBEAT_DEFAULTS, **fields}
     monitor = Monitor(team=team, **fields)
-    monitor.next_check_at = next_check_at or first_check_at(monitor.interval)
+    if monitor.kind == MonitorKind.HEARTBEAT:
+        monitor.ping_token = uuid.uuid4()  # the ping URL's secret part: random, unguessable
+        monitor.next_check_at = next_check_at or heartbeat_deadline(monitor)
+    else:
+        monitor.next_check_at = next_check_at or first_check_at(monitor.interval)
     quotas.lock_team(team.pk)  # full_clean checks the team's quotas
     assign_key(monitor, name=monitor.name, fallback="monitor")
     monitor.full_clean(exclude=["key"])  # assign_key checked it, with its field's name
@@ -90,7 +117,9 @@ def _reschedule(
     monitor: Monitor, *, old_interval: int, was_active: bool, fields: dict[str, Any]
 ) -> None:
     deadline_given = fields.get("next_check_at") is not None
-    if monitor.is_active and not was_active and not deadline_given:
+    if monitor.kind == MonitorKind.HEARTBEAT:
+        _reschedule_heartbeat(monitor, was_active=was_active, fields=fields)
+    elif monitor.is_active and not was_active and not deadline_given:
         monitor.next_check_at = first_check_at(min(monitor.interval, RESUME_WITHIN))
     elif monitor.is_active and monitor.next_check_at is None:
         # No deadline given (as for a new monitor): the scheduler picks one.
@@ -100,6 +129,27 @@ def _reschedule(
         monitor.next_check_at = min(
             monitor.next_check_at, timezone.now() + timedelta(seconds=monitor.interval)
         )
+
+
+def _refresh_engine_fields(monitor: Monitor) -> None:
+    """Pings write the monitor all the time: save() must not put back a deadline or last
+    ping read before one (that could report a run missed that was not). Locked until commit,
+    so a ping waits for this write and then moves the deadline itself."""
+    names = [*Monitor.ENGINE_FIELDS, "next_check_at"]
+    fresh = Monitor.objects.select_for_update().filter(pk=monitor.pk).values(*names).first()
+    for name, value in (fresh or {}).items():
+        setattr(monitor, name, value)
+
+
+def _reschedule_heartbeat(monitor: Monitor, *, was_active: bool, fields: dict[str, Any]) -> None:
+    if fields.get("next_check_at") is not None or not monitor.is_active:
+        return
+    if not was_active or monitor.next_check_at is None:
+        monitor.next_check_at = heartbeat_deadline(monitor)
+    elif any(name in fields for name in HEARTBEAT_SCHEDULE_FIELDS):
+        # A new schedule counts from the last ping (healthchecks does the same): a job
+        # already late for it is reported at once.
+        monitor.next_check_at = heartbeat_deadline(monitor, after=monitor.last_ping_at)
 
 
 @transaction.atomic
@@ -112,6 +162,8 @@ def monitor_update(
     **fields: Any,
 ) -> Monitor:
     """Validate and save changes to ``monitor`` (as stored: its old values matter)."""
+    if monitor.kind == MonitorKind.HEARTBEAT and monitor.pk is not None:
+        _refresh_engine_fields(monitor)
     old_interval, was_active = monitor.interval, monitor.is_active
     before = audit_snapshot(monitor)
     for name, value in fields.items():
@@ -145,7 +197,10 @@ def monitor_resume(*, monitor: Monitor, actor: User | None = None) -> Monitor:
         resumed.is_active = True
         quotas.validate_monitor_quotas(resumed)
         monitor.is_active = True
-        monitor.next_check_at = first_check_at(min(monitor.interval, RESUME_WITHIN))
+        if monitor.kind == MonitorKind.HEARTBEAT:
+            monitor.next_check_at = heartbeat_deadline(monitor)
+        else:
+            monitor.next_check_at = first_check_at(min(monitor.interval, RESUME_WITHIN))
         monitor.save(update_fields=["is_active", "next_check_at", "updated_at"])
     audit_record(team=monitor.team, actor=actor, action="resume", obj=monitor)
     return monitor

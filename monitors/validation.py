@@ -8,9 +8,12 @@ monitor gets the same answer for the same mistake.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+import zoneinfo
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -184,3 +187,27 @@ def validate_channels_team(*, team_id: int | None, channels: Iterable) -> None:
         raise ValidationError(
             {"channels": [f"Channel {pk} belongs to another team." for pk in foreign]}
         )
+
+
+@functools.cache
+def _time_zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    """An IANA zone name (``Europe/Paris``, ``UTC``): what a cron schedule is read in."""
+    if value not in _time_zone_names():
+        raise ValidationError(f"{value!r} is not an IANA time zone name (e.g. Europe/Paris, UTC).")
+
+
+def validate_cron(value: str) -> None:
+    """A five-field cron expression (cronsim's syntax, as healthchecks accepts); empty is a
+    period schedule."""
+    if not value:
+        return
+    from cronsim import CronSim, CronSimError
+
+    try:
+        CronSim(value, datetime(2000, 1, 1, tzinfo=UTC))
+    except CronSimError as exc:
+        raise ValidationError(f"Not a valid cron expression: {exc}") from None

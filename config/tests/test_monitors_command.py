@@ -102,3 +102,20 @@ def test_steps_with_an_unknown_variable_are_a_reason_naming_the_step(alice):
         "steps: steps[0]: unknown variable {{api_key}}: neither extracted by an earlier step "
         "nor a team variable."
     )
+
+
+def test_the_cli_creates_a_heartbeat_monitor(alice):
+    out = io.StringIO()
+    call_command(
+        "monitors", "create", "--team", str(alice.personal_team.id), "--name", "Backup",
+        "--kind", "heartbeat", "--cron", "0 3 * * *", "--tz", "Europe/Paris", "--grace", "900",
+        stdout=out,
+    )  # fmt: skip
+    monitor = Monitor.objects.get(pk=int(out.getvalue()))
+    assert (monitor.kind, monitor.cron, monitor.tz, monitor.grace) == (
+        "heartbeat",
+        "0 3 * * *",
+        "Europe/Paris",
+        900,
+    )
+    assert monitor.ping_token is not None

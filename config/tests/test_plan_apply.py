@@ -229,3 +229,62 @@ def test_export_then_apply_is_a_no_op(alice, tmp_path, secrets_env, monkeypatch)
     assert "t0ken" not in text and "s3cret" not in text
     assert "${MONITOR_API_HEADERS_AUTHORIZATION}" in text
     assert "made-in-the-api" in yaml.safe_load(text)["monitors"][1]["key"]
+
+
+HEARTBEATS = """\
+monitors:
+  - key: nightly-backup
+    name: Nightly backup
+    kind: heartbeat
+    cron: "0 3 * * *"
+    tz: Europe/Paris
+    grace: 1800
+  - key: queue-drain
+    name: Queue drain
+    kind: heartbeat
+    interval: 300
+"""
+
+
+def test_heartbeat_monitors_round_trip_through_plan_apply_and_export(alice, tmp_path):
+    team = str(alice.personal_team.id)
+    code, out, err = run("plan", "-f", str(write(tmp_path, HEARTBEATS)), "--team", team)
+    assert code == 0, err
+    assert "+ monitor nightly-backup" in out and "+ monitor queue-drain" in out
+
+    code, _, err = run("apply", "-f", str(write(tmp_path, HEARTBEATS)), "--team", team)
+    assert code == 0, err
+    backup = Monitor.objects.get(key="nightly-backup")
+    assert (backup.kind, backup.cron, backup.tz, backup.grace) == (
+        "heartbeat",
+        "0 3 * * *",
+        "Europe/Paris",
+        1800,
+    )
+    assert backup.ping_token is not None
+    assert Monitor.objects.get(key="queue-drain").grace == 60
+
+    exported = tmp_path / "exported.yaml"
+    assert run("export", "--team", team, "-o", str(exported))[0] == 0
+    document = yaml.safe_load(exported.read_text())
+    entry = next(m for m in document["monitors"] if m["key"] == "nightly-backup")
+    assert (entry["kind"], entry["cron"], entry["tz"], entry["grace"]) == (
+        "heartbeat",
+        "0 3 * * *",
+        "Europe/Paris",
+        1800,
+    )
+    assert "ping_url" not in entry and "last_ping_at" not in entry  # read-only: not config
+    code, out, err = run("apply", "-f", str(exported), "--team", team, "--prune")
+    assert (code, out.strip()) == (0, "No changes."), err
+    assert Monitor.objects.get(key="nightly-backup").ping_token == backup.ping_token
+
+
+def test_a_bad_heartbeat_schedule_in_a_document_is_refused_naming_the_field(alice, tmp_path):
+    text = HEARTBEATS.replace("Europe/Paris", "Europe/Atlantis")
+    code, _, err = run(
+        "apply", "-f", str(write(tmp_path, text)), "--team", str(alice.personal_team.id)
+    )
+    assert code != 0
+    assert "tz" in err and "Europe/Atlantis" in err
+    assert not Monitor.objects.exists()

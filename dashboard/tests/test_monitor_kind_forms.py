@@ -38,6 +38,11 @@ def kind_form(team_id: int, kind: str, **fields) -> dict:
             "tls mx.test:587 (STARTTLS smtp)",
         ),
         ("icmp", {"host": "127.0.0.1", "ping_count": "4"}, "icmp 127.0.0.1 (4 pings)"),
+        (
+            "heartbeat",
+            {"cron": "0 3 * * *", "tz": "Europe/Paris", "grace": "600"},
+            "heartbeat cron &#x27;0 3 * * *&#x27; Europe/Paris, grace 600s",
+        ),
     ],
 )
 def test_a_monitor_of_each_kind_is_created_through_the_form_and_shown(
@@ -65,6 +70,7 @@ def test_fieldsets_say_which_kinds_they_are_for(alice, alice_web):
 
     assert '<fieldset data-kinds="dns">' in page
     assert '<fieldset data-kinds="icmp">' in page
+    assert '<fieldset data-kinds="heartbeat">' in page
     assert '<fieldset data-kinds="http">' in page
     assert 'name="kind"' in page
 
@@ -100,4 +106,31 @@ def test_the_steps_box_shows_the_apis_message_naming_the_step(alice, alice_web):
     assert "steps[0].extract[0].path: &#x27;$.[&#x27; is not a valid JSONPath." in (
         response.content.decode()
     )
+    assert not Monitor.objects.exists()
+
+
+def test_a_heartbeat_monitor_made_in_the_form_shows_its_ping_url_and_curl_line(
+    alice, alice_web, settings
+):
+    settings.SITE_URL = "https://hm.example.com"
+    form = kind_form(alice.personal_team.id, "heartbeat", interval="3600", tz="", grace="")
+    response = alice_web.post("/monitors/new/", form)
+
+    assert response.status_code == 302, response.content
+    monitor = Monitor.objects.get(kind="heartbeat")
+    assert (monitor.cron, monitor.tz, monitor.grace) == ("", "UTC", 60)  # empty: the defaults
+    page = alice_web.get(f"/monitors/{monitor.id}/").content.decode()
+    url = f"https://hm.example.com/ping/{monitor.ping_token}"
+    assert f'value="{url}"' in page
+    assert f"curl -fsS -m 10 --retry 3 {url}</textarea>" in page
+    assert "Last ping: none yet" in page
+    assert "Check now" not in page  # passive
+
+
+def test_the_form_refuses_a_bad_cron_expression_with_the_apis_message(alice, alice_web):
+    form = kind_form(alice.personal_team.id, "heartbeat", cron="61 * * * *")
+    response = alice_web.post("/monitors/new/", form)
+
+    assert response.status_code == 200
+    assert "Not a valid cron expression" in response.content.decode()
     assert not Monitor.objects.exists()

@@ -9,8 +9,11 @@ one dispatcher tick), as beat would every second, so no test waits out an interv
 
 from __future__ import annotations
 
+import threading
+import urllib.request
 from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
@@ -277,3 +280,89 @@ def test_icmp_monitor_goes_down_when_its_round_trip_limit_is_missed_and_recovers
     assert up.response_time_ms is not None
     assert (down.status, down.phase) == ("down", "assertion")
     assert down.reason.startswith("Assertion 2 failed: average round trip ")
+
+
+@pytest.fixture
+def beat_ticks():
+    """The dispatcher's tick every second, as beat sends it (DESIGN: the path of one check):
+    a heartbeat's deadline passes on its own time, not when a test says."""
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.is_set():
+            dispatch_due_checks.delay()
+            stop.wait(1.0)
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join()
+
+
+def test_heartbeat_monitor_alerts_within_its_grace_when_its_job_stops_pinging_and_recovers(
+    celery_worker_process, alice, alice_client, receiver, live_server, settings, beat_ticks
+):
+    settings.MONITOR_MIN_INTERVAL = 1
+    channel = channel_services.channel_create(
+        team=alice.personal_team,
+        name="Ops webhook",
+        kind="webhook",
+        config={"url": receiver.url},
+        secrets={"signing_secret": "s3cret-s3cret-s3cret"},
+    )
+    period, grace = 3, 2
+    response = alice_client.post(
+        "/api/v1/monitors/",
+        {
+            "name": "Nightly export",
+            "kind": "heartbeat",
+            "interval": period,
+            "grace": grace,
+            "channels": [channel.id],
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    monitor_id = response.json()["id"]
+    ping_path = urlsplit(response.json()["ping_url"]).path
+
+    def ping(suffix: str = "") -> None:  # the job, over HTTP
+        with urllib.request.urlopen(live_server.url + ping_path + suffix, timeout=10) as answer:
+            assert answer.status == 200
+
+    ping()
+    wait_for(lambda: Monitor.objects.get(pk=monitor_id).status == "up", timeout=20)
+    ping("/start")
+    ping()  # a run of the job, measured
+
+    # The job stops pinging: its deadline passes, the dispatcher records the miss, the state
+    # machine opens an incident and the webhook is told, within the grace time + 5 s.
+    last_ping = Monitor.objects.get(pk=monitor_id).last_ping_at
+    expected = last_ping + timedelta(seconds=period)
+    incident = wait_for(
+        lambda: Incident.objects.filter(monitor_id=monitor_id, resolved_at__isnull=True).first(),
+        timeout=period + grace + 20,
+        message="no incident opened",
+    )
+    assert incident.opened_at <= expected + timedelta(seconds=grace + 5)
+    assert incident.cause.startswith(f"No ping since {last_ping:%Y-%m-%d %H:%M:%S} UTC")
+    wait_for(lambda: "incident.opened" in events(receiver), timeout=30, message="no webhook")
+    opened = next(r.json() for r in receiver.successes if r.json()["event"] == "incident.opened")
+    assert opened["monitor"]["kind"] == "heartbeat"
+    assert timezone.now() <= expected + timedelta(seconds=grace + 5 + 5)  # webhook delivery
+
+    ping()  # the job is back
+    wait_for(
+        lambda: Incident.objects.get(pk=incident.pk).resolved_at is not None,
+        timeout=20,
+        message="the incident was not resolved",
+    )
+    wait_for(lambda: "incident.resolved" in events(receiver), timeout=30, message="no webhook")
+    statuses = [check.status for check in CheckResult.objects.filter(monitor_id=monitor_id)]
+    assert statuses[0] == "up" and "down" in statuses
+    assert CheckResult.objects.filter(
+        monitor_id=monitor_id, response_time_ms__isnull=False
+    ).exists()
+    for view in ("stats", "sla"):
+        assert alice_client.get(f"/api/v1/monitors/{monitor_id}/{view}/").status_code == 200

@@ -10,11 +10,21 @@ from __future__ import annotations
 from monitors.kinds.api import ApiKind
 from monitors.kinds.base import MonitorKind
 from monitors.kinds.dns import DnsKind
+from monitors.kinds.heartbeat import HeartbeatKind
 from monitors.kinds.http import HttpKind
 from monitors.kinds.icmp import IcmpKind
 from monitors.kinds.tcp import TcpKind
 from monitors.kinds.tls import TlsKind
 
 KINDS: dict[str, MonitorKind] = {
-    kind.name: kind for kind in (HttpKind(), TcpKind(), DnsKind(), TlsKind(), ApiKind(), IcmpKind())
+    kind.name: kind
+    for kind in (
+        HttpKind(),
+        TcpKind(),
+        DnsKind(),
+        TlsKind(),
+        ApiKind(),
+        IcmpKind(),
+        HeartbeatKind(),
+    )
 }

@@ -39,6 +39,10 @@ TARGET_FIELDS: dict[str, Any] = {
     "tls_server_name": "",
     "starttls": "",
     "steps": [],
+    # heartbeat's schedule; the "empty" values of tz and grace are their defaults.
+    "cron": "",
+    "tz": "UTC",
+    "grace": 60,
 }
 
 

@@ -38,6 +38,8 @@ def admin_form(team, **overrides) -> dict:
         "failure_threshold": "2",
         "success_threshold": "1",
         "interval": "60",
+        "tz": "UTC",  # the heartbeat schedule's defaults, shown in the form
+        "grace": "60",
         "_save": "Save",
     }
     data.update(overrides)
@@ -277,3 +279,17 @@ def test_admin_refuses_another_teams_monitor_on_a_status_page_with_the_apis_mess
     assert response.status_code == 200
     assert admin_errors(response)["monitors"] == refused.value.message_dict["monitors"]
     assert not StatusPage.objects.exists()
+
+
+def test_a_heartbeat_monitor_is_added_in_the_admin_with_its_ping_url(admin_client, alice):
+    form = admin_form(
+        alice.personal_team, kind="heartbeat", url="", cron="*/10 * * * *", grace="120"
+    )
+    response = admin_client.post(ADD, form)
+
+    assert response.status_code == 302, admin_errors(response)
+    monitor = Monitor.objects.get(kind="heartbeat")
+    assert (monitor.cron, monitor.grace) == ("*/10 * * * *", 120)
+    assert monitor.ping_token is not None
+    page = admin_client.get(f"{MONITORS}{monitor.id}/change/").content.decode()
+    assert f"/ping/{monitor.ping_token}" in page

@@ -181,6 +181,7 @@ def test_the_openapi_schema_shows_the_kind_and_its_fields(anon_client):
         "tls",
         "api",
         "icmp",
+        "heartbeat",
     ]
     for name in (
         "host",
@@ -192,9 +193,14 @@ def test_the_openapi_schema_shows_the_kind_and_its_fields(anon_client):
         "tls_server_name",
         "starttls",
         "ping_count",
+        "cron",
+        "tz",
+        "grace",
+        "ping_url",
     ):
         assert name in properties, name
     assert "dns: the name to query" in properties["host"]["description"]
+    assert properties["ping_url"]["readOnly"] is True
 
 
 def test_check_monitor_checks_a_monitor_of_another_kind(alice):

@@ -79,7 +79,12 @@ class Command(BaseCommand):
         create.add_argument("--dns-resolver", help="dns: host or host:port")
         create.add_argument("--tls-server-name", help="tcp, tls: SNI and verified name")
         create.add_argument("--starttls", choices=[v for v in StartTls.values if v], help="tls")
-        create.add_argument("--interval", type=int, help="Seconds between checks")
+        create.add_argument("--cron", help="heartbeat: a cron expression; default: --interval")
+        create.add_argument("--tz", help="heartbeat: the cron expression's IANA zone (UTC)")
+        create.add_argument("--grace", type=int, help="heartbeat: seconds a ping may be late")
+        create.add_argument(
+            "--interval", type=int, help="Seconds between checks (heartbeat: between runs)"
+        )
         create.add_argument("--timeout", type=float, help="Seconds; below the interval")
         create.add_argument("--method", choices=HttpMethod.values)
         create.add_argument("--expected-status", help="Codes and ranges, e.g. 200-299,301")

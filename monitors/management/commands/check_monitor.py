@@ -35,6 +35,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, target: str, save: bool, **options) -> None:
         monitor = self._monitor(target, options)
+        if monitor.kind == MonitorKind.HEARTBEAT:
+            self._passive(monitor)
+            return
         if save:
             if monitor.pk is None:
                 raise CommandError("--save needs a monitor id, not a URL")
@@ -43,6 +46,35 @@ class Command(BaseCommand):
             outcome = run_check(monitor)
         self.stdout.write(self._report(monitor, outcome))
         if not outcome.is_up:
+            sys.exit(1)
+
+    def _passive(self, monitor: Monitor) -> None:
+        """A heartbeat is not checked: say so, and show what its pings told (exit 1 when the
+        job is late or reported a failure, as for a failed check)."""
+        now = timezone.now()
+        late = (
+            monitor.is_active and monitor.next_check_at is not None and monitor.next_check_at < now
+        )
+        failing = monitor.last_check_status not in ("", CheckStatus.UP)
+        last = f"{monitor.last_ping_at:%Y-%m-%d %H:%M:%S %Z}" if monitor.last_ping_at else "never"
+        lines = [
+            f"{monitor.target}  [{monitor.name}]",
+            "  Passive: a heartbeat monitor is not checked; its job pings "
+            f"{monitor.ping_url} and a missed deadline is its failure.",
+            f"  Status:         {monitor.status if monitor.is_active else 'paused'}",
+            f"  Last ping:      {last}"
+            + (f" ({monitor.last_reason})" if monitor.last_reason else ""),
+            "  Next deadline:  "
+            + (
+                f"{monitor.next_check_at:%Y-%m-%d %H:%M:%S %Z}" + (" (passed)" if late else "")
+                if monitor.is_active and monitor.next_check_at
+                else "-"
+            ),
+        ]
+        if monitor.ping_started_at:
+            lines.append(f"  Running since:  {monitor.ping_started_at:%Y-%m-%d %H:%M:%S %Z}")
+        self.stdout.write("\n".join(lines))
+        if late or failing:
             sys.exit(1)
 
     def _monitor(self, target: str, options: dict) -> Monitor:
