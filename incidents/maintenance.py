@@ -154,7 +154,11 @@ def active_interval(window: MaintenanceWindow, at: datetime) -> Interval | None:
 
 
 def next_start(window: MaintenanceWindow, *, after: datetime, days: int = 366) -> datetime | None:
-    """The start of the first occurrence beginning after ``after`` (within ``days``)."""
+    """The start of the first occurrence beginning after ``after`` (recurring: within
+    ``days``)."""
+    if not window.is_recurring:
+        starts_at = window.starts_at
+        return starts_at if starts_at is not None and starts_at > after else None
     for start, _ in occurrences(window, since=after, until=after + timedelta(days=days)):
         if start > after:
             return start
