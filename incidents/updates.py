@@ -53,7 +53,11 @@ def incident_update_post(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        locked = Incident.objects.select_for_update().select_related("monitor").get(pk=incident.pk)
+        locked = (
+            Incident.objects.select_for_update(of=("self",))
+            .select_related("monitor")
+            .get(pk=incident.pk)
+        )
         update = IncidentUpdate.objects.create(
             incident=locked,
             status=status,
@@ -68,7 +72,9 @@ def incident_update_post(
             )
         )
         if resolved:
-            transaction.on_commit(lambda: incident_events_announce([(locked.id, IncidentEvent.RESOLVED)]))
+            transaction.on_commit(
+                lambda: incident_events_announce([(locked.id, IncidentEvent.RESOLVED)])
+            )
     return update
 
 
