@@ -226,6 +226,13 @@ class MaintenanceCalendar:
     def __bool__(self) -> bool:
         return bool(self._by_team)
 
+    def scopes(self) -> list[_Scope]:
+        return [scope for scopes in self._by_team.values() for scope in scopes]
+
+    def covers_monitor(self, scope: _Scope, monitor: Monitor) -> bool:
+        """Whether the window's scope includes the monitor (whatever the time)."""
+        return scope.window.team_id == monitor.team_id and self._covers_monitor(scope, monitor.id)
+
     def _covers_monitor(self, scope: _Scope, monitor_id: int) -> bool:
         return (
             scope.window.whole_team
@@ -260,6 +267,35 @@ def monitors_in_maintenance(monitors: Iterable[Monitor], *, at: datetime | None 
         {m.team_id for m in monitors}, since=at, until=at, monitor_ids=[m.id for m in monitors]
     )
     return {m.id for m in monitors if calendar.covers(team_id=m.team_id, monitor_id=m.id, at=at)}
+
+
+@dataclass(frozen=True)
+class ScheduledMaintenance:
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    monitor_ids: frozenset[int]  # of the monitors asked about, those it covers
+
+
+def scheduled_for(
+    monitors: Iterable[Monitor], *, since: datetime, days: int = UPCOMING_DAYS
+) -> list[ScheduledMaintenance]:
+    """Occurrences starting in the next ``days`` of the windows covering any of these
+    monitors, soonest first (status pages: "Scheduled maintenance")."""
+    monitors = list(monitors)
+    until = since + timedelta(days=days)
+    calendar = MaintenanceCalendar.for_teams(
+        {m.team_id for m in monitors}, since=since, until=until, monitor_ids=[m.id for m in monitors]
+    )
+    found = []
+    for scope in calendar.scopes():
+        covered = frozenset(m.id for m in monitors if calendar.covers_monitor(scope, m))
+        if not covered:
+            continue
+        for start, end in occurrences(scope.window, since=since, until=until):
+            if start > since:
+                found.append(ScheduledMaintenance(scope.window.name, start, end, covered))
+    return sorted(found, key=lambda s: (s.starts_at, s.name))
 
 
 def windows_covering(monitor: Monitor) -> Q:
