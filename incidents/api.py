@@ -55,11 +55,11 @@ class IncidentViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
             raise ValidationError({"detail": str(exc)}) from None
         return Response(self.get_serializer(incident).data)
 
+    @extend_schema(methods=["get"], request=None, responses=IncidentUpdateSerializer(many=True))
     @extend_schema(
-        methods=["get"], request=None, responses=IncidentUpdateSerializer(many=True)
-    )
-    @extend_schema(
-        methods=["post"], request=IncidentUpdateSerializer, responses={201: IncidentUpdateSerializer}
+        methods=["post"],
+        request=IncidentUpdateSerializer,
+        responses={201: IncidentUpdateSerializer},
     )
     @action(detail=True, methods=["get", "post"], serializer_class=IncidentUpdateSerializer)
     def updates(self, request: Request, pk: str | None = None) -> Response:

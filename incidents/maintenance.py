@@ -200,12 +200,16 @@ class MaintenanceCalendar:
     ) -> MaintenanceCalendar:
         """Windows of ``team_ids`` that may be active in [since, until]: one query, plus two
         (their monitors and tags) and one (the tags of ``monitor_ids``) only if there are any."""
-        windows = list(
-            MaintenanceWindow.objects.filter(team_id__in=set(team_ids))
-            .filter(Q(recurrence__gt="") | Q(starts_at__lte=until, ends_at__gt=since))
-            .prefetch_related("monitors", "tags")
-            .order_by()
-        ) if team_ids else []
+        windows = (
+            list(
+                MaintenanceWindow.objects.filter(team_id__in=set(team_ids))
+                .filter(Q(recurrence__gt="") | Q(starts_at__lte=until, ends_at__gt=since))
+                .prefetch_related("monitors", "tags")
+                .order_by()
+            )
+            if team_ids
+            else []
+        )
         scopes = [
             _Scope(
                 window,
@@ -285,7 +289,10 @@ def scheduled_for(
     monitors = list(monitors)
     until = since + timedelta(days=days)
     calendar = MaintenanceCalendar.for_teams(
-        {m.team_id for m in monitors}, since=since, until=until, monitor_ids=[m.id for m in monitors]
+        {m.team_id for m in monitors},
+        since=since,
+        until=until,
+        monitor_ids=[m.id for m in monitors],
     )
     found = []
     for scope in calendar.scopes():
@@ -301,8 +308,35 @@ def scheduled_for(
 def windows_covering(monitor: Monitor) -> Q:
     """Windows whose scope includes ``monitor`` (a query filter; time not considered)."""
     return Q(team_id=monitor.team_id) & (
-        Q(whole_team=True) | Q(monitors=monitor.id) | Q(tags__monitor=monitor.id)
+        Q(whole_team=True) | Q(monitors=monitor.id) | Q(tags__monitors=monitor.id)
     )
+
+
+def maintenance_intervals(monitor: Monitor, *, since: datetime, until: datetime) -> list[Interval]:
+    """The times in [since, until) when ``monitor`` was in maintenance, merged and clipped
+    (reports: uptime and SLA with maintenance excluded). Scope as it is now."""
+    windows = (
+        MaintenanceWindow.objects.filter(windows_covering(monitor))
+        .filter(Q(recurrence__gt="") | Q(starts_at__lt=until, ends_at__gt=since))
+        .distinct()
+    )
+    spans = sorted(
+        (max(start, since), min(end, until))
+        for window in windows
+        for start, end in occurrences(window, since=since, until=until)
+    )
+    merged: list[Interval] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def overlap_seconds(start: datetime, end: datetime, intervals: Iterable[Interval]) -> float:
+    """Seconds of [start, end) inside the (disjoint) ``intervals``."""
+    return sum(max((min(end, b) - max(start, a)).total_seconds(), 0.0) for a, b in intervals)
 
 
 # --- Writes ---------------------------------------------------------------------------------
@@ -338,13 +372,10 @@ def maintenance_window_validate(
         if not window.duration_minutes:
             errors["duration_minutes"].append("A recurring window needs duration_minutes.")
         elif window.duration_minutes > MAX_DURATION_MINUTES:
-            errors["duration_minutes"].append(
-                f"At most {MAX_DURATION_MINUTES} minutes (31 days)."
-            )
+            errors["duration_minutes"].append(f"At most {MAX_DURATION_MINUTES} minutes (31 days).")
     else:
         errors["starts_at"].append(
-            "Give starts_at and ends_at (one-off) or recurrence and duration_minutes "
-            "(recurring)."
+            "Give starts_at and ends_at (one-off) or recurrence and duration_minutes (recurring)."
         )
     try:
         parse_zone(window.timezone or "")

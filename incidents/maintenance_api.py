@@ -213,5 +213,6 @@ class MaintenanceWindowViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
             window = maintenance.maintenance_window_end_now(
                 window=self.get_object(), actor=request.user
             )
-        return Response(MaintenanceWindowSerializer(window, context=self.get_serializer_context()).data)
-
+        return Response(
+            MaintenanceWindowSerializer(window, context=self.get_serializer_context()).data
+        )

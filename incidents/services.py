@@ -181,7 +181,9 @@ def _mark_maintenance(
     for monitor_id, state in states.items():
         observations[monitor_id] = [
             replace(o, in_maintenance=True)
-            if calendar.covers(team_id=state.monitor.team_id, monitor_id=monitor_id, at=o.checked_at)
+            if calendar.covers(
+                team_id=state.monitor.team_id, monitor_id=monitor_id, at=o.checked_at
+            )
             else o
             for o in observations[monitor_id]
         ]

@@ -186,8 +186,10 @@ def test_a_one_off_window_is_created_with_its_scope(alice_client, alice):
         ({"recurrence": "every sunday", "duration_minutes": 30}, "recurrence"),
         ({"recurrence": "FREQ=SOMETIMES", "duration_minutes": 30}, "recurrence"),
         ({"recurrence": "0 2 * * 0"}, "duration_minutes"),
-        ({"recurrence": "0 2 * * 0", "duration_minutes": 30, "timezone": "Mars/Olympus"},
-         "timezone"),  # fmt: skip
+        (
+            {"recurrence": "0 2 * * 0", "duration_minutes": 30, "timezone": "Mars/Olympus"},
+            "timezone",
+        ),
         (
             {
                 "recurrence": "0 2 * * 0",
