@@ -5,6 +5,7 @@ from django.urls import path
 from dashboard import (
     api_key_views,
     auth_views,
+    maintenance_views,
     monitor_views,
     ops_views,
     status_views,
@@ -32,6 +33,24 @@ urlpatterns = [
         "incidents/<int:pk>/acknowledge/",
         ops_views.incident_acknowledge,
         name="incident-acknowledge",
+    ),
+    path("incidents/<int:pk>/updates/", ops_views.incident_update_post, name="incident-update"),
+    path("maintenance/", maintenance_views.maintenance_list, name="maintenance"),
+    path("maintenance/new/", maintenance_views.maintenance_create, name="maintenance-create"),
+    path(
+        "maintenance/<int:pk>/end-now/",
+        maintenance_views.maintenance_end_now,
+        name="maintenance-end-now",
+    ),
+    path(
+        "maintenance/<int:pk>/delete/",
+        maintenance_views.maintenance_delete,
+        name="maintenance-delete",
+    ),
+    path(
+        "monitors/<int:pk>/maintenance/",
+        maintenance_views.monitor_maintenance,
+        name="monitor-maintenance",
     ),
     path("channels/", ops_views.channel_list, name="channels"),
     path("channels/<int:pk>/test/", ops_views.channel_test, name="channel-test"),
