@@ -132,7 +132,7 @@ def run(options: argparse.Namespace) -> dict:
             pool="gevent",
             concurrency=100,
             env=env,
-            log_level=options.log_level,
+            log_level="info",  # its "ready." line says when checks can start
         )
         stack.wait_for_log(worker, "ready.", timeout=60, processes=processes)
         stack.celery_beat(processes, env=env, log_level=options.log_level)
