@@ -29,6 +29,7 @@ from notifications.messages import (
     incident_update_payload,
 )
 from notifications.models import (
+    UPDATE_EVENT,
     AttemptOutcome,
     Channel,
     ChannelKind,
@@ -37,7 +38,6 @@ from notifications.models import (
     DeliveryStatus,
     DeliveryTransition,
     IllegalDeliveryTransition,
-    UPDATE_EVENT,
 )
 from notifications.quotas import validate_channel_quota
 from notifications.transports import TransportError, redact, transport_for

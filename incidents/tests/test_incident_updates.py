@@ -134,3 +134,13 @@ def test_updates_are_owed_once_each_to_the_channels_that_ask(alice, sent):
     deliveries_owed(incident_id=incident.id, event="opened")
     deliveries_owed(incident_id=incident.id, event="opened")
     assert Delivery.objects.filter(event="opened").count() == 2
+
+
+def test_channels_ask_for_updates_in_the_api(alice_client):
+    body = {"name": "status", "kind": "webhook", "config": {"url": "https://hooks.example.com/"}}
+    created = alice_client.post("/api/v1/channels/", body, format="json")
+    assert created.status_code == 201 and created.data["send_incident_updates"] is False
+    changed = alice_client.patch(
+        f"/api/v1/channels/{created.data['id']}/", {"send_incident_updates": True}, format="json"
+    )
+    assert changed.status_code == 200 and changed.data["send_incident_updates"] is True
