@@ -26,10 +26,14 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench import stack
 from bench.procs import ProcessSet
 from bench.receiver import WebhookReceiver
+
+if TYPE_CHECKING:
+    from incidents.models import MaintenanceWindow
 
 SLACK_SECONDS = 5  # the bound: one interval + this
 
@@ -51,7 +55,9 @@ def _say(message: str) -> None:
     print(f"[maintenance] {message}", file=sys.stderr, flush=True)
 
 
-def seed(options: argparse.Namespace, *, receiver_url: str, window_seconds: int):
+def seed(
+    options: argparse.Namespace, *, receiver_url: str, window_seconds: int
+) -> tuple[list[int], MaintenanceWindow]:
     """The team, its failing monitors (paused until the stack is up), a webhook channel and a
     whole-team maintenance window from now; returns (monitor ids, window)."""
     from accounts.services import user_register
@@ -119,22 +125,27 @@ def run(options: argparse.Namespace) -> dict:
         stack.recreate_database(db_url)
         broker_url = options.broker_url or stack.start_redis(processes)
         stack.purge_queues(broker_url)
-        extra = {"MONITOR_MIN_INTERVAL": "1", "NOTIFY_ORDER_RECHECK": "1"}
-        stack.configure_django(db_url, broker_url, **extra)
+        stack.configure_django(db_url, broker_url, MONITOR_MIN_INTERVAL="1")
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0, interactive=False)
-        env = stack.child_env(db_url, broker_url, LOG_LEVEL=options.log_level.upper(), **extra)
+        env = stack.child_env(
+            db_url,
+            broker_url,
+            LOG_LEVEL=options.log_level.upper(),
+            MONITOR_MIN_INTERVAL="1",
+            NOTIFY_ORDER_RECHECK="1",
+        )
         worker = stack.celery_worker(
             processes,
             "worker",
             queues=",".join(stack.QUEUES),
             pool="gevent",
             concurrency=100,
-            env=env,
+            env={**env, "LOG_LEVEL": "INFO"},
             log_level="info",  # its "ready." line says when checks can start
         )
-        stack.wait_for_log(worker, "ready.", timeout=60, processes=processes)
+        stack.wait_for_log(worker, "ready.", timeout=180, processes=processes)
         stack.celery_beat(processes, env=env, log_level=options.log_level)
         # The window starts now and lasts past the stack's start-up and the monitors' first
         # few checks: ``--window`` seconds from their activation.
@@ -152,10 +163,18 @@ def run(options: argparse.Namespace) -> dict:
     return figures
 
 
-def measure(options, *, ids, window, receiver, processes) -> dict:
+def measure(
+    options: argparse.Namespace,
+    *,
+    ids: list[int],
+    window: MaintenanceWindow,
+    receiver: WebhookReceiver,
+    processes: ProcessSet,
+) -> dict:
     from incidents.models import Incident
     from monitors.models import CheckResult
 
+    assert window.starts_at is not None and window.ends_at is not None  # one-off
     end = window.ends_at.timestamp()
     while time.time() < end:
         processes.check_alive()

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.access import acting_user
 from accounts.models import Role, Team
 from dashboard.access import can, get_scoped_or_404, require_role, scoped, teams_with_role
 from incidents import maintenance
@@ -50,8 +51,8 @@ class MaintenanceWindowForm(forms.Form):
     def __init__(self, *args, teams: list[Team], monitors: list[Monitor], **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        self.fields["team"].choices = [(team.id, team.name) for team in teams]
-        self.fields["monitors"].choices = [(m.id, m.name) for m in monitors]
+        self.fields["team"].choices = [(team.id, team.name) for team in teams]  # type: ignore[attr-defined]
+        self.fields["monitors"].choices = [(m.id, m.name) for m in monitors]  # type: ignore[attr-defined]
         self._monitors = {m.id: m for m in monitors}
 
     def service_fields(self, team: Team) -> dict:
@@ -106,7 +107,7 @@ def maintenance_create(request: HttpRequest) -> HttpResponse:
         team = next(t for t in teams if t.id == form.cleaned_data["team"])
         try:
             window = maintenance.maintenance_window_create(
-                team=team, actor=request.user, **form.service_fields(team)
+                team=team, actor=acting_user(request), **form.service_fields(team)
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
@@ -116,13 +117,19 @@ def maintenance_create(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/maintenance_form.html", {"form": form})
 
 
+def _window(request: HttpRequest, pk: int) -> MaintenanceWindow:
+    window = get_scoped_or_404(MaintenanceWindow.objects.all(), request, pk=pk)
+    assert isinstance(window, MaintenanceWindow)
+    return window
+
+
 @login_required
 @require_POST
 def maintenance_end_now(request: HttpRequest, pk: int) -> HttpResponse:
-    window = get_scoped_or_404(MaintenanceWindow.objects, request, pk=pk)
+    window = _window(request, pk)
     require_role(request, window.team_id, Role.EDITOR)
     try:
-        maintenance.maintenance_window_end_now(window=window, actor=request.user)
+        maintenance.maintenance_window_end_now(window=window, actor=acting_user(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -133,9 +140,9 @@ def maintenance_end_now(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def maintenance_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    window = get_scoped_or_404(MaintenanceWindow.objects, request, pk=pk)
+    window = _window(request, pk)
     require_role(request, window.team_id, Role.EDITOR)
-    maintenance.maintenance_window_delete(window=window, actor=request.user)
+    maintenance.maintenance_window_delete(window=window, actor=acting_user(request))
     messages.success(request, f"Maintenance window “{window.name}” deleted.")
     return redirect("dashboard:maintenance")
 
@@ -145,9 +152,10 @@ def maintenance_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def monitor_maintenance(request: HttpRequest, pk: int) -> HttpResponse:
     """The monitor page's one click: maintenance of this monitor from now for 30 minutes."""
     monitor = get_scoped_or_404(Monitor.objects.select_related("team"), request, pk=pk)
+    assert isinstance(monitor, Monitor)
     require_role(request, monitor.team_id, Role.EDITOR)
     window = maintenance.maintenance_start_now(
-        team=monitor.team, minutes=ONE_CLICK_MINUTES, monitors=[monitor], actor=request.user
+        team=monitor.team, minutes=ONE_CLICK_MINUTES, monitors=[monitor], actor=acting_user(request)
     )
     messages.success(
         request,

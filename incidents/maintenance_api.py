@@ -17,7 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.access import TeamField, TeamScopedViewSetMixin, team_roles
+from accounts.access import TeamField, TeamScopedViewSetMixin, acting_user, team_roles
 from accounts.models import Role, Team
 from incidents import maintenance
 from incidents.models import MaintenanceWindow
@@ -84,7 +84,11 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
         extra_kwargs = {"recurrence": {"required": False, "allow_blank": True}}
 
     def _now(self) -> datetime:
-        return self.context.setdefault("now", timezone.now())
+        # One "now" for every window of a response.
+        now = getattr(self, "_now_value", None)
+        if now is None:
+            now = self._now_value = timezone.now()
+        return now
 
     def get_active_now(self, window: MaintenanceWindow) -> bool:
         return maintenance.active_interval(window, self._now()) is not None
@@ -129,7 +133,7 @@ def _service_fields(data: dict) -> dict:
     return fields
 
 
-class MaintenanceWindowViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
+class MaintenanceWindowViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):  # type: ignore[misc]
     """Maintenance windows of your teams: while one is active, the monitors it covers are
     checked but open no incident and send nothing; a monitor still down when it ends alerts
     at its next check. One-off (``starts_at``, ``ends_at``) or recurring (``recurrence``: cron
@@ -151,21 +155,22 @@ class MaintenanceWindowViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
             return StartNowSerializer
         return MaintenanceWindowSerializer
 
-    def perform_create(self, serializer: MaintenanceWindowSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         team = self.team_for_create(serializer)
         data = serializer.validated_data
         with service_errors_as_400():
             tags = maintenance.tags_named(team=team, names=data.get("tags", []))
             serializer.instance = maintenance.maintenance_window_create(
                 team=team,
-                actor=self.request.user,
+                actor=acting_user(self.request),
                 monitors=data.get("monitors", []),
                 tags=tags,
                 **_service_fields(data),
             )
 
-    def perform_update(self, serializer: MaintenanceWindowSerializer) -> None:
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         window = serializer.instance
+        assert isinstance(window, MaintenanceWindow)
         data = serializer.validated_data
         with service_errors_as_400():
             tags = (
@@ -175,14 +180,14 @@ class MaintenanceWindowViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
             )
             serializer.instance = maintenance.maintenance_window_update(
                 window=window,
-                actor=self.request.user,
+                actor=acting_user(self.request),
                 monitors=data.get("monitors"),
                 tags=tags,
                 **_service_fields(data),
             )
 
     def perform_destroy(self, instance: MaintenanceWindow) -> None:
-        maintenance.maintenance_window_delete(window=instance, actor=self.request.user)
+        maintenance.maintenance_window_delete(window=instance, actor=acting_user(self.request))
 
     @extend_schema(request=StartNowSerializer, responses={201: MaintenanceWindowSerializer})
     @action(detail=False, methods=["post"], url_path="start-now")
@@ -200,7 +205,7 @@ class MaintenanceWindowViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
                 whole_team=data["whole_team"],
                 monitors=data.get("monitors", []),
                 tags=maintenance.tags_named(team=team, names=data.get("tags", [])),
-                actor=request.user,
+                actor=acting_user(request),
             )
         body = MaintenanceWindowSerializer(window, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)
@@ -211,7 +216,7 @@ class MaintenanceWindowViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
         """End a one-off window now (400 for a recurring one: edit or delete it)."""
         with service_errors_as_400():
             window = maintenance.maintenance_window_end_now(
-                window=self.get_object(), actor=request.user
+                window=self.get_object(), actor=acting_user(request)
             )
         return Response(
             MaintenanceWindowSerializer(window, context=self.get_serializer_context()).data

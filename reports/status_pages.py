@@ -106,7 +106,7 @@ def public_status(page: StatusPage, *, now: datetime | None = None) -> PublicSta
         for monitor in monitors
     ]
     names = {monitor.id: monitor.name for monitor in monitors}
-    incidents = (
+    rows = (
         Incident.objects.filter(monitor_id__in=list(names))
         .filter(
             Q(resolved_at__isnull=True)
@@ -115,7 +115,7 @@ def public_status(page: StatusPage, *, now: datetime | None = None) -> PublicSta
         .order_by("-started_at")
         .values_list("id", "monitor_id", "started_at", "resolved_at")[:RECENT_INCIDENT_LIMIT]
     )
-    incidents = list(incidents)
+    incidents = list(rows)
     updates: dict[int, list[PublicUpdate]] = {}
     for incident_id, status, message, created_at in (
         IncidentUpdate.objects.filter(incident_id__in=[row[0] for row in incidents])
