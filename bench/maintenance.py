@@ -3,11 +3,12 @@ they alert within one interval (+ 5 s) of the window's end.
 
     python -m bench.maintenance [--monitors 100] [--interval 5] [--window 30]
 
-The real stack (beat, a gevent worker on every queue, a private Redis, a database of its own
-named ``<DATABASE_URL's name>_maintenance``) checks ``--monitors`` monitors whose target
-refuses connections (a closed port on 127.0.0.1), every ``--interval`` seconds, with a
-failure threshold of 2. A maintenance window covering the whole team is active from before
-their first check until ``--window`` seconds later. A webhook receiver counts messages.
+The real stack (beat, a gevent worker for checks and one for incidents and notifications, a
+private Redis, a database of its own named ``<DATABASE_URL's name>_maintenance``) checks
+``--monitors`` monitors whose target refuses connections (a closed port on 127.0.0.1), every
+``--interval`` seconds, with a failure threshold of 2. A maintenance window covering the whole
+team is active from before their first check until ``--window`` seconds later. A webhook
+receiver counts messages.
 
 Printed:
 - messages received while the window was active (must be 0), incidents opened in it (0),
@@ -136,16 +137,25 @@ def run(options: argparse.Namespace) -> dict:
             MONITOR_MIN_INTERVAL="1",
             NOTIFY_ORDER_RECHECK="1",
         )
-        worker = stack.celery_worker(
-            processes,
-            "worker",
-            queues=",".join(stack.QUEUES),
-            pool="gevent",
-            concurrency=100,
-            env={**env, "LOG_LEVEL": "INFO"},
-            log_level="info",  # its "ready." line says when checks can start
-        )
-        stack.wait_for_log(worker, "ready.", timeout=180, processes=processes)
+        # As bench.scale lays them out: checks on one gevent worker, evaluation and delivery
+        # on another, so a slow check batch never delays an alert.
+        workers = [
+            stack.celery_worker(
+                processes,
+                name,
+                queues=queues,
+                pool="gevent",
+                concurrency=concurrency,
+                env={**env, "LOG_LEVEL": "INFO"},
+                log_level="info",  # their "ready." lines say when checks can start
+            )
+            for name, queues, concurrency in (
+                ("checks", "checks", 100),
+                ("events", "incidents,notifications", 50),
+            )
+        ]
+        for worker in workers:
+            stack.wait_for_log(worker, "ready.", timeout=180, processes=processes)
         stack.celery_beat(processes, env=env, log_level=options.log_level)
         # The window starts now and lasts past the stack's start-up and the monitors' first
         # few checks: ``--window`` seconds from their activation.
