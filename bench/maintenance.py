@@ -205,7 +205,7 @@ def measure(
     alerts = [a for a in receiver.alerts() if a.event == "incident.opened"]
     # Where the time went: the incident opens at the first failing check after the window
     # (check cadence), the alert follows (evaluation and delivery).
-    opened = sorted(
+    opened_after = sorted(
         (at - window.ends_at).total_seconds()
         for at in Incident.objects.values_list("opened_at", flat=True)
     )
@@ -221,7 +221,7 @@ def measure(
         "messages_after": len(alerts),
         "latest_alert_delay_s": latest,
         "median_alert_delay_s": round(delays[len(delays) // 2], 2) if delays else None,
-        "latest_opened_after_end_s": round(opened[-1], 2) if opened else None,
+        "latest_opened_after_end_s": round(opened_after[-1], 2) if opened_after else None,
         "bound_s": bound,
         "ok": during_messages == 0
         and opened_during == 0
