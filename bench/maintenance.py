@@ -221,6 +221,7 @@ def measure(
         "messages_after": len(alerts),
         "latest_alert_delay_s": latest,
         "median_alert_delay_s": round(delays[len(delays) // 2], 2) if delays else None,
+        "incidents_opened_after": len(opened_after),
         "latest_opened_after_end_s": round(opened_after[-1], 2) if opened_after else None,
         "bound_s": bound,
         "ok": during_messages == 0
@@ -244,7 +245,8 @@ def format_report(figures: dict) -> str:
             f"({figures['messages_after']} messages); alert delay after the window's end: "
             f"median {figures['median_alert_delay_s']} s, latest "
             f"{figures['latest_alert_delay_s']} s (must be <= {figures['bound_s']} s); "
-            f"latest incident opened {figures['latest_opened_after_end_s']} s after the end",
+            f"{figures['incidents_opened_after']} incidents opened, the latest "
+            f"{figures['latest_opened_after_end_s']} s after the end (its check's time)",
             f"  {'PASS' if figures['ok'] else 'FAIL'}",
         ]
     )
