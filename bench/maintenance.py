@@ -102,6 +102,19 @@ def seed(
     return ids, window
 
 
+def wait_for_workers(count: int, *, timeout: float, processes: ProcessSet) -> None:
+    """Until ``count`` workers answer a ping (their logs stay at WARNING: logging every task
+    would cost the very CPU this measures)."""
+    from healthmon.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        processes.check_alive()
+        if len(app.control.ping(timeout=1.0) or []) >= count:
+            return
+    raise RuntimeError(f"{count} workers did not answer within {timeout:g}s")
+
+
 def activate(ids: list[int], *, interval: int) -> None:
     """First checks spread over one interval from now, as a running install has them."""
     from monitors.models import Monitor
@@ -146,16 +159,15 @@ def run(options: argparse.Namespace) -> dict:
                 queues=queues,
                 pool="gevent",
                 concurrency=concurrency,
-                env={**env, "LOG_LEVEL": "INFO"},
-                log_level="info",  # their "ready." lines say when checks can start
+                env=env,
+                log_level=options.log_level,
             )
             for name, queues, concurrency in (
                 ("checks", "checks", 100),
                 ("events", "incidents,notifications", 50),
             )
         ]
-        for worker in workers:
-            stack.wait_for_log(worker, "ready.", timeout=180, processes=processes)
+        wait_for_workers(len(workers), timeout=180, processes=processes)
         stack.celery_beat(processes, env=env, log_level=options.log_level)
         # The window starts now and lasts past the stack's start-up and the monitors' first
         # few checks: ``--window`` seconds from their activation.
