@@ -18,7 +18,7 @@ FLOWER_PORT ?= 5555
 RUN_ENV := DEBUG=true BLOCKED_NETWORKS="$(BLOCKED_NETWORKS)" WEB_PORT=$(WEB_PORT) \
 	FLOWER_PORT=$(FLOWER_PORT) PATH="$(abspath $(VENV))/bin:$$PATH"
 
-.PHONY: install install-dev run manage migrate demo check-test-tools test lint format bench bench-smoke bench-kinds bench-ceiling bench-api bench-faults bench-heartbeat clean
+.PHONY: install install-dev run manage migrate demo check-test-tools test lint format bench bench-smoke bench-kinds bench-ceiling bench-api bench-faults bench-heartbeat bench-maintenance clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -132,6 +132,12 @@ bench-heartbeat: install-dev
 ## itself; prints lost/duplicated/out-of-order/stuck counts, exits 1 unless all are 0.
 bench-faults: install-dev
 	$(PY) -m bench.faults $(BENCH_FAULTS_ARGS)
+
+## Maintenance (~1.5 min): 100 failing monitors inside a maintenance window send nothing;
+## still down after it, they alert within one interval + 5 s of its end. Its own database
+## <DATABASE_URL name>_maintenance and a private redis-server; exits 1 unless both hold.
+bench-maintenance: install-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.maintenance $(BENCH_MAINTENANCE_ARGS)
 
 clean:
 	rm -rf var staticfiles test-artifacts .pytest_cache

@@ -15,7 +15,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
 from accounts.api_keys import ApiKeyGrant
-from accounts.models import ROLE_RANK, Membership, Role, Team
+from accounts.models import ROLE_RANK, Membership, Role, Team, User
 
 
 def api_key_grant_of(request: Request | HttpRequest) -> ApiKeyGrant | None:
@@ -38,6 +38,12 @@ def team_roles(request: Request | HttpRequest) -> dict[int, str]:
         cached = dict(memberships.values_list("team_id", "role"))
         request._healthmon_team_roles = cached
     return cached
+
+
+def acting_user(request: Request | HttpRequest) -> User | None:
+    """Who makes the request, for services' ``actor`` (None when nobody is logged in)."""
+    user = request.user
+    return user if isinstance(user, User) else None
 
 
 def has_team_role(request: Request, team_id: int | None, minimum: str) -> bool:

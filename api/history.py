@@ -27,8 +27,17 @@ from reports.stats import WINDOWS, monitor_stats, sla_report
 # --- Stats and SLA ----------------------------------------------------------------------------
 
 
+EXCLUDE_MAINTENANCE_HELP = (
+    "Leave maintenance windows out: their checks and downtime are removed, so uptime is "
+    "measured over the time outside maintenance (default false)"
+)
+
+
 class StatsQuerySerializer(serializers.Serializer):
     window = serializers.ChoiceField(choices=list(WINDOWS), default="24h")
+    exclude_maintenance = serializers.BooleanField(
+        default=False, help_text=EXCLUDE_MAINTENANCE_HELP
+    )
 
 
 class MonitorStatsSerializer(serializers.Serializer):
@@ -47,6 +56,13 @@ class MonitorStatsSerializer(serializers.Serializer):
     mttr_seconds = serializers.FloatField(
         allow_null=True, help_text="Mean time to recovery of incidents resolved in the window"
     )
+    exclude_maintenance = serializers.BooleanField()
+    maintenance_seconds = serializers.FloatField(
+        help_text="Maintenance time left out (0 unless exclude_maintenance)"
+    )
+    maintenance_checks = serializers.IntegerField(
+        help_text="Checks made during maintenance, left out of checks and up"
+    )
 
 
 class SlaQuerySerializer(serializers.Serializer):
@@ -58,6 +74,9 @@ class SlaQuerySerializer(serializers.Serializer):
     )
     target = serializers.FloatField(
         min_value=0, max_value=100, required=False, help_text="SLA target in %, e.g. 99.9"
+    )
+    exclude_maintenance = serializers.BooleanField(
+        default=False, help_text=EXCLUDE_MAINTENANCE_HELP
     )
 
     def validate_month(self, value: str) -> str:
@@ -107,6 +126,13 @@ class SlaReportSerializer(serializers.Serializer):
     mttr_seconds = serializers.FloatField(allow_null=True)
     days = SlaDaySerializer(many=True)
     incident_list = SlaIncidentSerializer(many=True)
+    exclude_maintenance = serializers.BooleanField()
+    maintenance_seconds = serializers.FloatField(
+        help_text="Maintenance time left out of the period (0 unless exclude_maintenance)"
+    )
+    maintenance_checks = serializers.IntegerField(
+        help_text="Checks made during maintenance, left out of checks and up"
+    )
 
 
 SLA_CSV_COLUMNS = [
@@ -122,7 +148,8 @@ SLA_CSV_COLUMNS = [
 
 
 class SlaCsvRenderer(BaseRenderer):
-    """The SLA report as CSV: one row per day, then the month's totals."""
+    """The SLA report as CSV: one row per day, then the month's totals. A report that
+    excludes maintenance says so first, in a ``#`` comment line."""
 
     media_type = "text/csv"
     format = "csv"
@@ -137,6 +164,11 @@ class SlaCsvRenderer(BaseRenderer):
                 for message in messages if isinstance(messages, list) else [messages]:
                     writer.writerow([name, message])
             return out.getvalue().encode()
+        if data.get("exclude_maintenance"):
+            out.write(
+                f"# exclude_maintenance: true ({data['maintenance_seconds']:g} seconds and "
+                f"{data['maintenance_checks']} checks of maintenance left out)\r\n"
+            )
         writer.writerow(SLA_CSV_COLUMNS)
         for row in [*data["days"], {**data, "day": data["month"]}]:
             writer.writerow([csv_cell(c, row[c]) for c in SLA_CSV_COLUMNS])
@@ -184,7 +216,11 @@ class MonitorHistoryActionsMixin:
         monitor = self.get_object()
         query = StatsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        result = monitor_stats(monitor=monitor, window=query.validated_data["window"])
+        result = monitor_stats(
+            monitor=monitor,
+            window=query.validated_data["window"],
+            exclude_maintenance=query.validated_data["exclude_maintenance"],
+        )
         return Response(MonitorStatsSerializer(asdict(result)).data)
 
     @extend_schema(
@@ -215,6 +251,7 @@ class MonitorHistoryActionsMixin:
             month=month_number,
             target_percent=query.validated_data.get("target"),
             now=now,
+            exclude_maintenance=query.validated_data["exclude_maintenance"],
         )
         response = Response(SlaReportSerializer(asdict(report)).data)
         if getattr(request.accepted_renderer, "format", "") == "csv":

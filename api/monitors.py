@@ -14,6 +14,8 @@ from accounts.models import Role
 from api.filters import MonitorFilter
 from api.history import MonitorHistoryActionsMixin
 from api.serializers import PREFETCHED_CHANNELS, PREFETCHED_TAGS, MonitorSerializer
+from incidents import maintenance
+from incidents.maintenance_api import MaintenanceWindowSerializer, MonitorMaintenanceSerializer
 from incidents.models import Incident
 from lib.serializers import service_errors_as_400
 from monitors import services
@@ -89,3 +91,23 @@ class MonitorViewSet(
         with service_errors_as_400():
             monitor = services.monitor_resume(monitor=self.get_object(), actor=request.user)
         return Response(self.get_serializer(monitor).data, status=status.HTTP_200_OK)
+
+    @extend_schema(
+        request=MonitorMaintenanceSerializer, responses={201: MaintenanceWindowSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def maintenance(self, request: Request, pk: str | None = None) -> Response:
+        """Start maintenance of this monitor now for ``minutes`` (default 30): its checks go on,
+        but it opens no incident and sends nothing until the window ends."""
+        monitor = self.get_object()
+        body = MonitorMaintenanceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with service_errors_as_400():
+            window = maintenance.maintenance_start_now(
+                team=monitor.team,
+                minutes=body.validated_data["minutes"],
+                monitors=[monitor],
+                actor=request.user,
+            )
+        data = MaintenanceWindowSerializer(window, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED)

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-SECTIONS = ("channels", "monitors", "status_pages")  # in the order they are applied
+SECTIONS = ("channels", "monitors", "status_pages", "maintenance_windows")  # order applied
 SUFFIXES = (".yaml", ".yml", ".json")
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -18,6 +18,9 @@ from rest_framework import serializers
 from accounts.models import Team, User
 from api.history import StatusPageSerializer
 from api.serializers import MonitorSerializer
+from incidents import maintenance
+from incidents.maintenance_api import MaintenanceWindowSerializer
+from incidents.models import MaintenanceWindow
 from monitors import services as monitor_services
 from monitors import status_pages
 from monitors.models import Monitor, StatusPage
@@ -74,6 +77,36 @@ class StatusPageDocumentSerializer(StatusPageSerializer):
         if monitors is not None:
             attrs["monitors"] = monitors
         return attrs
+
+
+class MaintenanceWindowDocumentSerializer(MaintenanceWindowSerializer):
+    monitors = key_list("Keys of the team's monitors it covers")  # type: ignore[assignment]
+
+
+def _window_values(team: Team, fields: dict) -> dict:
+    """Document values as the maintenance services take them (tags by name, zone renamed)."""
+    values = dict(fields)
+    if "timezone" in values:
+        values["timezone_name"] = values.pop("timezone")
+    if "tags" in values:
+        values["tags"] = maintenance.tags_named(team=team, names=values["tags"])
+    return values
+
+
+def _window_create(team: Team, actor: User | None, fields: dict) -> MaintenanceWindow:
+    return maintenance.maintenance_window_create(
+        team=team, actor=actor, **_window_values(team, fields)
+    )
+
+
+def _window_update(obj: MaintenanceWindow, actor: User | None, fields: dict) -> MaintenanceWindow:
+    return maintenance.maintenance_window_update(
+        window=obj, actor=actor, **_window_values(obj.team, fields)
+    )
+
+
+def _window_delete(obj: MaintenanceWindow, actor: User | None) -> None:
+    maintenance.maintenance_window_delete(window=obj, actor=actor)
 
 
 def _monitor_create(team: Team, actor: User | None, fields: dict) -> Monitor:
@@ -192,6 +225,20 @@ KINDS = (
         create=_page_create,
         update=_page_update,
         delete=_page_delete,
+    ),
+    Kind(
+        section="maintenance_windows",
+        label="maintenance window",
+        model=MaintenanceWindow,
+        serializer=MaintenanceWindowDocumentSerializer,
+        references={"monitors": "monitors"},
+        name_lists=frozenset({"tags"}),
+        kept_when_omitted=frozenset(),
+        not_in_document=frozenset(),
+        secret_fields=frozenset(),
+        create=_window_create,
+        update=_window_update,
+        delete=_window_delete,
     ),
 )
 KIND_OF_SECTION = {kind.section: kind for kind in KINDS}

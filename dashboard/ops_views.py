@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -15,7 +16,8 @@ from accounts.models import Role
 from dashboard.access import can, get_scoped_or_404, require_role, scoped
 from incidents import selectors as incident_selectors
 from incidents import services as incident_services
-from incidents.models import Incident
+from incidents import updates as incident_updates
+from incidents.models import Incident, IncidentUpdate, IncidentUpdateStatus
 from notifications import deadletters
 from notifications.models import DeadLetter
 
@@ -38,7 +40,12 @@ def _back(request: HttpRequest, fallback: str) -> HttpResponse:
 @login_required
 def incident_list(request: HttpRequest) -> HttpResponse:
     incidents = incident_selectors.with_opening_failures(
-        scoped(Incident.objects.select_related("acknowledged_by", "monitor"), request)
+        scoped(
+            Incident.objects.select_related("acknowledged_by", "monitor").prefetch_related(
+                Prefetch("updates", queryset=IncidentUpdate.objects.select_related("author"))
+            ),
+            request,
+        )
     ).order_by("-started_at", "-id")
     show = request.GET.get("show", "all")
     if show == "open":
@@ -54,7 +61,13 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/incidents.html",
-        {"rows": rows, "page": page, "show": show, "open_count": open_count},
+        {
+            "rows": rows,
+            "page": page,
+            "show": show,
+            "open_count": open_count,
+            "update_statuses": IncidentUpdateStatus.choices,
+        },
     )
 
 
@@ -69,6 +82,25 @@ def incident_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Incident of “{incident.monitor_name}” acknowledged.")
+    return _back(request, "dashboard:incidents")
+
+
+@login_required
+@require_POST
+def incident_update_post(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_scoped_or_404(Incident.objects, request, pk=pk)
+    require_role(request, incident.team_id, Role.EDITOR)
+    try:
+        incident_updates.incident_update_post(
+            incident=incident,
+            status=request.POST.get("status", ""),
+            message=request.POST.get("message", ""),
+            author=request.user,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Update posted on “{incident.monitor_name}”.")
     return _back(request, "dashboard:incidents")
 
 

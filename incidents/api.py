@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import OuterRef, Subquery
 from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -13,14 +13,16 @@ from rest_framework.response import Response
 
 from accounts.access import TeamScopedViewSetMixin
 from accounts.models import Role
-from incidents import services
+from incidents import services, updates
 from incidents.filters import IncidentFilter
-from incidents.models import Incident, MonitorState
+from incidents.models import Incident, IncidentUpdate, MonitorState
 from incidents.serializers import (
     IncidentDetailSerializer,
     IncidentSerializer,
+    IncidentUpdateSerializer,
     MonitorStateSerializer,
 )
+from lib.serializers import service_errors_as_400
 
 
 class IncidentViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
@@ -36,6 +38,8 @@ class IncidentViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self):
         if self.action in ("retrieve", "acknowledge"):
             return IncidentDetailSerializer
+        if self.action == "updates":
+            return IncidentUpdateSerializer
         return IncidentSerializer
 
     @extend_schema(request=None, responses=IncidentDetailSerializer)
@@ -50,6 +54,33 @@ class IncidentViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         except services.IncidentAlreadyResolved as exc:
             raise ValidationError({"detail": str(exc)}) from None
         return Response(self.get_serializer(incident).data)
+
+    @extend_schema(methods=["get"], request=None, responses=IncidentUpdateSerializer(many=True))
+    @extend_schema(
+        methods=["post"],
+        request=IncidentUpdateSerializer,
+        responses={201: IncidentUpdateSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], serializer_class=IncidentUpdateSerializer)
+    def updates(self, request: Request, pk: str | None = None) -> Response:
+        """The team's updates on this incident, oldest first; editors and above post one
+        (status investigating, identified, monitoring or resolved, and a message). Channels
+        with ``send_incident_updates`` get each one. A "resolved" update does not resolve the
+        incident while its monitor is down: the monitor's recovery does."""
+        incident = self.get_object()
+        if request.method == "GET":
+            found = IncidentUpdate.objects.filter(incident=incident).select_related("author")
+            return Response(IncidentUpdateSerializer(found, many=True).data)
+        body = IncidentUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with service_errors_as_400():
+            update = updates.incident_update_post(
+                incident=incident,
+                status=body.validated_data["status"],
+                message=body.validated_data["message"],
+                author=request.user,
+            )
+        return Response(IncidentUpdateSerializer(update).data, status=status.HTTP_201_CREATED)
 
 
 class MonitorStateViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):

@@ -7,8 +7,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.timezone import now
 
-from monitors.models import MonitorStatus
+from monitors.models import KEY_HELP, MonitorStatus, unique_key_in_team
 
 
 class MonitorState(models.Model):
@@ -54,6 +55,8 @@ class IncidentEvent(models.TextChoices):
 class Resolution(models.TextChoices):
     RECOVERED = "recovered", "Recovered"
     MONITOR_DELETED = "monitor deleted", "Monitor deleted"
+    # A "resolved" update posted while the monitor was already up (incidents.updates).
+    UPDATE = "resolved by update", "Resolved by an update (monitor up)"
 
 
 class IncidentQuerySet(models.QuerySet["Incident"]):
@@ -123,3 +126,92 @@ class Incident(models.Model):
     @property
     def duration(self) -> timedelta | None:
         return self.resolved_at - self.started_at if self.resolved_at else None
+
+
+# --- Maintenance windows (incidents.maintenance) ---------------------------------------------
+
+
+class MaintenanceWindow(models.Model):
+    """A time when a team's monitors (some, by tag, or all) are worked on: checks go on and are
+    stored, but no incident opens and nothing is sent (``incidents.maintenance``).
+
+    Either one-off (``starts_at`` .. ``ends_at``) or recurring (``recurrence``, a cron
+    expression or an RRULE, read in ``timezone``, each occurrence lasting
+    ``duration_minutes``). Validated by ``incidents.maintenance.maintenance_window_validate``.
+    """
+
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.CASCADE, related_name="maintenance_windows"
+    )
+    key = models.SlugField(max_length=60, blank=True, db_index=False, help_text=KEY_HELP)
+    name = models.CharField(max_length=100)
+    starts_at = models.DateTimeField(null=True, blank=True, help_text="One-off: start")
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="One-off: end (exclusive)")
+    recurrence = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text='Recurring: a cron expression ("0 2 * * 0") or an RRULE '
+        '("FREQ=WEEKLY;BYDAY=SU;BYHOUR=2"), read in `timezone`',
+    )
+    duration_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Recurring: length of each occurrence"
+    )
+    timezone = models.CharField(
+        max_length=64, default="UTC", help_text="IANA time zone of the recurrence"
+    )
+    whole_team = models.BooleanField(default=False, help_text="Covers every monitor of the team")
+    monitors = models.ManyToManyField(
+        "monitors.Monitor", blank=True, related_name="maintenance_windows"
+    )
+    tags = models.ManyToManyField("monitors.Tag", blank=True, related_name="maintenance_windows")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [unique_key_in_team("maintenance_unique_team_key")]
+        indexes = [
+            # Read once per evaluation batch: the windows of the batch's teams that may be
+            # active (recurring ones, and one-offs not ended yet).
+            models.Index(fields=["team", "ends_at"], name="maintenance_team_ends_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_recurring(self) -> bool:
+        return bool(self.recurrence)
+
+
+class IncidentUpdateStatus(models.TextChoices):
+    INVESTIGATING = "investigating", "Investigating"
+    IDENTIFIED = "identified", "Identified"
+    MONITORING = "monitoring", "Monitoring"
+    RESOLVED = "resolved", "Resolved"
+
+
+INCIDENT_UPDATE_MAX_LENGTH = 5000
+
+
+class IncidentUpdate(models.Model):
+    """What the team says about an incident, posted by a member; shown on status pages and
+    sent to channels that ask for updates (``Channel.send_incident_updates``)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="updates")
+    status = models.CharField(max_length=13, choices=IncidentUpdateStatus.choices)
+    message = models.TextField(max_length=INCIDENT_UPDATE_MAX_LENGTH)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["incident", "created_at"], name="incident_update_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.message[:50]}"

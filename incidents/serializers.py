@@ -5,7 +5,13 @@ from rest_framework import serializers
 
 from accounts.models import User
 from incidents import selectors
-from incidents.models import Incident, MonitorState, Resolution
+from incidents.models import (
+    INCIDENT_UPDATE_MAX_LENGTH,
+    Incident,
+    IncidentUpdate,
+    MonitorState,
+    Resolution,
+)
 from monitors.check_api import CheckResultSerializer
 
 
@@ -103,3 +109,13 @@ class MonitorStateSerializer(serializers.ModelSerializer):
 
     def get_is_paused(self, state: MonitorState) -> bool:
         return not state.monitor.is_active
+
+
+class IncidentUpdateSerializer(serializers.ModelSerializer):
+    message = serializers.CharField(max_length=INCIDENT_UPDATE_MAX_LENGTH)
+    author = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+
+    class Meta:
+        model = IncidentUpdate
+        fields = ["id", "incident", "status", "message", "author", "created_at"]
+        read_only_fields = ["id", "incident", "author", "created_at"]

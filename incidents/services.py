@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from celery import current_app
@@ -30,6 +30,7 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import User
 from incidents import signals
+from incidents.maintenance import MaintenanceCalendar
 from incidents.models import Incident, IncidentEvent, MonitorState, Resolution
 from incidents.state_machine import (
     FailureRecorded,
@@ -106,6 +107,7 @@ def evaluate_check_results(result_ids: Iterable[int]) -> Evaluation:
 
     with transaction.atomic():
         states = _lock_states(observations)
+        _mark_maintenance(states, observations)
         stale_ids: list[int | None] = []
         changed: list[MonitorState] = []
         for monitor_id, state in states.items():
@@ -157,6 +159,34 @@ def _lock_states(observations: dict[int, list[Observation]]) -> dict[int, Monito
         .order_by("monitor_id")
     )
     return {state.monitor_id: state for state in locked}
+
+
+def _mark_maintenance(
+    states: dict[int, MonitorState], observations: dict[int, list[Observation]]
+) -> None:
+    """Flag the results made during a maintenance window of their monitor (in place).
+
+    One query for the whole batch (the windows of its teams around its results' times),
+    whatever its size; teams without windows cost nothing more.
+    """
+    moments = [o.checked_at for obs in observations.values() for o in obs]
+    calendar = MaintenanceCalendar.for_teams(
+        {state.monitor.team_id for state in states.values()},
+        since=min(moments),
+        until=max(moments),
+        monitor_ids=list(states),
+    )
+    if not calendar:
+        return
+    for monitor_id, state in states.items():
+        observations[monitor_id] = [
+            replace(o, in_maintenance=True)
+            if calendar.covers(
+                team_id=state.monitor.team_id, monitor_id=monitor_id, at=o.checked_at
+            )
+            else o
+            for o in observations[monitor_id]
+        ]
 
 
 def _evaluate_monitor(
@@ -293,6 +323,11 @@ def _announce(
         signals.incident_changed.send_robust(sender=Incident, incident_id=incident_id, event=event)
     for incident_id, event in [*announcements, *(replayed or [])]:
         current_app.send_task(task_names.NOTIFY_INCIDENT, args=[incident_id, str(event)])
+
+
+def incident_events_announce(announcements: list[Announcement]) -> None:
+    """``_announce`` for other incident writers (``incidents.updates``), after their commit."""
+    _announce(announcements)
 
 
 # --- Acknowledgement ------------------------------------------------------------------------

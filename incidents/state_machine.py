@@ -20,6 +20,9 @@ Rules
   other kind starts counting again from zero.
 - A result not newer than the last one evaluated (``checked_at <= last_result_at``) is stale:
   a redelivered message, or a slow batch overtaken by a newer one. It changes nothing.
+- A failure made during a maintenance window (``Observation.in_maintenance``) is counted but
+  opens no incident, even past the threshold: the first failure after the window opens it
+  (started at the first failure of the run). An incident already open is not affected.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class Observation:
     is_success: bool
     reason: str = ""
     check_id: int | None = None
+    in_maintenance: bool = False  # made during a maintenance window covering the monitor
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +130,7 @@ def _on_failure(
         # Still down (perhaps after a blip of success): the open incident counts it.
         event = FailureRecorded(observation.checked_at, observation.reason, observation.check_id)
         return new, (event,)
-    if new.consecutive_failures >= thresholds.failure:
+    if new.consecutive_failures >= thresholds.failure and not observation.in_maintenance:
         opened = IncidentOpened(
             # Always set within a failure run; the fallback only satisfies the type.
             started_at=new.failing_since or observation.checked_at,

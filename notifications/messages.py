@@ -10,7 +10,7 @@ from datetime import datetime
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from incidents.models import Incident
+from incidents.models import Incident, IncidentUpdate
 
 PAYLOAD_VERSION = 1
 
@@ -18,6 +18,7 @@ HEADLINE = {
     "opened": "DOWN",
     "resolved": "RESOLVED",
     "acknowledged": "ACKNOWLEDGED",
+    "update": "UPDATE",
     "test": "TEST",
 }
 
@@ -105,6 +106,30 @@ def incident_payload(incident: Incident, event: str, *, occurred_at: datetime) -
         "reason": _reason(incident, event),
         "links": incident_links(incident.id, monitor.id if monitor else None),
     }
+
+
+def incident_update_payload(update: IncidentUpdate) -> dict:
+    """The webhook body of an incident update: the incident as in ``incident_payload``, with
+    ``event`` "incident.update" and the update itself. Its ``sequence`` places it after the
+    incident events that happened before it was posted."""
+    incident = update.incident
+    before = event_sequence(incident, "resolved", occurred_at=update.created_at)
+    if incident.resolved_at is not None and incident.resolved_at <= update.created_at:
+        before += 1  # event_sequence does not count the event it is asked about
+    payload = incident_payload(incident, "opened", occurred_at=update.created_at)
+    payload.update(
+        event="incident.update",
+        sequence=before,
+        reason=f"{update.get_status_display()}: {update.message}",
+        update={
+            "id": update.id,
+            "status": update.status,
+            "message": update.message,
+            "author": update.author.email if update.author else None,
+            "created_at": _iso(update.created_at),
+        },
+    )
+    return payload
 
 
 def channel_test_payload(

@@ -23,6 +23,12 @@ class ChannelKind(models.TextChoices):
     APPRISE = "apprise", "Apprise (Slack, Discord, Telegram, Teams, PagerDuty, ntfy, ...)"
 
 
+# An incident update posted by the team (``incidents.IncidentUpdate``): not a state change,
+# so not one of a channel's ``events``; a channel gets it if ``send_incident_updates``.
+UPDATE_EVENT = "update"
+DELIVERY_EVENTS = [*IncidentEvent.choices, (UPDATE_EVENT, "Incident update")]
+
+
 def all_events() -> list[str]:
     """A new channel subscribes to every incident event."""
     return list(IncidentEvent.values)
@@ -46,6 +52,9 @@ class Channel(models.Model):
     )
     is_default = models.BooleanField(
         default=False, help_text="Attached to every new monitor of the team"
+    )
+    send_incident_updates = models.BooleanField(
+        default=False, help_text="Also send the updates the team posts to an incident"
     )
     # The link lives here, not on Monitor, because monitors must not import notifications.
     monitors = models.ManyToManyField("monitors.Monitor", blank=True, related_name="channels")
@@ -204,13 +213,14 @@ class DeliveryQuerySet(models.QuerySet):
 
     def later_delivered(self, *, incident, channel, sequence) -> DeliveryQuerySet:
         """Deliveries of a later event of the same incident to the same channel that the
-        receiver accepted already: an earlier event sent now would arrive out of order."""
+        receiver accepted already: an earlier event sent now would arrive out of order.
+        Incident updates say nothing of the incident's state, so they supersede nothing."""
         return self.filter(
             incident_id=incident,
             channel_id=channel,
             sequence__gt=sequence,
             status=DeliveryStatus.DELIVERED,
-        )
+        ).exclude(event=UPDATE_EVENT)
 
     def retry(self, delivery_id: int, *, now: datetime) -> bool:
         """Make an undelivered delivery claimable again, for an operator's retry."""
@@ -264,7 +274,10 @@ class Delivery(models.Model):
     )
     channel_name = models.CharField(max_length=100)
     channel_kind = models.CharField(max_length=10, choices=ChannelKind.choices)
-    event = models.CharField(max_length=12, choices=IncidentEvent.choices)
+    event = models.CharField(max_length=12, choices=DELIVERY_EVENTS)
+    update_id = models.BigIntegerField(
+        default=0, help_text="The incident update carried (event 'update'); 0 for other events"
+    )
     sequence = models.PositiveSmallIntegerField(
         default=1, help_text="Order of the event within its incident (1 = opened), in the payload"
     )
@@ -289,8 +302,11 @@ class Delivery(models.Model):
         constraints = [
             # The idempotency of the fan-out: a retried or duplicated notify task finds the
             # row already there instead of owing the alert twice.
+            # ``update_id`` is 0 for incident events, so each event is owed once per channel,
+            # and each incident update once per channel.
             models.UniqueConstraint(
-                fields=["incident", "channel", "event"], name="delivery_unique_incident_channel"
+                fields=["incident", "channel", "event", "update_id"],
+                name="delivery_unique_incident_event",
             )
         ]
         indexes = [

@@ -71,6 +71,7 @@ class ChannelSerializer(serializers.ModelSerializer):
             "enabled",
             "events",
             "is_default",
+            "send_incident_updates",
             "monitors",
             "created_at",
             "updated_at",

@@ -17,14 +17,19 @@ from django.utils import timezone
 
 from accounts.audit import audit_changes, audit_record, audit_snapshot
 from accounts.models import Team, User
-from incidents.models import Incident, IncidentEvent
+from incidents.models import Incident, IncidentEvent, IncidentUpdate
 from monitors.keys import assign_key
 from monitors.models import Monitor
 from monitors.quotas import lock_team
 from notifications.channel_config import validate_channel_monitors, validate_channel_settings
 from notifications.hooks import delivery_attempted
-from notifications.messages import channel_test_payload, incident_payload
+from notifications.messages import (
+    channel_test_payload,
+    incident_payload,
+    incident_update_payload,
+)
 from notifications.models import (
+    UPDATE_EVENT,
     AttemptOutcome,
     Channel,
     ChannelKind,
@@ -62,6 +67,7 @@ def channel_create(
     enabled: bool = True,
     events: list[str] | None = None,
     is_default: bool = False,
+    send_incident_updates: bool = False,
     monitors: list[Monitor] | None = None,
     key: str = "",
     actor: User | None = None,
@@ -80,6 +86,7 @@ def channel_create(
         enabled=enabled,
         events=list(events) if events else list(IncidentEvent.values),
         is_default=is_default,
+        send_incident_updates=send_incident_updates,
     )
     assign_key(channel, name=name, fallback="channel")
     channel.save()
@@ -226,15 +233,18 @@ def _occurred_at(incident: Incident, event: str) -> datetime:
     return moment or timezone.now()
 
 
-def deliveries_owed(*, incident_id: int, event: str) -> list[int]:
+def deliveries_owed(*, incident_id: int, event: str, update_id: int = 0) -> list[int]:
     """Create the deliveries an incident event owes, once; return the ids still pending.
 
-    Idempotent: the unique (incident, channel, event) constraint turns a duplicate or retried
-    fan-out into a no-op, and returning every still-pending id lets a retry enqueue what an
-    earlier, interrupted run created but did not get to enqueue.
+    Idempotent: the unique (incident, channel, event, update) constraint turns a duplicate or
+    retried fan-out into a no-op, and returning every still-pending id lets a retry enqueue
+    what an earlier, interrupted run created but did not get to enqueue.
+
+    ``event`` "update" carries the incident update ``update_id`` to the channels that ask for
+    updates (``send_incident_updates``), through the same deliveries, retries and dead letters.
     """
-    if event not in IncidentEvent.values:
-        known = IncidentEvent.values
+    if event not in IncidentEvent.values and event != UPDATE_EVENT:
+        known = [*IncidentEvent.values, UPDATE_EVENT]
         raise ValueError(f"unknown incident event {event!r}; expected one of {known}")
     incident = (
         Incident.objects.select_related("team", "monitor", "acknowledged_by")
@@ -249,10 +259,27 @@ def deliveries_owed(*, incident_id: int, event: str) -> list[int]:
         subscribed = Channel.objects.filter(team=incident.team_id, is_default=True)
     else:
         subscribed = Channel.objects.filter(monitors=incident.monitor_id)
-    channels = [channel for channel in subscribed if channel.wants(event)]
+    if event == UPDATE_EVENT:
+        update = (
+            IncidentUpdate.objects.select_related("author")
+            .filter(id=update_id, incident=incident)
+            .first()
+        )
+        if update is None:
+            return []
+        update.incident = incident
+        channels = [c for c in subscribed if c.enabled and c.send_incident_updates]
+        payload = incident_update_payload(update) if channels else {}
+    else:
+        update_id = 0
+        channels = [channel for channel in subscribed if channel.wants(event)]
+        payload = (
+            incident_payload(incident, event, occurred_at=_occurred_at(incident, event))
+            if channels
+            else {}
+        )
     if not channels:
         return []
-    payload = incident_payload(incident, event, occurred_at=_occurred_at(incident, event))
     Delivery.objects.bulk_create(
         [
             Delivery(
@@ -261,6 +288,7 @@ def deliveries_owed(*, incident_id: int, event: str) -> list[int]:
                 channel_name=channel.name,
                 channel_kind=channel.kind,
                 event=event,
+                update_id=update_id,
                 sequence=payload["sequence"],
                 payload=payload,
             )
@@ -270,7 +298,11 @@ def deliveries_owed(*, incident_id: int, event: str) -> list[int]:
     )
     return list(
         Delivery.objects.filter(
-            incident=incident, event=event, channel__in=channels, status=DeliveryStatus.PENDING
+            incident=incident,
+            event=event,
+            update_id=update_id,
+            channel__in=channels,
+            status=DeliveryStatus.PENDING,
         )
         .order_by("id")
         .values_list("id", flat=True)

@@ -48,9 +48,12 @@ RETRY_POLICY = {
     autoretry_for=(OperationalError, InterfaceError),
     **RETRY_POLICY,
 )
-def notify_incident(self: Task, incident_id: int, event: str) -> int:
-    """Create one delivery per subscribed channel of the incident's monitor; enqueue them."""
-    delivery_ids = services.deliveries_owed(incident_id=incident_id, event=event)
+def notify_incident(self: Task, incident_id: int, event: str, update_id: int = 0) -> int:
+    """Create one delivery per subscribed channel of the incident's monitor; enqueue them.
+    ``update_id``: the incident update of an "update" event."""
+    delivery_ids = services.deliveries_owed(
+        incident_id=incident_id, event=event, update_id=update_id
+    )
     for delivery_id in delivery_ids:
         transaction.on_commit(partial(deliver_notification.delay, delivery_id))
     return len(delivery_ids)

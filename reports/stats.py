@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from incidents.maintenance import Interval, maintenance_intervals, overlap_seconds
 from incidents.models import Incident
 from monitors import latency
 from monitors.latency import BUCKET_FIELDS
-from monitors.models import CheckRollup, Monitor, RollupPeriod
+from monitors.models import CheckResult, CheckRollup, CheckStatus, Monitor, RollupPeriod
 
 WINDOWS: dict[str, tuple[str, int]] = {
     # window: (rollup period, number of buckets)
@@ -198,20 +200,78 @@ class IncidentFigures:
 
 
 def incident_figures(
-    spans: Iterable[IncidentSpan], *, since: datetime, until: datetime
+    spans: Iterable[IncidentSpan],
+    *,
+    since: datetime,
+    until: datetime,
+    excluded: list[Interval] | None = None,
 ) -> IncidentFigures:
+    """``excluded``: maintenance time, not counted as downtime."""
     count = 0
     downtime = 0.0
     repairs: list[float] = []
     for span in spans:
         if since <= span.started_at < until:
             count += 1
-        end = min(span.resolved_at or until, until)
-        downtime += max((end - max(span.started_at, since)).total_seconds(), 0.0)
+        start, end = max(span.started_at, since), min(span.resolved_at or until, until)
+        downtime += max((end - start).total_seconds(), 0.0)
+        if excluded and end > start:
+            downtime -= overlap_seconds(start, end, excluded)
         if span.resolved_at is not None and since <= span.resolved_at < until:
             repairs.append((span.resolved_at - span.started_at).total_seconds())
     mttr = round(sum(repairs) / len(repairs), 1) if repairs else None
     return IncidentFigures(count, round(downtime, 1), mttr)
+
+
+# --- Maintenance excluded -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MaintenanceShare:
+    """What maintenance takes out of a report: its time, and the checks made during it."""
+
+    intervals: list[Interval]
+    seconds: float
+    checks_by_day: dict[date, tuple[int, int]]  # UTC day -> (checks, up)
+
+    @property
+    def checks(self) -> int:
+        return sum(checks for checks, _ in self.checks_by_day.values())
+
+    @property
+    def up(self) -> int:
+        return sum(up for _, up in self.checks_by_day.values())
+
+
+def maintenance_share(monitor: Monitor, *, since: datetime, until: datetime) -> MaintenanceShare:
+    """Maintenance of ``monitor`` in [since, until). Rollups do not know which checks fell in
+    a window, so those are counted from the raw results (one query), which are kept for
+    CHECK_RETENTION_DAYS: past that, maintenance time still leaves the downtime and the
+    error budget, but its checks can no longer be told apart."""
+    intervals = maintenance_intervals(monitor, since=since, until=until)
+    checks_by_day: dict[date, tuple[int, int]] = {}
+    if intervals:
+        inside = Q()
+        for start, end in intervals:
+            inside |= Q(checked_at__gte=start, checked_at__lt=end)
+        rows = (
+            CheckResult.objects.filter(inside, monitor_id=monitor.id)
+            .annotate(day=TruncDate("checked_at", tzinfo=UTC))
+            .values("day")
+            .order_by()
+            .annotate(checks=Count("id"), up=Count("id", filter=Q(status=CheckStatus.UP)))
+        )
+        checks_by_day = {row["day"]: (row["checks"], row["up"]) for row in rows}
+    seconds = sum((end - start).total_seconds() for start, end in intervals)
+    return MaintenanceShare(intervals, round(seconds, 1), checks_by_day)
+
+
+def _without(totals: RollupTotals, checks: int, up: int) -> None:
+    totals.checks = max(totals.checks - checks, 0)
+    totals.up = min(max(totals.up - up, 0), totals.checks)
+
+
+NO_MAINTENANCE = MaintenanceShare([], 0.0, {})
 
 
 # --- Windows and reports ---------------------------------------------------------------------
@@ -232,14 +292,34 @@ class MonitorStats:
     incidents: int
     downtime_seconds: float
     mttr_seconds: float | None
+    exclude_maintenance: bool = False
+    maintenance_seconds: float = 0.0  # removed from the window (with exclude_maintenance)
+    maintenance_checks: int = 0  # removed from checks and up
 
 
-def monitor_stats(*, monitor: Monitor, window: str, now: datetime | None = None) -> MonitorStats:
+def monitor_stats(
+    *,
+    monitor: Monitor,
+    window: str,
+    now: datetime | None = None,
+    exclude_maintenance: bool = False,
+) -> MonitorStats:
+    """``exclude_maintenance``: checks made and downtime spent in maintenance windows are
+    left out, so uptime is measured over the time outside maintenance only."""
     now = now or timezone.now()
     period, since = window_start(window, now)
     totals = rollup_totals([monitor.id], period=period, since=since).get(monitor.id, RollupTotals())
+    share = (
+        maintenance_share(monitor, since=since, until=now)
+        if exclude_maintenance
+        else NO_MAINTENANCE
+    )
+    _without(totals, share.checks, share.up)
     figures = incident_figures(
-        incident_spans(monitor.id, since=since, until=now), since=since, until=now
+        incident_spans(monitor.id, since=since, until=now),
+        since=since,
+        until=now,
+        excluded=share.intervals,
     )
     return MonitorStats(
         window=window,
@@ -255,6 +335,9 @@ def monitor_stats(*, monitor: Monitor, window: str, now: datetime | None = None)
         incidents=figures.count,
         downtime_seconds=figures.downtime_seconds,
         mttr_seconds=figures.mttr_seconds,
+        exclude_maintenance=exclude_maintenance,
+        maintenance_seconds=share.seconds,
+        maintenance_checks=share.checks,
     )
 
 
@@ -291,6 +374,9 @@ class SlaReport:
     mttr_seconds: float | None
     days: list[SlaDay]
     incident_list: list[IncidentSpan]
+    exclude_maintenance: bool = False
+    maintenance_seconds: float = 0.0  # removed from the period (with exclude_maintenance)
+    maintenance_checks: int = 0  # removed from checks and up
 
 
 def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
@@ -306,11 +392,20 @@ def sla_report(
     month: int,
     target_percent: float | None = None,
     now: datetime | None = None,
+    exclude_maintenance: bool = False,
 ) -> SlaReport:
-    """A month's availability of one monitor, day by day, from daily rollups and incidents."""
+    """A month's availability of one monitor, day by day, from daily rollups and incidents.
+
+    ``exclude_maintenance``: the checks made and downtime spent in maintenance windows are
+    left out, and the error budget is computed over the time outside maintenance."""
     now = now or timezone.now()
     since, month_end = month_bounds(year, month)
     until = max(min(month_end, now), since)
+    share = (
+        maintenance_share(monitor, since=since, until=until)
+        if exclude_maintenance
+        else NO_MAINTENANCE
+    )
     rows = {
         row.period_start.astimezone(UTC).date(): row
         for row in CheckRollup.objects.filter(
@@ -329,13 +424,14 @@ def sla_report(
         day = RollupTotals.from_sums(
             {name: getattr(row, name) for name in _SUMS} if row is not None else {}
         )
+        _without(day, *share.checks_by_day.get(day_start.date(), (0, 0)))
         total.checks += day.checks
         total.up += day.up
         total.response_count += day.response_count
         total.response_sum_ms += day.response_sum_ms
         total.histogram = latency.merge(total.histogram, day.histogram)
         day_end = min(day_start + timedelta(days=1), until)
-        figures = incident_figures(spans, since=day_start, until=day_end)
+        figures = incident_figures(spans, since=day_start, until=day_end, excluded=share.intervals)
         days.append(
             SlaDay(
                 day=day_start.date(),
@@ -348,8 +444,9 @@ def sla_report(
                 downtime_seconds=figures.downtime_seconds,
             )
         )
-    figures = incident_figures(spans, since=since, until=until)
+    figures = incident_figures(spans, since=since, until=until, excluded=share.intervals)
     uptime = total.uptime_percent
+    measured_seconds = (until - since).total_seconds() - share.seconds
     return SlaReport(
         monitor_id=monitor.id,
         monitor_name=monitor.name,
@@ -363,7 +460,7 @@ def sla_report(
         target_met=None if target_percent is None or uptime is None else uptime >= target_percent,
         allowed_downtime_seconds=None
         if target_percent is None
-        else round((until - since).total_seconds() * (100 - target_percent) / 100, 1),
+        else round(measured_seconds * (100 - target_percent) / 100, 1),
         response_time_avg_ms=total.response_time_avg_ms,
         response_time_p50_ms=total.response_time_percentile_ms(0.50),
         response_time_p95_ms=total.response_time_percentile_ms(0.95),
@@ -372,4 +469,7 @@ def sla_report(
         mttr_seconds=figures.mttr_seconds,
         days=days,
         incident_list=spans,
+        exclude_maintenance=exclude_maintenance,
+        maintenance_seconds=share.seconds,
+        maintenance_checks=share.checks,
     )

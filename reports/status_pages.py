@@ -7,14 +7,15 @@ configuration: those can name internal hosts and leak details to the world.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from incidents.models import Incident
+from incidents.maintenance import ScheduledMaintenance, monitors_in_maintenance, scheduled_for
+from incidents.models import Incident, IncidentUpdate
 from monitors.models import MonitorStatus, StatusPage
 from reports.stats import DayBar, daily_bars
 
@@ -31,6 +32,14 @@ class PublicMonitor:
     state: str  # up, down, paused, unknown
     uptime_percent: float | None  # over the bars' days
     bars: list[DayBar]
+    under_maintenance: bool = False  # in an active maintenance window
+
+
+@dataclass(frozen=True)
+class PublicUpdate:
+    status: str  # investigating, identified, monitoring, resolved
+    message: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,7 @@ class PublicIncident:
     monitor_name: str
     started_at: datetime
     resolved_at: datetime | None
+    updates: tuple[PublicUpdate, ...] = ()  # the team's updates, newest first
 
     @property
     def is_open(self) -> bool:
@@ -57,6 +67,7 @@ class PublicStatus:
     open_incidents: list[PublicIncident]
     recent_incidents: list[PublicIncident]
     generated_at: datetime
+    scheduled_maintenance: list[ScheduledMaintenance] = field(default_factory=list)
 
 
 def overall_state(states: list[str]) -> str:
@@ -79,28 +90,43 @@ def _uptime(bars: list[DayBar]) -> float | None:
 
 def public_status(page: StatusPage, *, now: datetime | None = None) -> PublicStatus:
     now = now or timezone.now()
-    monitors = list(page.monitors.order_by("name", "id").only("id", "name", "status", "is_active"))
+    monitors = list(
+        page.monitors.order_by("name", "id").only("id", "team_id", "name", "status", "is_active")
+    )
     bars = daily_bars([m.id for m in monitors], days=BAR_DAYS, now=now)
+    in_maintenance = monitors_in_maintenance(monitors, at=now)
     shown = [
         PublicMonitor(
             name=monitor.name,
             state=monitor.status if monitor.is_active else "paused",
             uptime_percent=_uptime(bars[monitor.id]),
             bars=bars[monitor.id],
+            under_maintenance=monitor.id in in_maintenance,
         )
         for monitor in monitors
     ]
     names = {monitor.id: monitor.name for monitor in monitors}
-    incidents = (
+    rows = (
         Incident.objects.filter(monitor_id__in=list(names))
         .filter(
             Q(resolved_at__isnull=True)
             | Q(resolved_at__gte=now - timedelta(days=RECENT_INCIDENT_DAYS))
         )
         .order_by("-started_at")
-        .values_list("monitor_id", "started_at", "resolved_at")[:RECENT_INCIDENT_LIMIT]
+        .values_list("id", "monitor_id", "started_at", "resolved_at")[:RECENT_INCIDENT_LIMIT]
     )
-    public = [PublicIncident(names[m], started, resolved) for m, started, resolved in incidents]
+    incidents = list(rows)
+    updates: dict[int, list[PublicUpdate]] = {}
+    for incident_id, status, message, created_at in (
+        IncidentUpdate.objects.filter(incident_id__in=[row[0] for row in incidents])
+        .order_by("-created_at", "-id")
+        .values_list("incident_id", "status", "message", "created_at")
+    ):
+        updates.setdefault(incident_id, []).append(PublicUpdate(status, message, created_at))
+    public = [
+        PublicIncident(names[m], started, resolved, tuple(updates.get(incident_id, ())))
+        for incident_id, m, started, resolved in incidents
+    ]
     return PublicStatus(
         title=page.title,
         description=page.description,
@@ -109,6 +135,7 @@ def public_status(page: StatusPage, *, now: datetime | None = None) -> PublicSta
         open_incidents=[i for i in public if i.is_open],
         recent_incidents=[i for i in public if not i.is_open],
         generated_at=now,
+        scheduled_maintenance=scheduled_for(monitors, since=now),
     )
 
 

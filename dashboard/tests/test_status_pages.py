@@ -149,3 +149,31 @@ def test_other_teams_status_pages_are_404(bob, alice_web):
     page = StatusPage.objects.create(team=bob.personal_team, slug="bob", title="Bob")
     assert alice_web.get(f"/status-pages/{page.id}/edit/").status_code == 404
     assert "Bob" not in alice_web.get("/status-pages/").content.decode()
+
+
+def test_public_page_shows_maintenance_now_ahead_and_incident_updates(page, alice):
+    from incidents import maintenance
+    from incidents.updates import incident_update_post
+
+    api = page.monitors.get(name="Public API")
+    maintenance.maintenance_start_now(team=alice.personal_team, minutes=30, monitors=[api])
+    start = timezone.now() + timedelta(days=2)
+    maintenance.maintenance_window_create(
+        team=alice.personal_team, name="Database upgrade", starts_at=start,
+        ends_at=start + timedelta(hours=1), whole_team=True,
+    )  # fmt: skip
+    maintenance.maintenance_window_create(
+        team=alice.personal_team, name="Too far ahead", whole_team=True,
+        starts_at=start + timedelta(days=10), ends_at=start + timedelta(days=11),
+    )  # fmt: skip
+    incident = Incident.objects.get(monitor__name="Website")
+    incident_update_post(incident=incident, status="identified", message="A bad deploy.")
+    incident_update_post(incident=incident, status="monitoring", message="Rolled back.")
+
+    html = Client().get("/status/acme/").content.decode()
+
+    assert html.count('data-testid="maintenance"') == 1  # the API only
+    assert "Scheduled maintenance" in html and "Database upgrade" in html
+    assert "Too far ahead" not in html
+    assert html.index("Rolled back.") < html.index("A bad deploy.")  # newest first
+    assert "Identified" in html and "Monitoring" in html
