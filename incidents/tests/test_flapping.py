@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from incidents.flapping import FlapMemory, FlapPolicy, Verdict, on_change, settle
-from incidents.models import Incident, IncidentEvent, MonitorState
 from incidents import services
+from incidents.flapping import FlapMemory, FlapPolicy, on_change, settle
+from incidents.models import Incident, IncidentEvent, MonitorState
 from incidents.tests.conftest import make_monitor, minute, store_results
 
 T0 = datetime(2026, 1, 1, 12, 0)
