@@ -206,11 +206,11 @@ def run(options: argparse.Namespace) -> dict:
         workers = [
             stack.celery_worker(
                 processes, "checks", queues="checks", pool="gevent", concurrency=100,
-                env=env, log_level="warning",
+                env=env, log_level="info",
             ),
             stack.celery_worker(
                 processes, "events", queues="incidents,notifications", pool="gevent",
-                concurrency=20, env=env, log_level="warning",
+                concurrency=20, env=env, log_level="info",
             ),
         ]  # fmt: skip
         for worker in workers:
