@@ -199,7 +199,7 @@ def run(options: argparse.Namespace) -> dict:
         env = stack.child_env(
             db_url,
             broker_url,
-            LOG_LEVEL="WARNING",
+            LOG_LEVEL="INFO",  # the workers say "ready." at INFO
             MONITOR_MIN_INTERVAL=str(min(options.gateway_interval, options.interval)),
         )
         stack.celery_beat(processes, env=env, log_level="warning")
@@ -214,7 +214,7 @@ def run(options: argparse.Namespace) -> dict:
             ),
         ]  # fmt: skip
         for worker in workers:
-            wait_for_log(worker, "ready.", timeout=90, processes=processes)
+            wait_for_log(worker, "ready.", timeout=180, processes=processes)
         schedule(gateway.id, options.interval)
         total = options.monitors + 1
         say(f"stack is up; waiting for {total} monitors to be checked up")
