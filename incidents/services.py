@@ -138,7 +138,10 @@ def evaluate_check_results(result_ids: Iterable[int]) -> Evaluation:
         evaluation.replayed += [(i, IncidentEvent.OPENED) for i in evaluation.released]
         if evaluation.announcements or evaluation.replayed:
             announcements, replayed = list(evaluation.announcements), list(evaluation.replayed)
-            transaction.on_commit(lambda: _announce(announcements, replayed=replayed))
+            # Incidents opened suppressed owe no message: in an outage behind a gateway that
+            # spares a notify task per child (notifications would find nothing owed).
+            held = {(i, IncidentEvent.OPENED) for i in evaluation.suppressed}
+            transaction.on_commit(lambda: _announce(announcements, replayed=replayed, held=held))
     return evaluation
 
 
@@ -383,16 +386,21 @@ def _announcements_caused_by(check_ids: list[int | None]) -> list[Announcement]:
 
 
 def _announce(
-    announcements: list[Announcement], *, replayed: list[Announcement] | None = None
+    announcements: list[Announcement],
+    *,
+    replayed: list[Announcement] | None = None,
+    held: set[Announcement] | None = None,
 ) -> None:
     """After commit: the metrics hook for new events, then one notification message each.
 
     Replayed events (from a redelivered evaluation) are sent to notifications again, which
-    drop duplicates, but not counted again.
+    drop duplicates, but not counted again. ``held`` events are counted, not sent.
     """
     for incident_id, event in announcements:
         signals.incident_changed.send_robust(sender=Incident, incident_id=incident_id, event=event)
     for incident_id, event in [*announcements, *(replayed or [])]:
+        if held and (incident_id, event) in held:
+            continue
         current_app.send_task(task_names.NOTIFY_INCIDENT, args=[incident_id, str(event)])
 
 

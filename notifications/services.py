@@ -225,9 +225,12 @@ def deliveries_owed(*, incident_id: int, event: str) -> list[int]:
     else:
         subscribed = Channel.objects.filter(monitors=incident.monitor_id)
     # "flapping" and "stable" stand in for a monitor's opened/resolved messages, so they go
-    # wherever "opened" goes.
-    wanted_as = IncidentEvent.OPENED if event in STAND_INS else event
-    channels = [channel for channel in subscribed if channel.wants(wanted_as)]
+    # wherever "opened" goes too.
+    channels = [
+        channel
+        for channel in subscribed
+        if channel.wants(event) or (event in STAND_INS and channel.wants(IncidentEvent.OPENED))
+    ]
     if not channels:
         return []
     payload = incident_payload(incident, event, occurred_at=_occurred_at(incident, event))
