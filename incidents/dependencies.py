@@ -77,7 +77,7 @@ def validate_dependencies(*, team_id: int | None, monitor: Monitor | None, paren
     own_id = monitor.pk if monitor is not None else None
     if own_id is not None and any(parent.pk == own_id for parent in parents):
         problems.append("A monitor cannot depend on itself.")
-    if not problems and own_id is not None and parents:
+    if not problems and own_id is not None and team_id is not None and parents:
         edges: dict[int, set[int]] = defaultdict(set)
         rows = MonitorDependency.objects.filter(child__team_id=team_id).exclude(child_id=own_id)
         for child_id, parent_id in rows.values_list("child_id", "parent_id"):
