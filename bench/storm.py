@@ -45,6 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--gateway-interval", type=int, default=2, help="the gateway's check interval (s)"
     )
     parser.add_argument("--failure-threshold", type=int, default=2)
+    parser.add_argument("--notification-workers", type=int, default=2)
     parser.add_argument("--broker-url", default="", help="default: a private redis-server")
     parser.add_argument("--out-dir", default=str(stack.ROOT / "bench" / "out"))
     parser.add_argument("--keep-database", action="store_true")
@@ -219,9 +220,12 @@ def run(options: argparse.Namespace) -> dict:
                 processes, "incidents", queues="incidents", pool="gevent",
                 concurrency=EVENTS_CONCURRENCY, env=env, log_level="info",
             ),
-            stack.celery_worker(
-                processes, "notifications", queues="notifications", pool="gevent",
-                concurrency=EVENTS_CONCURRENCY, env=env, log_level="info",
+            *(
+                stack.celery_worker(
+                    processes, f"notifications{n}", queues="notifications", pool="gevent",
+                    concurrency=EVENTS_CONCURRENCY, env=env, log_level="info",
+                )
+                for n in range(options.notification_workers)
             ),
         ]  # fmt: skip
         for worker in workers:
@@ -335,9 +339,10 @@ def format_report(f: dict) -> str:
         f"    last incident opened {outage.get('seconds_to_last_incident')} s after the outage",
         f"  gateway recovers, children still down: {recovery.get('messages')} messages "
         f"{recovery.get('by_event')}",
-        f"    children released and alerting: {recovery.get('children_alerted')} of {n:,} "
-        "(one message each: per-channel grouping is not part of this build), all sent "
-        f"{f.get('recovery_seconds')} s after the gateway came back",
+        f"    children released: {recovery.get('released')} of {n:,}; their alerts received "
+        f"{f.get('recovery_seconds')} s after the gateway came back: "
+        f"{recovery.get('children_alerted')} (one message each: per-channel grouping is not "
+        "part of this build)",
         f"  total {f['total_seconds']} s; logs in {f['logs']}",
     ]
     return "\n".join(lines)
