@@ -296,12 +296,10 @@ def store_flap_memory(state: MonitorState, memory: flapping.FlapMemory) -> None:
 
 
 def _flapping_started(incident_id: int, at: datetime, evaluation: Evaluation) -> None:
-    """The change on this incident started the flapping: its own event is held (the
-    incident is marked suppressed) and one "flapping" message goes out instead."""
+    """The change on this incident started the flapping: one "flapping" message goes out
+    instead of that change's own (an incident opening is held from its creation; a
+    resolution at ``flapping_started_at`` is not sent, see notifications.services)."""
     Incident.objects.filter(id=incident_id).update(flapping_started_at=at)
-    Incident.objects.filter(id=incident_id, suppression="").update(
-        suppression=Suppression.FLAPPING, suppressed_reason="suppressed: the monitor is flapping"
-    )
     evaluation.announcements.append((incident_id, IncidentEvent.FLAPPING))
 
 

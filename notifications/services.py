@@ -218,6 +218,8 @@ def deliveries_owed(*, incident_id: int, event: str) -> list[int]:
         return []
     if incident.is_suppressed and event in HELD_WHILE_SUPPRESSED:
         return []  # recorded, sent nowhere (a parent is down, or the monitor is flapping)
+    if event == IncidentEvent.RESOLVED and incident.flapping_started_at == incident.resolved_at:
+        return []  # this recovery started the flapping: the "flapping" message replaces it
     if incident.monitor_id is None:
         # The monitor was deleted and its channel links with it; its last word ("resolved:
         # monitor deleted") goes to the team's default channels rather than to no one.

@@ -10,6 +10,7 @@ from incidents import services
 from incidents.flapping import FlapMemory, FlapPolicy, on_change, settle
 from incidents.models import Incident, IncidentEvent, MonitorState
 from incidents.tests.conftest import make_monitor, minute, store_results
+from notifications.services import channel_create, deliveries_owed
 
 T0 = datetime(2026, 1, 1, 12, 0)
 POLICY = FlapPolicy(threshold=3, window=timedelta(minutes=10))
@@ -90,6 +91,13 @@ def test_a_flapping_monitor_sends_one_flapping_message_then_silence_then_stable(
     monitor = make_monitor(
         alice, failure_threshold=1, success_threshold=1, flap_threshold=3, flap_window_minutes=10
     )
+    channel_create(
+        team=alice.personal_team,
+        name="hook",
+        kind="webhook",
+        config={"url": "https://hooks.example.com/x"},
+        monitors=[monitor],
+    )
     # Minutes 0..7: F S F S F S F S (8 changes); then up until minute 30.
     evaluate_check_results(store_results(monitor, "FSFSFSFS"))
     incidents = list(Incident.objects.filter(monitor=monitor).order_by("id"))
@@ -104,11 +112,16 @@ def test_a_flapping_monitor_sends_one_flapping_message_then_silence_then_stable(
         (second.id, IncidentEvent.FLAPPING),
         *[(i.id, e) for i in incidents[2:] for e in (IncidentEvent.OPENED, IncidentEvent.RESOLVED)],
     ]
-    # Announced, but held by notifications: suppressed for the flapping.
+    # Announced, but held by notifications: the second recovery (replaced by the flapping
+    # message) and every event of the incidents opened while flapping.
     second.refresh_from_db()
-    assert second.flapping_started_at == minute(3)
-    assert second.is_suppressed and second.suppression == "flapping"
+    assert second.flapping_started_at == second.resolved_at == minute(3)
+    assert not second.is_suppressed  # its opening was sent before the flapping began
+    assert len(deliveries_owed(incident_id=second.id, event="opened")) == 1
+    assert deliveries_owed(incident_id=second.id, event="resolved") == []
+    assert len(deliveries_owed(incident_id=second.id, event="flapping")) == 1
     assert all(Incident.objects.get(id=i.id).is_suppressed for i in incidents[2:])
+    assert deliveries_owed(incident_id=incidents[2].id, event="opened") == []
     state = MonitorState.objects.get(monitor=monitor)
     assert state.flapping_since == minute(3)
 
