@@ -18,7 +18,7 @@ FLOWER_PORT ?= 5555
 RUN_ENV := DEBUG=true BLOCKED_NETWORKS="$(BLOCKED_NETWORKS)" WEB_PORT=$(WEB_PORT) \
 	FLOWER_PORT=$(FLOWER_PORT) PATH="$(abspath $(VENV))/bin:$$PATH"
 
-.PHONY: install install-dev run manage migrate demo check-test-tools test lint format bench bench-smoke bench-kinds bench-ceiling bench-api bench-faults bench-heartbeat bench-maintenance clean
+.PHONY: install install-dev run manage migrate demo check-test-tools test lint format bench bench-smoke bench-kinds bench-ceiling bench-api bench-faults bench-heartbeat bench-maintenance bench-storm clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -138,6 +138,11 @@ bench-faults: install-dev
 ## <DATABASE_URL name>_maintenance and a private redis-server; exits 1 unless both hold.
 bench-maintenance: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.maintenance $(BENCH_MAINTENANCE_ARGS)
+
+## Alert storm (~3 min): 1,000 monitors depending on one gateway, the gateway's outage;
+## prints the messages one webhook channel received and how every incident is accounted for.
+bench-storm: install-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.storm $(BENCH_STORM_ARGS)
 
 clean:
 	rm -rf var staticfiles test-artifacts .pytest_cache

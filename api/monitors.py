@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import OuterRef, Prefetch, Subquery
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
@@ -13,10 +14,17 @@ from accounts.access import TeamScopedViewSetMixin
 from accounts.models import Role
 from api.filters import MonitorFilter
 from api.history import MonitorHistoryActionsMixin
-from api.serializers import PREFETCHED_CHANNELS, PREFETCHED_TAGS, MonitorSerializer
+from api.serializers import (
+    PREFETCHED_CHANNELS,
+    PREFETCHED_CHILDREN,
+    PREFETCHED_PARENTS,
+    PREFETCHED_TAGS,
+    MonitorSerializer,
+)
 from incidents import maintenance
+from incidents.dependencies import monitor_set_dependencies
 from incidents.maintenance_api import MaintenanceWindowSerializer, MonitorMaintenanceSerializer
-from incidents.models import Incident
+from incidents.models import Incident, MonitorDependency
 from lib.serializers import service_errors_as_400
 from monitors import services
 from monitors.check_api import MonitorChecksMixin
@@ -53,24 +61,35 @@ class MonitorViewSet(
         return queryset.annotate(open_incident_id=Subquery(open_incident)).prefetch_related(
             Prefetch("tags", queryset=Tag.objects.only("id", "name"), to_attr=PREFETCHED_TAGS),
             Prefetch("channels", queryset=Channel.objects.only("id"), to_attr=PREFETCHED_CHANNELS),
+            Prefetch(
+                "parent_links", queryset=MonitorDependency.objects.all(), to_attr=PREFETCHED_PARENTS
+            ),
+            Prefetch(
+                "child_links", queryset=MonitorDependency.objects.all(), to_attr=PREFETCHED_CHILDREN
+            ),
         )
 
     def perform_create(self, serializer: MonitorSerializer) -> None:
         team = self.team_for_create(serializer)
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
-        with service_errors_as_400():
-            serializer.instance = services.monitor_create(
-                team=team, actor=self.request.user, **fields
-            )
+        parents = fields.pop("depends_on", None)
+        with service_errors_as_400(), transaction.atomic():
+            monitor = services.monitor_create(team=team, actor=self.request.user, **fields)
+            if parents:
+                monitor_set_dependencies(monitor=monitor, parents=parents, actor=self.request.user)
+        serializer.instance = monitor
 
     def perform_update(self, serializer: MonitorSerializer) -> None:
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
-        with service_errors_as_400():
+        parents = fields.pop("depends_on", None)
+        with service_errors_as_400(), transaction.atomic():
             monitor = services.monitor_update(
                 monitor=serializer.instance, actor=self.request.user, **fields
             )
+            if parents is not None:
+                monitor_set_dependencies(monitor=monitor, parents=parents, actor=self.request.user)
         # The lists prefetched for reading predate the write: read the relations again.
-        for to_attr in (PREFETCHED_TAGS, PREFETCHED_CHANNELS):
+        for to_attr in (PREFETCHED_TAGS, PREFETCHED_CHANNELS, PREFETCHED_PARENTS):
             monitor.__dict__.pop(to_attr, None)
         serializer.instance = monitor
 

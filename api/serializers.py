@@ -6,6 +6,7 @@ from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS
 
 from accounts.access import TeamField, default_team, team_roles
+from incidents.dependencies import validate_dependencies
 from lib.serializers import DirectReadMixin
 from monitors.models import CheckStatus, Monitor
 from monitors.validation import MAX_TAGS, clean_tag_names, validate_channels_team
@@ -17,6 +18,8 @@ from notifications.models import Channel
 # monitor just created or updated) fall back to the relation.
 PREFETCHED_TAGS = "prefetched_tags"
 PREFETCHED_CHANNELS = "prefetched_channels"
+PREFETCHED_PARENTS = "prefetched_parent_links"
+PREFETCHED_CHILDREN = "prefetched_child_links"
 
 
 def _prefetched(instance: Monitor, to_attr: str, relation: str):
@@ -60,6 +63,32 @@ class ChannelIdsField(serializers.PrimaryKeyRelatedField):
         return Channel.objects.filter(team_id__in=list(team_roles(request)))
 
 
+class MonitorIdList(serializers.ManyRelatedField):
+    """The monitors this one depends on, by id, read from the prefetched links."""
+
+    def get_attribute(self, instance: Monitor):
+        return _prefetched(instance, PREFETCHED_PARENTS, "parent_links")
+
+    def to_representation(self, links) -> list[int]:
+        return sorted(link.parent_id for link in links)
+
+
+class MonitorIdsField(serializers.PrimaryKeyRelatedField):
+    """Monitors by id, among the user's teams (the same team is checked in validate)."""
+
+    @classmethod
+    def many_init(cls, *args, **kwargs) -> MonitorIdList:
+        list_kwargs = {"child_relation": cls(*args, **kwargs)}
+        list_kwargs.update((k, v) for k, v in kwargs.items() if k in MANY_RELATION_KWARGS)
+        return MonitorIdList(**list_kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None or not request.user.is_authenticated:
+            return Monitor.objects.none()
+        return Monitor.objects.filter(team_id__in=list(team_roles(request)))
+
+
 class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
     team = TeamField(required=False, help_text="Owning team; defaults to your personal team")
     status = serializers.SerializerMethodField(
@@ -80,6 +109,15 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
         required=False,
         help_text="Notification channel ids of the same team; a new monitor without them "
         "gets the team's default channels",
+    )
+    depends_on = MonitorIdsField(
+        many=True,
+        required=False,
+        help_text="Ids of monitors of the same team this one depends on: while one of them is "
+        "down, this monitor's incidents open suppressed and send nothing",
+    )
+    dependents = serializers.SerializerMethodField(
+        help_text="Ids of the monitors that depend on this one"
     )
 
     ping_url = serializers.URLField(
@@ -126,6 +164,10 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
             "assertions",
             "tags",
             "channels",
+            "depends_on",
+            "dependents",
+            "flap_threshold",
+            "flap_window_minutes",
             "is_active",
             "status",
             "last_checked_at",
@@ -147,6 +189,10 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
 
     def get_status(self, monitor: Monitor) -> str:
         return monitor.status if monitor.is_active else "paused"
+
+    def get_dependents(self, monitor: Monitor) -> list[int]:
+        links = _prefetched(monitor, PREFETCHED_CHILDREN, "child_links")
+        return sorted(link.child_id for link in links)
 
     def get_open_incident(self, monitor: Monitor) -> int | None:
         if hasattr(monitor, "open_incident_id"):
@@ -173,6 +219,10 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
         self._candidate(attrs).clean()
         if attrs.get("channels"):
             validate_channels_team(team_id=self._team_id(attrs), channels=attrs["channels"])
+        if attrs.get("depends_on"):
+            validate_dependencies(
+                team_id=self._team_id(attrs), monitor=self.instance, parents=attrs["depends_on"]
+            )
         return attrs
 
     def _candidate(self, attrs: dict) -> Monitor:
@@ -180,7 +230,7 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
         candidate = copy(self.instance) if self.instance is not None else Monitor()
         candidate.team_id = self._team_id(attrs)  # quotas are per team (Monitor.clean)
         for name, value in attrs.items():
-            if name not in ("tags", "channels", "team"):
+            if name not in ("tags", "channels", "team", "depends_on"):
                 setattr(candidate, name, value)
         return candidate
 

@@ -9,7 +9,7 @@ added to the API (a new monitor kind's settings) is a document field too, valida
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models
@@ -19,6 +19,7 @@ from accounts.models import Team, User
 from api.history import StatusPageSerializer
 from api.serializers import MonitorSerializer
 from incidents import maintenance
+from incidents.dependencies import monitor_set_dependencies
 from incidents.maintenance_api import MaintenanceWindowSerializer
 from incidents.models import MaintenanceWindow
 from monitors import services as monitor_services
@@ -45,6 +46,10 @@ class MonitorDocumentSerializer(MonitorSerializer):
         "Keys of the team's channels (in this document or already there). Omitted: a new "
         "monitor gets the team's default channels, an existing one keeps its channels."
     )
+    depends_on = key_list(  # type: ignore[assignment]
+        "Keys of the team's monitors (in this document or already there) this one depends on; "
+        "omitted: none"
+    )
 
     def _team_id(self, attrs: dict) -> int:
         return self.context["team"].id
@@ -56,10 +61,10 @@ class MonitorDocumentSerializer(MonitorSerializer):
         return self.candidate
 
     def validate(self, attrs: dict) -> dict:
-        channels = attrs.pop("channels", None)  # keys, resolved by the plan
+        # Keys, resolved by the plan; dependencies are validated when they are written.
+        references = {name: attrs.pop(name) for name in ("channels", "depends_on") if name in attrs}
         attrs = super().validate(attrs)
-        if channels is not None:
-            attrs["channels"] = channels
+        attrs.update(references)
         return attrs
 
 
@@ -121,6 +126,14 @@ def _monitor_delete(obj: Monitor, actor: User | None) -> None:
     monitor_services.monitor_delete(monitor=obj, actor=actor)
 
 
+def _monitor_parent_keys(obj: Monitor) -> list[str]:
+    return [link.parent.key for link in obj.parent_links.all()]
+
+
+def _monitor_set_parents(obj: Monitor, actor: User | None, fields: dict) -> None:
+    monitor_set_dependencies(monitor=obj, parents=fields["depends_on"], actor=actor)
+
+
 def _channel_create(team: Team, actor: User | None, fields: dict) -> Channel:
     return channel_services.channel_create(team=team, actor=actor, **fields)
 
@@ -164,6 +177,16 @@ class Kind:
     create: Callable[[Team, User | None, dict], Any]
     update: Callable[[Any, User | None, dict], Any]
     delete: Callable[[Any, User | None], None]
+    # References that are not a relation of that name: field -> (the relation to prefetch,
+    # a reader of the keys it holds).
+    reference_readers: dict[str, tuple[str, Callable[[Any], list[str]]]] = field(
+        default_factory=dict
+    )
+    # References among objects of the same section (a monitor's parents), written once every
+    # object of the document exists: field -> writer(obj, actor, {field: objects}).
+    deferred_references: dict[str, Callable[[Any, User | None, dict], None]] = field(
+        default_factory=dict
+    )
 
     def document_fields(self) -> dict[str, serializers.Field]:
         """The document's fields: the API's writable ones, ``key`` first."""
@@ -203,7 +226,7 @@ KINDS = (
         label="monitor",
         model=Monitor,
         serializer=MonitorDocumentSerializer,
-        references={"channels": "channels"},
+        references={"channels": "channels", "depends_on": "monitors"},
         name_lists=frozenset({"tags"}),
         kept_when_omitted=frozenset({"channels"}),
         not_in_document=frozenset(),
@@ -211,6 +234,8 @@ KINDS = (
         create=_monitor_create,
         update=_monitor_update,
         delete=_monitor_delete,
+        reference_readers={"depends_on": ("parent_links__parent", _monitor_parent_keys)},
+        deferred_references={"depends_on": _monitor_set_parents},
     ),
     Kind(
         section="status_pages",

@@ -10,7 +10,7 @@ a document says the whole of each object it names.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +81,9 @@ class _Desired:
 
 def existing_objects(kind: Kind, team: Team) -> dict[str, models.Model]:
     queryset = kind.model.objects.filter(team=team)  # type: ignore[attr-defined]
-    related = [*kind.references, *kind.name_lists]
+    readers = kind.reference_readers
+    related = [readers[n][0] if n in readers else n for n in kind.references]
+    related += kind.name_lists
     return {obj.key: obj for obj in queryset.prefetch_related(*related).order_by("key")}
 
 
@@ -218,7 +220,10 @@ def current_state(kind: Kind, obj: models.Model, *, secret_keys: Any = ()) -> di
     for name in kind.name_lists:
         shown[name] = sorted(related.name for related in getattr(obj, name).all())
     for name in kind.references:
-        shown[name] = sorted(related.key for related in getattr(obj, name).all())
+        if name in kind.reference_readers:
+            shown[name] = sorted(kind.reference_readers[name][1](obj))
+        else:
+            shown[name] = sorted(related.key for related in getattr(obj, name).all())
     for name in kind.secret_fields:
         stored = getattr(obj, name)
         shown[name] = {key: stored.get(key) for key in secret_keys}
@@ -290,15 +295,53 @@ def apply_plan(plan: Plan, *, team: Team, actor: User | None) -> None:
     """Carry ``plan`` out through the services; raises ``DocumentError`` (call it inside a
     transaction, which the error rolls back)."""
     objects = {section: dict(found) for section, found in plan.existing.items()}
+    deferred: list[tuple[Action, models.Model, dict]] = []
     for kind in KINDS:
         for action in plan.actions:
             if action.kind is kind and action.operation in (CREATE, CHANGE):
-                values = _with_objects(kind, action.values, objects)
-                objects[kind.section][action.key] = _write(action, team, actor, values)
+                values = dict(action.values)
+                later = {n: values.pop(n) for n in kind.deferred_references if n in values}
+                values = _with_objects(kind, values, objects)
+                obj = _write(action, team, actor, values)
+                objects[kind.section][action.key] = obj
+                if later:
+                    deferred.append((action, obj, later))
+    _write_deferred(deferred, objects, actor)
     for kind in reversed(KINDS):
         for action in plan.of(DELETE):
             if action.kind is kind:
                 kind.delete(action.obj, actor)
+
+
+def _write_deferred(
+    deferred: list[tuple[Action, models.Model, dict]], objects: dict[str, dict], actor
+) -> None:
+    """Write the same-section references once every object exists: first only what each
+    object drops (so that A -> B becoming B -> A is not judged a cycle halfway), then all."""
+    for removals_only in (True, False):
+        for action, obj, later in deferred:
+            values = _with_objects(action.kind, later, objects)
+            for name, write in action.kind.deferred_references.items():
+                if name not in values:
+                    continue
+                wanted = values[name]
+                if removals_only:
+                    kept = (
+                        set(action.kind.reference_readers[name][1](obj))
+                        if (name in action.kind.reference_readers)
+                        else set()
+                    )
+                    wanted = [o for o in wanted if getattr(o, "key", None) in kept]
+                _guarded(action, lambda: write(obj, actor, {name: wanted}))  # noqa: B023
+
+
+def _guarded(action: Action, write: Callable[[], Any]) -> Any:
+    try:
+        return write()
+    except DjangoValidationError as exc:
+        assert action.entry is not None
+        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        raise DocumentError(_serializer_problems(action.entry, detail)) from None
 
 
 def _with_objects(kind: Kind, values: dict, objects: dict[str, dict]) -> dict:

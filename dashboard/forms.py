@@ -88,6 +88,19 @@ def _team_choices(teams: list[Team]) -> list[tuple[int, str]]:
     return [(team.id, team.name) for team in teams]
 
 
+def _dependency_choices(instance, teams: list[Team]) -> list[tuple[int, str]]:
+    """The monitors a monitor may depend on: its team's (for a new one, the teams')."""
+    if instance is not None:
+        monitors = Monitor.objects.filter(team_id=instance.team_id).exclude(pk=instance.pk)
+        return list(monitors.order_by("name").values_list("id", "name"))
+    rows = Monitor.objects.filter(team__in=teams).order_by("team__name", "name")
+    several = len(teams) > 1
+    return [
+        (pk, f"{name} ({team})" if several else name)
+        for pk, name, team in rows.values_list("id", "name", "team__name")
+    ]
+
+
 class JSONTextField(forms.CharField):
     """A textarea holding JSON; an empty box means ``empty``."""
 
@@ -134,11 +147,12 @@ def monitor_initial(monitor: Monitor) -> dict:
         **{
             name: getattr(monitor, name)
             for name in MonitorForm.base_fields
-            if name not in ("tags", "channels")
+            if name not in ("tags", "channels", "depends_on")
         },
         "team": monitor.team_id,
         "tags": ", ".join(tag.name for tag in monitor.tags.all()),
         "channels": [channel.id for channel in monitor.channels.all()],
+        "depends_on": list(monitor.parent_links.values_list("parent_id", flat=True)),
     }
 
 
@@ -165,6 +179,7 @@ class MonitorForm(SerializerForm):
         ("Request details", "http", ("follow_redirects", "headers", "body")),
         ("Tags", "", ("tags",)),
         ("Alerts", "", ("channels",)),
+        ("Dependencies and flapping", "", ("depends_on", "flap_threshold", "flap_window_minutes")),
     )
 
     team = forms.TypedChoiceField(coerce=int, help_text="The team that owns the monitor")
@@ -274,6 +289,25 @@ class MonitorForm(SerializerForm):
         widget=ChannelCheckboxes,
         help_text="Where its alerts go; none ticked: the team's default channels",
     )
+    depends_on = forms.TypedMultipleChoiceField(
+        coerce=int,
+        required=False,
+        label="Depends on",
+        help_text="Monitors of the same team; while one is down, this monitor's alerts are held",
+    )
+    # Not required: a post without them (an older page) keeps the monitor's values.
+    flap_threshold = forms.IntegerField(
+        required=False,
+        initial=5,
+        min_value=0,
+        help_text="State changes within the window that mean flapping; 0 off",
+    )
+    flap_window_minutes = forms.IntegerField(
+        required=False,
+        initial=30,
+        min_value=1,
+        help_text="Flapping window, and the calm needed after it",
+    )
 
     def __init__(self, *args, request: HttpRequest, teams: list[Team], instance=None, **kwargs):
         if instance is not None and "initial" not in kwargs:
@@ -298,6 +332,7 @@ class MonitorForm(SerializerForm):
         if instance is not None:
             channel_field.help_text = "Where its alerts go; none ticked: it alerts nobody"
         self.fields["interval"].widget.attrs["min"] = settings.MONITOR_MIN_INTERVAL
+        self.fields["depends_on"].choices = _dependency_choices(instance, teams)
         if instance is not None:
             self.fields["team"].disabled = True
             self.fields["team"].choices = [(instance.team_id, instance.team.name)]
@@ -324,6 +359,9 @@ class MonitorForm(SerializerForm):
         shown = ChannelCheckboxes.shown(self.data, self.add_prefix("channels"))
         if not shown or (self.instance is None and not payload.get("channels")):
             payload.pop("channels", None)
+        for name in ("flap_threshold", "flap_window_minutes"):
+            if payload.get(name) is None:
+                payload.pop(name, None)
         return payload
 
 

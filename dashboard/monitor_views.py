@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -19,6 +20,7 @@ from accounts.access import teams_of
 from accounts.models import Role, Team
 from dashboard.access import can, get_scoped_or_404, require_role, scoped, teams_with_role
 from dashboard.forms import MonitorForm, monitor_initial
+from incidents.dependencies import monitor_set_dependencies
 from incidents.models import Incident
 from lib.forms import add_service_errors
 from monitors import check_now, services
@@ -203,6 +205,8 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "badge": MonitorBadge.objects.filter(monitor=monitor).first(),
             "alert_channels": notification_selectors.monitor_channels(monitor),
             "alerts_nobody": bool(notification_selectors.monitors_alerting_nobody([monitor.id])),
+            "parents": Monitor.objects.filter(child_links__child=monitor).order_by("name"),
+            "children": Monitor.objects.filter(parent_links__parent=monitor).order_by("name"),
         }
     )
     return render(request, "dashboard/monitor_detail.html", context)
@@ -225,8 +229,12 @@ def _create_page(request: HttpRequest, initial: dict | None = None) -> HttpRespo
     if request.method == "POST" and form.is_valid():
         team = next(t for t in teams if t.id == form.cleaned_data["team"])
         fields = {k: v for k, v in form.validated.items() if k != "team"}
+        parents = fields.pop("depends_on", None)
         try:
-            monitor = services.monitor_create(team=team, actor=request.user, **fields)
+            with transaction.atomic():
+                monitor = services.monitor_create(team=team, actor=request.user, **fields)
+                if parents:
+                    monitor_set_dependencies(monitor=monitor, parents=parents, actor=request.user)
         except ValidationError as exc:  # checked again under the team lock: a quota's last slot
             add_service_errors(form, exc)
         else:
@@ -256,8 +264,11 @@ def monitor_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = MonitorForm(request.POST or None, request=request, teams=[], instance=monitor)
     if request.method == "POST" and form.is_valid():
         fields = {k: v for k, v in form.validated.items() if k != "team"}
+        parents = fields.pop("depends_on", None)
         try:
-            services.monitor_update(monitor=monitor, actor=request.user, **fields)
+            with transaction.atomic():
+                services.monitor_update(monitor=monitor, actor=request.user, **fields)
+                monitor_set_dependencies(monitor=monitor, parents=parents or [], actor=request.user)
         except ValidationError as exc:  # checked again under the team lock: the checks/s quota
             add_service_errors(form, exc)
         else:

@@ -40,8 +40,39 @@ class MonitorState(models.Model):
         null=True, blank=True, help_text="First success of the current recovery (while down)"
     )
 
+    # Flapping (incidents.flapping): the recent state changes (ISO timestamps, at most
+    # flap_threshold + 1 of them, within the window) and since when the monitor flaps.
+    recent_changes = models.JSONField(default=list, blank=True)
+    flapping_since = models.DateTimeField(null=True, blank=True)
+
     def __str__(self) -> str:
         return f"{self.monitor_id}: {self.state}"
+
+
+class MonitorDependency(models.Model):
+    """``child`` depends on ``parent``: while the parent is down, the child's incidents open
+    suppressed (see incidents.dependencies). Both monitors belong to the same team."""
+
+    child = models.ForeignKey(
+        "monitors.Monitor", on_delete=models.CASCADE, related_name="parent_links"
+    )
+    parent = models.ForeignKey(
+        "monitors.Monitor", on_delete=models.CASCADE, related_name="child_links"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["child", "parent"], name="dependency_unique"),
+            models.CheckConstraint(
+                condition=~Q(child=models.F("parent")), name="dependency_not_itself"
+            ),
+        ]
+        # The unique constraint's index serves "parents of a child"; this one "children of
+        # a parent" (released when the parent recovers).
+        indexes = [models.Index(fields=["parent", "child"], name="dependency_parent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.child_id} depends on {self.parent_id}"
 
 
 class IncidentEvent(models.TextChoices):
@@ -50,6 +81,15 @@ class IncidentEvent(models.TextChoices):
     OPENED = "opened", "Incident opened"
     RESOLVED = "resolved", "Incident resolved"
     ACKNOWLEDGED = "acknowledged", "Incident acknowledged"
+    FLAPPING = "flapping", "Monitor flapping"
+    STABLE = "stable", "Monitor stable again"
+
+
+class Suppression(models.TextChoices):
+    """Why an incident's own events (opened, resolved, acknowledged) are not sent."""
+
+    DEPENDENCY = "dependency", "A monitor it depends on is down"
+    FLAPPING = "flapping", "The monitor is flapping"
 
 
 class Resolution(models.TextChoices):
@@ -98,6 +138,25 @@ class Incident(models.Model):
     opening_check_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     resolving_check_id = models.BigIntegerField(null=True, blank=True, db_index=True)
 
+    # Suppressed incidents are recorded but send nothing until released (the parent
+    # recovered while this monitor is still down, or the flapping stopped).
+    suppression = models.CharField(max_length=10, choices=Suppression.choices, blank=True)
+    suppressed_reason = models.CharField(max_length=300, blank=True)
+    suppressed_by = models.ForeignKey(
+        "monitors.Monitor",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The monitor it depends on that was down",
+    )
+    released_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it stopped being suppressed (and alerted)"
+    )
+    released_by_check_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    flapping_started_at = models.DateTimeField(null=True, blank=True)
+    flapping_ended_at = models.DateTimeField(null=True, blank=True)
+
     objects = IncidentQuerySet.as_manager()
 
     class Meta:
@@ -122,6 +181,10 @@ class Incident(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+    @property
+    def is_suppressed(self) -> bool:
+        return bool(self.suppression) and self.released_at is None
 
     @property
     def duration(self) -> timedelta | None:

@@ -28,6 +28,10 @@ class IncidentSerializer(serializers.ModelSerializer):
         help_text="resolved_at - started_at (the downtime observed); null while open"
     )
     acknowledged_by = AcknowledgerSerializer(read_only=True, allow_null=True)
+    suppressed = serializers.SerializerMethodField(
+        help_text="Held: recorded but not notified (a monitor it depends on is down, or the "
+        "monitor is flapping); false once released"
+    )
     resolution = serializers.ChoiceField(
         choices=Resolution.choices, allow_blank=True, read_only=True, help_text='"" while open'
     )
@@ -50,8 +54,19 @@ class IncidentSerializer(serializers.ModelSerializer):
             "failure_count",
             "acknowledged_by",
             "acknowledged_at",
+            "suppressed",
+            "suppression",
+            "suppressed_reason",
+            "suppressed_by",
+            "released_at",
+            "flapping_started_at",
+            "flapping_ended_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_suppressed(self, incident: Incident) -> bool:
+        return incident.is_suppressed
 
     def get_status(self, incident: Incident) -> str:
         return "open" if incident.is_open else "resolved"
@@ -103,6 +118,7 @@ class MonitorStateSerializer(serializers.ModelSerializer):
             "failing_cause",
             "recovering_since",
             "last_result_at",
+            "flapping_since",
             "open_incident",
         ]
         read_only_fields = fields

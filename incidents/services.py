@@ -20,7 +20,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery import current_app
 from django.db import IntegrityError, transaction
@@ -29,9 +29,9 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import User
-from incidents import signals
+from incidents import dependencies, flapping, signals
 from incidents.maintenance import MaintenanceCalendar
-from incidents.models import Incident, IncidentEvent, MonitorState, Resolution
+from incidents.models import Incident, IncidentEvent, MonitorState, Resolution, Suppression
 from incidents.state_machine import (
     FailureRecorded,
     IncidentOpened,
@@ -75,6 +75,12 @@ class Evaluation:
     paused: int = 0  # the monitor is paused: ignored
     announcements: list[Announcement] = field(default_factory=list)
     replayed: list[Announcement] = field(default_factory=list)
+    # Dependencies (incidents.dependencies), settled after the states are stored:
+    opened: dict[int, int] = field(default_factory=dict)  # monitor id -> incident it opened
+    cleared: dict[int, int | None] = field(default_factory=dict)  # parent id -> its check id
+    still_failing: dict[int, int | None] = field(default_factory=dict)  # monitor -> check id
+    suppressed: list[int] = field(default_factory=list)  # incidents opened suppressed
+    released: list[int] = field(default_factory=list)  # incidents no longer suppressed
 
     def as_dict(self) -> dict:
         return {
@@ -84,6 +90,8 @@ class Evaluation:
             "paused": self.paused,
             "announced": [[i, str(e)] for i, e in self.announcements],
             "replayed": [[i, str(e)] for i, e in self.replayed],
+            "suppressed": self.suppressed,
+            "released": self.released,
         }
 
 
@@ -125,11 +133,17 @@ def evaluate_check_results(result_ids: Iterable[int]) -> Evaluation:
             [[s.monitor_id, s.state] for s in changed if s.monitor.status != s.state],
             ["status"],
         )
+        _settle_dependencies(evaluation)
         if stale_ids:
             evaluation.replayed = _announcements_caused_by(stale_ids)
+        # Released incidents send their "opened" message now; it is not a new event.
+        evaluation.replayed += [(i, IncidentEvent.OPENED) for i in evaluation.released]
         if evaluation.announcements or evaluation.replayed:
             announcements, replayed = list(evaluation.announcements), list(evaluation.replayed)
-            transaction.on_commit(lambda: _announce(announcements, replayed=replayed))
+            # Incidents opened suppressed owe no message: in an outage behind a gateway that
+            # spares a notify task per child (notifications would find nothing owed).
+            held = {(i, IncidentEvent.OPENED) for i in evaluation.suppressed}
+            transaction.on_commit(lambda: _announce(announcements, replayed=replayed, held=held))
     return evaluation
 
 
@@ -210,19 +224,42 @@ def _evaluate_monitor(
     evaluation.evaluated += len(observations) - len(stale)
     evaluation.stale += len(stale)
     stale_ids.extend(observation.check_id for observation in stale)
+    flap_before = flap_memory_of(state)
+    flap, policy = flap_before, flap_policy_of(monitor)
     for event in events:
         # The events never feed back into the machine, so acting on them after the whole
         # run is the same as acting after each result.
+        if isinstance(event, FailureRecorded):
+            _record_failure(monitor.id, event)
+            evaluation.still_failing[monitor.id] = event.check_id
+            continue
+        at = event.opened_at if isinstance(event, IncidentOpened) else event.resolved_at
+        flap, stable_again, verdict = flapping.on_change(flap, policy, at)
+        if stable_again:
+            _flapping_ended(monitor.id, at, evaluation)
         if isinstance(event, IncidentOpened):
-            incident_id = _open_incident(monitor, event)
+            incident_id = _open_incident(
+                monitor, event, held_for_flapping=verdict != flapping.Verdict.NOTIFY
+            )
             if incident_id is not None:
                 evaluation.announcements.append((incident_id, IncidentEvent.OPENED))
-        elif isinstance(event, FailureRecorded):
-            _record_failure(monitor.id, event)
-        elif isinstance(event, IncidentResolved):
+                if verdict == flapping.Verdict.NOTIFY:
+                    evaluation.opened[monitor.id] = incident_id
+        else:
             incident_id = _resolve_incident(monitor.id, event)
             if incident_id is not None:
                 evaluation.announcements.append((incident_id, IncidentEvent.RESOLVED))
+        if incident_id is not None and verdict == flapping.Verdict.STARTED:
+            _flapping_started(incident_id, at, evaluation)
+    if memory.last_result_at is not None:
+        flap, stable_again = flapping.settle(flap, policy, memory.last_result_at)
+        if stable_again:
+            _flapping_ended(monitor.id, memory.last_result_at, evaluation)
+    if flap != flap_before:
+        store_flap_memory(state, flap)  # rare (state changes only): saved on its own
+    if _down_or_failing(before) and not _down_or_failing(memory):
+        newest = max(observations, key=lambda observation: observation.checked_at)
+        evaluation.cleared[monitor.id] = newest.check_id
     if memory == before and monitor.status == memory.state:
         return False
     # Saved by the caller, with ``Monitor.status``: the user-visible mirror of the state,
@@ -254,7 +291,67 @@ def store_memory(state: MonitorState, memory: Memory) -> None:
     state.recovering_since = memory.recovering_since
 
 
-def _open_incident(monitor: Monitor, event: IncidentOpened) -> int | None:
+def _down_or_failing(memory: Memory) -> bool:
+    """Whether a monitor in this state holds its dependents' alerts (incidents.dependencies)."""
+    return memory.state == MonitorStatus.DOWN or memory.consecutive_failures > 0
+
+
+def _settle_dependencies(evaluation: Evaluation) -> None:
+    """Suppress the incidents just opened under a down parent; release those whose parents
+    are all up again. After the states of the batch are stored, so a parent and its child
+    evaluated in one batch see each other's new state."""
+    evaluation.suppressed = dependencies.suppress_opened(evaluation.opened)
+    candidates = dependencies.children_of(evaluation.cleared) if evaluation.cleared else {}
+    if evaluation.still_failing:
+        for monitor_id in dependencies.suppressed_open(evaluation.still_failing):
+            candidates.setdefault(monitor_id, evaluation.still_failing[monitor_id])
+    evaluation.released = dependencies.release_cleared(candidates)
+
+
+def flap_memory_of(state: MonitorState) -> flapping.FlapMemory:
+    changes = tuple(datetime.fromisoformat(moment) for moment in state.recent_changes or ())
+    return flapping.FlapMemory(changes, state.flapping_since)
+
+
+def flap_policy_of(monitor: Monitor) -> flapping.FlapPolicy:
+    return flapping.FlapPolicy(
+        threshold=monitor.flap_threshold, window=timedelta(minutes=monitor.flap_window_minutes)
+    )
+
+
+def store_flap_memory(state: MonitorState, memory: flapping.FlapMemory) -> None:
+    state.recent_changes = [moment.isoformat() for moment in memory.changes]
+    state.flapping_since = memory.flapping_since
+    state.save(update_fields=["recent_changes", "flapping_since"])
+
+
+def _flapping_started(incident_id: int, at: datetime, evaluation: Evaluation) -> None:
+    """The change on this incident started the flapping: one "flapping" message goes out
+    instead of that change's own (an incident opening is held from its creation; a
+    resolution at ``flapping_started_at`` is not sent, see notifications.services)."""
+    Incident.objects.filter(id=incident_id).update(flapping_started_at=at)
+    evaluation.announcements.append((incident_id, IncidentEvent.FLAPPING))
+
+
+def _flapping_ended(monitor_id: int, at: datetime, evaluation: Evaluation) -> None:
+    """Stable for the window: one "stable again" message on the monitor's latest incident,
+    which says the current state. An incident still open and held for the flapping is
+    released, so its resolution will be sent."""
+    incident = Incident.objects.filter(monitor_id=monitor_id).order_by("-opened_at", "-id").first()
+    if incident is None:
+        return
+    incident.flapping_ended_at = at
+    fields = ["flapping_ended_at"]
+    if incident.is_open and incident.is_suppressed and incident.suppression == Suppression.FLAPPING:
+        incident.released_at = at
+        fields.append("released_at")
+    incident.save(update_fields=fields)
+    evaluation.announcements.append((incident.id, IncidentEvent.STABLE))
+
+
+def _open_incident(
+    monitor: Monitor, event: IncidentOpened, *, held_for_flapping: bool = False
+) -> int | None:
     incident = Incident(
         team_id=monitor.team_id,
         monitor=monitor,
@@ -266,6 +363,9 @@ def _open_incident(monitor: Monitor, event: IncidentOpened) -> int | None:
         failure_count=event.failure_count,
         opening_check_id=event.check_id,
     )
+    if held_for_flapping:
+        incident.suppression = Suppression.FLAPPING
+        incident.suppressed_reason = "suppressed: the monitor is flapping"
     try:
         with transaction.atomic():  # a savepoint: the outer transaction survives a refusal
             incident.save()
@@ -299,12 +399,14 @@ def _resolve_incident(monitor_id: int, event: IncidentResolved) -> int | None:
 def _announcements_caused_by(check_ids: list[int | None]) -> list[Announcement]:
     """The incident events these (already evaluated) results caused, in order."""
     found = Incident.objects.filter(
-        Q(opening_check_id__in=check_ids) | Q(resolving_check_id__in=check_ids)
-    ).values_list("id", "opening_check_id", "resolving_check_id")
+        Q(opening_check_id__in=check_ids)
+        | Q(resolving_check_id__in=check_ids)
+        | Q(released_by_check_id__in=check_ids)
+    ).values_list("id", "opening_check_id", "resolving_check_id", "released_by_check_id")
     ids = set(check_ids)
     announcements: list[Announcement] = []
-    for incident_id, opening, resolving in sorted(found):
-        if opening in ids:
+    for incident_id, opening, resolving, releasing in sorted(found):
+        if opening in ids or releasing in ids:
             announcements.append((incident_id, IncidentEvent.OPENED))
         if resolving in ids:
             announcements.append((incident_id, IncidentEvent.RESOLVED))
@@ -312,16 +414,21 @@ def _announcements_caused_by(check_ids: list[int | None]) -> list[Announcement]:
 
 
 def _announce(
-    announcements: list[Announcement], *, replayed: list[Announcement] | None = None
+    announcements: list[Announcement],
+    *,
+    replayed: list[Announcement] | None = None,
+    held: set[Announcement] | None = None,
 ) -> None:
     """After commit: the metrics hook for new events, then one notification message each.
 
     Replayed events (from a redelivered evaluation) are sent to notifications again, which
-    drop duplicates, but not counted again.
+    drop duplicates, but not counted again. ``held`` events are counted, not sent.
     """
     for incident_id, event in announcements:
         signals.incident_changed.send_robust(sender=Incident, incident_id=incident_id, event=event)
     for incident_id, event in [*announcements, *(replayed or [])]:
+        if held and (incident_id, event) in held:
+            continue
         current_app.send_task(task_names.NOTIFY_INCIDENT, args=[incident_id, str(event)])
 
 

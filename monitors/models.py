@@ -258,6 +258,18 @@ class Monitor(models.Model):
     success_threshold = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(100)]
     )
+    # Flapping (incidents.flapping): more than flap_threshold state changes within
+    # flap_window_minutes silence the monitor's alerts until it has been stable that long.
+    flap_threshold = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MaxValueValidator(100)],
+        help_text="State changes within the window that make the monitor flapping; 0 disables",
+    )
+    flap_window_minutes = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(1440)],
+        help_text="Flapping window, and how long it must then stay stable, in minutes",
+    )
     follow_redirects = models.BooleanField(default=True)
     verify_tls = models.BooleanField(default=True)
     assertions = models.JSONField(

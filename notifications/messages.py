@@ -10,6 +10,7 @@ from datetime import datetime
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from incidents.dependencies import dependents_count
 from incidents.models import Incident, IncidentUpdate
 
 PAYLOAD_VERSION = 1
@@ -19,6 +20,8 @@ HEADLINE = {
     "resolved": "RESOLVED",
     "acknowledged": "ACKNOWLEDGED",
     "update": "UPDATE",
+    "flapping": "FLAPPING",
+    "stable": "STABLE AGAIN",
     "test": "TEST",
 }
 
@@ -27,9 +30,17 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def _reason(incident: Incident, event: str) -> str:
+def _reason(incident: Incident, event: str, *, dependents: int) -> str:
     if event == "opened":
-        return incident.cause or incident.last_reason
+        reason = incident.cause or incident.last_reason
+        if dependents:
+            reason += f" (covers {_dependent_monitors(dependents)})"
+        return reason
+    if event == "flapping":
+        return "The monitor keeps changing state; no more alerts until it is stable."
+    if event == "stable":
+        state = "DOWN" if incident.is_open else "UP"
+        return f"The monitor has stopped flapping; it is {state}."
     if event == "resolved":
         return incident.resolution or "The monitor recovered."
     who = incident.acknowledged_by.email if incident.acknowledged_by else "someone"
@@ -47,8 +58,12 @@ def incident_links(incident_id: int, monitor_id: int | None) -> dict[str, str | 
     }
 
 
+def _dependent_monitors(count: int) -> str:
+    return f"{count} dependent monitor{'' if count == 1 else 's'}"
+
+
 # The events of an incident in the order they can happen; breaks ties of equal timestamps.
-EVENT_ORDER = ("opened", "acknowledged", "resolved")
+EVENT_ORDER = ("opened", "flapping", "acknowledged", "stable", "resolved")
 
 
 def event_sequence(incident: Incident, event: str, *, occurred_at: datetime) -> int:
@@ -59,6 +74,8 @@ def event_sequence(incident: Incident, event: str, *, occurred_at: datetime) -> 
         "opened": incident.opened_at,
         "acknowledged": incident.acknowledged_at,
         "resolved": incident.resolved_at,
+        "flapping": incident.flapping_started_at,
+        "stable": incident.flapping_ended_at,
         event: occurred_at,
     }
     position = (occurred_at, EVENT_ORDER.index(event))
@@ -73,6 +90,7 @@ def incident_payload(incident: Incident, event: str, *, occurred_at: datetime) -
     """The webhook body (README: "Webhook payload"); other transports render from it."""
     monitor = incident.monitor
     duration = incident.duration
+    dependents = dependents_count(monitor.id) if monitor and event == "opened" else 0
     return {
         "version": PAYLOAD_VERSION,
         "event": f"incident.{event}",
@@ -102,8 +120,15 @@ def incident_payload(incident: Incident, event: str, *, occurred_at: datetime) -
             "last_reason": incident.last_reason,
             "failure_count": incident.failure_count,
             "resolution": incident.resolution,
+            # Held while a parent was down (or the monitor flapped), then released:
+            "suppressed_reason": incident.suppressed_reason,
+            "suppressed": incident.is_suppressed,
+            "released_at": _iso(incident.released_at),
         },
-        "reason": _reason(incident, event),
+        # "opened": how many monitors depending on this one have their alerts held.
+        "covers_dependents": dependents,
+        "state": "down" if incident.is_open else "up",
+        "reason": _reason(incident, event, dependents=dependents),
         "links": incident_links(incident.id, monitor.id if monitor else None),
     }
 

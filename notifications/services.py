@@ -229,8 +229,18 @@ def _occurred_at(incident: Incident, event: str) -> datetime:
         IncidentEvent.OPENED: incident.opened_at,
         IncidentEvent.RESOLVED: incident.resolved_at,
         IncidentEvent.ACKNOWLEDGED: incident.acknowledged_at,
+        IncidentEvent.FLAPPING: incident.flapping_started_at,
+        IncidentEvent.STABLE: incident.flapping_ended_at,
     }[IncidentEvent(event)]
     return moment or timezone.now()
+
+
+# The events of an incident itself; a suppressed incident (incidents.dependencies,
+# incidents.flapping) sends none of them until released.
+HELD_WHILE_SUPPRESSED = frozenset(
+    {IncidentEvent.OPENED, IncidentEvent.RESOLVED, IncidentEvent.ACKNOWLEDGED}
+)
+STAND_INS = frozenset({IncidentEvent.FLAPPING, IncidentEvent.STABLE})
 
 
 def deliveries_owed(*, incident_id: int, event: str, update_id: int = 0) -> list[int]:
@@ -253,6 +263,10 @@ def deliveries_owed(*, incident_id: int, event: str, update_id: int = 0) -> list
     )
     if incident is None:
         return []
+    if incident.is_suppressed and event in HELD_WHILE_SUPPRESSED:
+        return []  # recorded, sent nowhere (a parent is down, or the monitor is flapping)
+    if event == IncidentEvent.RESOLVED and incident.flapping_started_at == incident.resolved_at:
+        return []  # this recovery started the flapping: the "flapping" message replaces it
     if incident.monitor_id is None:
         # The monitor was deleted and its channel links with it; its last word ("resolved:
         # monitor deleted") goes to the team's default channels rather than to no one.
@@ -272,7 +286,13 @@ def deliveries_owed(*, incident_id: int, event: str, update_id: int = 0) -> list
         payload = incident_update_payload(update) if channels else {}
     else:
         update_id = 0
-        channels = [channel for channel in subscribed if channel.wants(event)]
+        # "flapping" and "stable" stand in for a monitor's opened/resolved messages, so they
+        # go wherever "opened" goes too.
+        channels = [
+            channel
+            for channel in subscribed
+            if channel.wants(event) or (event in STAND_INS and channel.wants(IncidentEvent.OPENED))
+        ]
         payload = (
             incident_payload(incident, event, occurred_at=_occurred_at(incident, event))
             if channels

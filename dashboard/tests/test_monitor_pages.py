@@ -405,3 +405,30 @@ def test_a_viewer_may_not_check_now(make_member, alice):
 
     assert response.status_code == 403
     assert not CheckNowRequest.objects.exists()
+
+
+def test_dependencies_and_flapping_are_edited_in_the_form_and_listed(alice, alice_web):
+    team = alice.personal_team
+    gateway = make_monitor(team, "Gateway")
+    response = alice_web.post(
+        "/monitors/new/",
+        form_data(team=team.id, depends_on=[gateway.id], flap_threshold="3"),
+    )
+    monitor = Monitor.objects.get(name="Checkout")
+    assert response.status_code == 302
+    assert list(monitor.parent_links.values_list("parent_id", flat=True)) == [gateway.id]
+    assert monitor.flap_threshold == 3 and monitor.flap_window_minutes == 30
+    page = alice_web.get(f"/monitors/{gateway.id}/").content.decode()
+    assert f'href="/monitors/{monitor.id}/">Checkout</a>' in page  # depended on by
+    edit = alice_web.get(f"/monitors/{monitor.id}/edit/").content.decode()
+    assert f'<option value="{gateway.id}" selected>Gateway</option>' in edit
+
+    # A cycle is refused on the field, with the API's words.
+    response = alice_web.post(
+        f"/monitors/{gateway.id}/edit/", form_data(name="Gateway", depends_on=[monitor.id])
+    )
+    assert response.status_code == 200
+    assert "These dependencies would make a cycle: Gateway → Checkout → Gateway." in html.unescape(
+        response.content.decode()
+    )
+    assert not gateway.parent_links.exists()

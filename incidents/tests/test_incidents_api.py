@@ -195,6 +195,7 @@ def test_monitor_state_shows_the_run_in_progress(alice, bob, alice_client, outag
         "failing_cause": "HTTP 500 (check 1)",
         "recovering_since": None,
         "last_result_at": minute(2).isoformat().replace("+00:00", "Z"),
+        "flapping_since": None,
         "open_incident": None,
     }
     listed = alice_client.get("/api/v1/monitor-states/").data["results"]

@@ -58,7 +58,13 @@ def test_a_new_channel_subscribes_to_every_event_incidents_announce(alice_client
     response = create(alice_client, **webhook())
 
     assert response.status_code == 201, response.content
-    assert response.data["events"] == ["opened", "resolved", "acknowledged"]
+    assert response.data["events"] == [
+        "opened",
+        "resolved",
+        "acknowledged",
+        "flapping",
+        "stable",
+    ]
     assert response.data["events"] == list(IncidentEvent.values)
 
 
