@@ -19,7 +19,9 @@ Rules
 - A run shorter than its threshold (a blip) changes nothing visible; the next result of the
   other kind starts counting again from zero.
 - A result not newer than the last one evaluated (``checked_at <= last_result_at``) is stale:
-  a redelivered message, or a slow batch overtaken by a newer one. It changes nothing.
+  a redelivered message, or a slow batch overtaken by a newer one. It changes nothing here;
+  ``run`` returns it, and ``incidents.services`` still counts a stale failure in the
+  incident whose span holds it (its failure_count is every failed check of the span).
 """
 
 from __future__ import annotations
