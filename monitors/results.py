@@ -12,8 +12,8 @@ import math
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from datetime import datetime
+from functools import partial
 
 from celery import current_app
 from django.db import connection, transaction

@@ -223,9 +223,7 @@ def test_a_batch_without_api_monitors_reads_no_variables(team, django_assert_num
         assert team_variables_for([Monitor(team=team, url="http://127.0.0.1:1/")]) == {}
 
 
-def test_the_api_checks_of_a_batch_read_nothing_from_the_database(
-    team, server, queries_in_checks
-):
+def test_the_api_checks_of_a_batch_read_nothing_from_the_database(team, server, queries_in_checks):
     monitors = [saved_api_monitor(team, server, name=f"orders {i}") for i in range(6)]
     now = timezone.now().isoformat()
 
@@ -249,9 +247,7 @@ def test_a_check_now_of_an_api_monitor_reads_nothing_from_the_database_while_it_
     assert finished.result.status == CheckStatus.UP
 
 
-def test_check_monitor_reads_the_variables_before_the_check_runs(
-    team, server, queries_in_checks
-):
+def test_check_monitor_reads_the_variables_before_the_check_runs(team, server, queries_in_checks):
     monitor = saved_api_monitor(team, server)
     out = StringIO()
 
