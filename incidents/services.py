@@ -183,9 +183,6 @@ def _evaluate_monitor(
     evaluation.evaluated += len(observations) - len(stale)
     evaluation.stale += len(stale)
     stale_ids.extend(observation.check_id for observation in stale)
-    late_failures = [o.checked_at for o in stale if not o.is_success]
-    if late_failures and memory.last_result_at is not None:
-        _count_late_failures(monitor.id, late_failures, evaluated_until=memory.last_result_at)
     for event in events:
         # The events never feed back into the machine, so acting on them after the whole
         # run is the same as acting after each result.
@@ -199,6 +196,10 @@ def _evaluate_monitor(
             incident_id = _resolve_incident(monitor.id, event)
             if incident_id is not None:
                 evaluation.announcements.append((incident_id, IncidentEvent.RESOLVED))
+    # After the events: the recount includes this run's in-order failures, already counted.
+    late_failures = [o.checked_at for o in stale if not o.is_success]
+    if late_failures and memory.last_result_at is not None:
+        _count_late_failures(monitor.id, late_failures, evaluated_until=memory.last_result_at)
     if memory == before and monitor.status == memory.state:
         return False
     # Saved by the caller, with ``Monitor.status``: the user-visible mirror of the state,

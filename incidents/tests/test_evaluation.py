@@ -225,14 +225,14 @@ def test_a_batch_overtaken_by_a_newer_one_is_ignored(
 # the state, but a failure inside an incident's span is still one of its failures.
 
 
-def incident_after(monitor, sequence: str, order: list[int], capture) -> Incident:
+def incident_after(monitor, sequence: str, order: list, capture) -> Incident:
     """Store ``sequence`` (threshold 2 and 2) and evaluate its results one message each,
-    in ``order`` (indexes into the sequence)."""
+    in ``order`` (indexes into the sequence; a list of indexes is one message)."""
     monitor.success_threshold = 2
     monitor.save()
     ids = store_results(monitor, sequence, first=1)
-    for index in order:
-        evaluate([ids[index]], capture)
+    for message in order:
+        evaluate([ids[i] for i in (message if isinstance(message, list) else [message])], capture)
     return Incident.objects.get()
 
 
@@ -272,6 +272,18 @@ def test_a_late_failure_redelivered_is_counted_once(
     )
 
     assert incident.failure_count == 3
+
+
+def test_a_message_with_a_late_failure_and_a_new_one_counts_each_once(
+    monitor, sent, django_capture_on_commit_callbacks
+):
+    # The second failure arrives late, in the same message as the fourth.
+    incident = incident_after(
+        monitor, "FFFFSS", [0, 2, [1, 3], 4, 5], django_capture_on_commit_callbacks
+    )
+
+    assert incident.failure_count == 4
+    assert (incident.started_at, incident.resolved_at) == (minute(1), minute(5))
 
 
 def test_a_late_failure_outside_any_incident_changes_nothing(
