@@ -83,7 +83,7 @@ def tiny_pool_worker(django_db_setup, django_db_blocker):
 @pytest.fixture
 def server():
     server = LoginServer(password=PASSWORD)
-    server.delay = 0.3  # each answer: a check of two steps takes 0.6 s
+    server.delay = 0.5  # each answer: a check of two steps takes 1 s
     yield server
     server.stop()
 
@@ -115,9 +115,10 @@ def test_a_batch_of_api_checks_completes_without_timeouts_on_a_tiny_database_poo
             name=f"orders {i}",
             kind="api",
             steps=steps,
-            # 2.5 checks' worth: with a connection held per check, 2 connections serve
-            # about 2 x 2.5 = 5 of the 20 checks in time.
-            timeout=1.5,
+            # 5 checks' worth: ample for one check on a loaded machine, but with a
+            # connection held per check, 2 connections serve about 2 x 5 = 10 of the 20
+            # in time (before the fix: 12 of 20 timed out here).
+            timeout=5.0,
             next_check_at=timezone.now() + timedelta(hours=1),
         )
         for i in range(CHECKS)
