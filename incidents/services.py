@@ -4,8 +4,10 @@ Exactly once, by construction rather than by luck:
 
 - Evaluations of one monitor are serialized by a row lock on its ``MonitorState``; the state,
   the incident and ``Monitor.status`` change in one transaction.
-- A result not newer than the last one evaluated changes nothing (``state_machine.is_stale``),
-  so a redelivered or retried evaluation is a no-op.
+- A result not newer than the last one evaluated changes no state (``state_machine.is_stale``),
+  so a redelivered or retried evaluation is a no-op. A stale failure that falls inside an
+  incident (evaluated late, after a newer result) is still counted in its ``failure_count``,
+  recounted from the stored results so that a redelivery cannot count it twice.
 - The partial unique constraint ``incident_one_open_per_monitor`` lets the database refuse a
   second open incident whatever the code does; that refusal is handled as "already open".
 - Notifications are sent after commit, one message per incident event, by task name
@@ -25,6 +27,7 @@ from datetime import datetime, timedelta
 from celery import current_app
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.audit import audit_record
@@ -260,6 +263,10 @@ def _evaluate_monitor(
     if _down_or_failing(before) and not _down_or_failing(memory):
         newest = max(observations, key=lambda observation: observation.checked_at)
         evaluation.cleared[monitor.id] = newest.check_id
+    # After the events: the recount includes this run's in-order failures, already counted.
+    late_failures = [o.checked_at for o in stale if not o.is_success]
+    if late_failures and memory.last_result_at is not None:
+        _count_late_failures(monitor.id, late_failures, evaluated_until=memory.last_result_at)
     if memory == before and monitor.status == memory.state:
         return False
     # Saved by the caller, with ``Monitor.status``: the user-visible mirror of the state,
@@ -383,6 +390,37 @@ def _record_failure(monitor_id: int, event: FailureRecorded) -> None:
     Incident.objects.open_of(monitor_id).update(
         failure_count=F("failure_count") + 1, last_reason=event.reason[:500]
     )
+
+
+def _count_late_failures(
+    monitor_id: int, failed_at: list[datetime], *, evaluated_until: datetime
+) -> None:
+    """Count stale failures in the incidents whose span holds them.
+
+    Under load a later result can be evaluated before an earlier one (an end-to-end run saw
+    DOWN, DOWN, UP evaluated before the third DOWN): the earlier one is stale and
+    must not move the state, but it is still a failed check between the incident's start
+    and its resolution. Incrementing cannot tell a late first arrival from a redelivery, so
+    the count is recomputed from the stored results of the span, up to the last result
+    evaluated (anything later is counted by its own evaluation): idempotent. GREATEST keeps
+    the count from going down once the span's oldest results are past their retention.
+    Runs under the monitor's state lock, like every other write of ``failure_count``.
+    """
+    spans = Q()
+    for at in failed_at:
+        spans |= Q(started_at__lte=at) & (Q(resolved_at__isnull=True) | Q(resolved_at__gt=at))
+    incidents = Incident.objects.filter(monitor_id=monitor_id).filter(spans)
+    for incident_id, started_at, resolved_at in incidents.values_list(
+        "id", "started_at", "resolved_at"
+    ):
+        failures = CheckResult.objects.filter(
+            monitor_id=monitor_id, checked_at__gte=started_at, checked_at__lte=evaluated_until
+        ).exclude(status=CheckStatus.UP)
+        if resolved_at is not None:
+            failures = failures.filter(checked_at__lt=resolved_at)
+        Incident.objects.filter(id=incident_id).update(
+            failure_count=Greatest(F("failure_count"), failures.count())
+        )
 
 
 def _resolve_incident(monitor_id: int, event: IncidentResolved) -> int | None:

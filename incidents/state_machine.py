@@ -19,7 +19,9 @@ Rules
 - A run shorter than its threshold (a blip) changes nothing visible; the next result of the
   other kind starts counting again from zero.
 - A result not newer than the last one evaluated (``checked_at <= last_result_at``) is stale:
-  a redelivered message, or a slow batch overtaken by a newer one. It changes nothing.
+  a redelivered message, or a slow batch overtaken by a newer one. It changes nothing here;
+  ``run`` returns it, and ``incidents.services`` still counts a stale failure in the
+  incident whose span holds it (its failure_count is every failed check of the span).
 - A failure made during a maintenance window (``Observation.in_maintenance``) is counted but
   opens no incident, even past the threshold: the first failure after the window opens it
   (started at the first failure of the run). An incident already open is not affected.

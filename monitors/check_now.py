@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from lib import task_names
-from monitors.checker import run_check
+from monitors.checker import run_check, team_variables_for
 from monitors.kinds.heartbeat import PASSIVE
 from monitors.models import CheckNowRequest, Monitor, MonitorKind
 from monitors.results import release_connection, store_outcomes
@@ -113,8 +113,10 @@ def check_now_run(*, request_id: uuid.UUID | str) -> CheckNowRequest | None:
     request = CheckNowRequest.objects.select_related("monitor").filter(id=request_id).first()
     if request is None or not check_now_is_pending(request):
         return None
+    monitor = request.monitor
+    variables = team_variables_for([monitor]).get(monitor.team_id, {})
     release_connection()  # no database connection held while the target answers
-    outcome = run_check(request.monitor)
+    outcome = run_check(monitor, team_variables=variables)
     with transaction.atomic():
         locked = CheckNowRequest.objects.select_for_update().filter(id=request.id).first()
         if locked is None or locked.finished_at is not None:

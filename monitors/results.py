@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 
 from celery import current_app
 from django.db import connection, transaction
@@ -22,7 +23,7 @@ from django.utils.dateparse import parse_datetime
 from lib import task_names
 from monitors import hooks
 from monitors.bulk_sql import bulk_set
-from monitors.checker import CheckOutcome, run_check
+from monitors.checker import CheckOutcome, TeamVariables, run_check, team_variables_for
 from monitors.models import CheckResult, Monitor
 
 logger = logging.getLogger(__name__)
@@ -43,28 +44,33 @@ def _gevent_patched() -> bool:
     return monkey.is_module_patched("socket")
 
 
-def run_checks_concurrently(monitors: Sequence[Monitor]) -> list[CheckOutcome]:
-    """Check all ``monitors`` at once: greenlets in the gevent worker, threads elsewhere."""
+def run_checks_concurrently(
+    monitors: Sequence[Monitor], *, team_variables: TeamVariables
+) -> list[CheckOutcome]:
+    """Check all ``monitors`` at once: greenlets in the gevent worker, threads elsewhere.
+    ``team_variables`` (``team_variables_for(monitors)``) are loaded before: no check reads
+    the database."""
     if not monitors:
         return []
+    check = partial(_check_and_release, team_variables=team_variables)
     if _gevent_patched():
         from gevent.pool import Pool
 
-        return list(Pool(len(monitors)).map(_check_and_release, monitors))
+        return list(Pool(len(monitors)).map(check, monitors))
     if len(monitors) == 1:
-        return [run_check(monitors[0])]
+        return [check(monitors[0])]
     with ThreadPoolExecutor(max_workers=min(len(monitors), 32)) as pool:
-        return list(pool.map(_check_and_release, monitors))
+        return list(pool.map(check, monitors))
 
 
-def _check_and_release(monitor: Monitor) -> CheckOutcome:
-    """``run_check`` in a greenlet (or thread) of its own. A kind that reads the database
-    (api: the team's variables) opens that greenlet's own connection; it goes back to the
-    pool when the check ends, or every such check would keep one until the worker has none
-    left for anything, the dispatcher included (bench.kinds found it: 8 api checks in, the
-    gevent worker stopped)."""
+def _check_and_release(monitor: Monitor, *, team_variables: TeamVariables) -> CheckOutcome:
+    """``run_check`` in a greenlet (or thread) of its own, with its team's variables from
+    the batch's one load. No kind reads the database during a check (that is what kept a
+    pooled connection per api check: bench.kinds saw the gevent worker stop 8 checks in);
+    should one ever do, its connection still goes back to the pool here."""
     try:
-        return run_check(monitor)
+        variables = team_variables.get(monitor.team_id, {}) if monitor.team_id else {}
+        return run_check(monitor, team_variables=variables)
     finally:
         release_connection()
 
@@ -154,9 +160,10 @@ def check_batch(items: Sequence[Sequence]) -> list[CheckResult]:
     """
     scheduled = {int(monitor_id): parse_datetime(iso) for monitor_id, iso in items}
     monitors = list(Monitor.objects.filter(id__in=scheduled, is_active=True))
+    team_variables = team_variables_for(monitors)  # once for the batch, not once per check
     release_connection()
     stored: list[CheckResult] = []
-    for wave in checks_in_waves(monitors, start_at=scheduled):
+    for wave in checks_in_waves(monitors, start_at=scheduled, team_variables=team_variables):
         stored += store_outcomes(
             (monitor, scheduled[monitor.id], outcome) for monitor, outcome in wave
         )
@@ -206,18 +213,21 @@ def _seconds_until(moment: datetime | None) -> float:
 def checks_in_waves(
     monitors: Sequence[Monitor],
     *,
+    team_variables: TeamVariables,
     first_wave: float = FIRST_WAVE_SECONDS,
     start_at: Mapping[int, datetime | None] | None = None,
 ) -> Iterator[list[tuple[Monitor, CheckOutcome]]]:
     """Check ``monitors`` concurrently, each at its ``start_at`` time (if given and still
     ahead); yield (monitor, outcome) pairs: first those done within ``first_wave`` seconds
-    of the last start, then the stragglers (gevent worker only)."""
+    of the last start, then the stragglers (gevent worker only). ``team_variables``
+    (``team_variables_for(monitors)``) are loaded before: no check reads the database."""
     if not monitors:
         return
     start_at = start_at or {}
     if not _gevent_patched():
         time.sleep(max((_seconds_until(start_at.get(m.id)) for m in monitors), default=0.0))
-        yield list(zip(monitors, run_checks_concurrently(monitors), strict=True))
+        outcomes = run_checks_concurrently(monitors, team_variables=team_variables)
+        yield list(zip(monitors, outcomes, strict=True))
         return
     import gevent
     from gevent.pool import Pool
@@ -226,7 +236,7 @@ def checks_in_waves(
         wait = _seconds_until(start_at.get(monitor.id))
         if wait:
             gevent.sleep(wait)
-        return _check_and_release(monitor)
+        return _check_and_release(monitor, team_variables=team_variables)
 
     last_start = max((_seconds_until(start_at.get(m.id)) for m in monitors), default=0.0)
     pool = Pool(len(monitors))

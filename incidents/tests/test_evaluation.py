@@ -219,6 +219,84 @@ def test_a_batch_overtaken_by_a_newer_one_is_ignored(
     assert sent == []
 
 
+# --- Results arriving out of order ----------------------------------------------------------
+# Under load the evaluation of a later result can run before an earlier one (two messages,
+# two workers, one row lock): the earlier one is then stale. A stale result must not move
+# the state, but a failure inside an incident's span is still one of its failures.
+
+
+def incident_after(monitor, sequence: str, order: list, capture) -> Incident:
+    """Store ``sequence`` (threshold 2 and 2) and evaluate its results one message each,
+    in ``order`` (indexes into the sequence; a list of indexes is one message)."""
+    monitor.success_threshold = 2
+    monitor.save()
+    ids = store_results(monitor, sequence, first=1)
+    for message in order:
+        evaluate([ids[i] for i in (message if isinstance(message, list) else [message])], capture)
+    return Incident.objects.get()
+
+
+def test_a_failure_evaluated_after_the_recovery_began_still_counts_in_its_incident(
+    monitor, sent, django_capture_on_commit_callbacks
+):
+    # FFF SS in time; the third failure's evaluation runs after the first success's.
+    incident = incident_after(monitor, "FFFSS", [0, 1, 3, 2, 4], django_capture_on_commit_callbacks)
+
+    assert incident.failure_count == 3
+    assert (incident.started_at, incident.opened_at) == (minute(1), minute(2))
+    assert incident.resolved_at == minute(4)  # the first success: the stale failure moved nothing
+    assert incident.last_reason == "HTTP 500 (check 2)"  # the latest failure evaluated in order
+    monitor.refresh_from_db()
+    assert monitor.status == MonitorStatus.UP
+    assert sent.events() == [(incident.id, "opened"), (incident.id, "resolved")]
+
+
+def test_a_failure_evaluated_after_the_resolution_still_counts_in_its_incident(
+    monitor, sent, django_capture_on_commit_callbacks
+):
+    incident = incident_after(monitor, "FFFSS", [0, 1, 3, 4, 2], django_capture_on_commit_callbacks)
+
+    assert incident.failure_count == 3
+    assert incident.resolved_at == minute(4)
+    assert Incident.objects.count() == 1  # the late failure opened nothing
+    monitor.refresh_from_db()
+    assert monitor.status == MonitorStatus.UP
+    assert MonitorState.objects.get(monitor=monitor).consecutive_failures == 0
+
+
+def test_a_late_failure_redelivered_is_counted_once(
+    monitor, sent, django_capture_on_commit_callbacks
+):
+    incident = incident_after(
+        monitor, "FFFSS", [0, 1, 3, 2, 2, 4, 2], django_capture_on_commit_callbacks
+    )
+
+    assert incident.failure_count == 3
+
+
+def test_a_message_with_a_late_failure_and_a_new_one_counts_each_once(
+    monitor, sent, django_capture_on_commit_callbacks
+):
+    # The second failure arrives late, in the same message as the fourth.
+    incident = incident_after(
+        monitor, "FFFFSS", [0, 2, [1, 3], 4, 5], django_capture_on_commit_callbacks
+    )
+
+    assert incident.failure_count == 4
+    assert (incident.started_at, incident.resolved_at) == (minute(1), minute(5))
+
+
+def test_a_late_failure_outside_any_incident_changes_nothing(
+    monitor, sent, django_capture_on_commit_callbacks
+):
+    # F S FF SS: the lone first failure (a blip) is evaluated last, before the incident began.
+    incident = incident_after(
+        monitor, "FSFFSS", [1, 2, 3, 4, 5, 0], django_capture_on_commit_callbacks
+    )
+
+    assert (incident.started_at, incident.failure_count) == (minute(3), 2)
+
+
 def test_a_notification_lost_to_a_broker_error_is_sent_by_the_retry(
     monitor, sent, monkeypatch, django_capture_on_commit_callbacks
 ):

@@ -2,7 +2,8 @@
 
 Each step is one request through the same guarded stack as the http kind, judged by the
 same judge and assertion classes; its ``extract`` rules put values of the response into
-variables that later steps use as ``{{name}}``, beside the team's variables (secrets). The
+variables that later steps use as ``{{name}}``, beside the team's variables (secrets, loaded
+before the check by ``monitors.checker.team_variables_for``, once per batch). The
 monitor's timeout covers the whole sequence; the first failing step ends the check and the
 reason names it ("step 2 'get orders': HTTP 500, expected 200-299"). The whole sequence is
 one check for thresholds and incidents, its response time the total.
@@ -11,13 +12,14 @@ one check for thresholds and incidents, its response time the total.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from lib import outbound, redaction
+from lib import outbound
 from lib.redaction import redact
 from monitors.judge import MAX_REASON, ResponseSnapshot, judge
 from monitors.kinds.base import CheckOutcome, DeadlineExceeded, MonitorKind
@@ -37,16 +39,11 @@ class StepFailed(Exception):
         self.status, self.phase, self.reason, self.status_code = status, phase, reason, status_code
 
 
-def team_variables(team_id: int | None) -> dict[str, str]:
-    if team_id is None:  # a monitor not saved yet has no team's variables
-        return {}
-    return dict(TeamVariable.objects.filter(team_id=team_id).values_list("name", "value"))
-
-
 class ApiKind(MonitorKind):
     name = "api"
     fields = frozenset({"steps"})
     required = ()
+    uses_team_variables = True
 
     def validate(self, monitor: Monitor) -> None:
         errors: dict[str, list[str]] = {}
@@ -71,12 +68,20 @@ class ApiKind(MonitorKind):
         steps = [step_defaults(step) for step in monitor.steps or []]
         return " → ".join(f"{step['method']} {step['url']}" for step in steps)[:300]
 
-    def run(self, monitor: Monitor, *, checked_at: datetime, deadline: float) -> CheckOutcome:
-        variables = team_variables(monitor.team_id)
-        # Team variables are secrets: unloggable in this process, never quoted in a reason.
-        # Extracted values (tokens) change every check: redacted from the reason only.
-        redaction.remember(variables.values())
-        secrets = list(variables.values())
+    def run(
+        self,
+        monitor: Monitor,
+        *,
+        checked_at: datetime,
+        deadline: float,
+        team_variables: Mapping[str, str],
+    ) -> CheckOutcome:
+        # The team's variables are shared by the checks of a batch: extracted values go into
+        # this check's own copy. Team variables are secrets, unloggable in this process
+        # (remembered where they were loaded) and never quoted in a reason; extracted values
+        # (tokens) change every check: redacted from the reason only.
+        variables = dict(team_variables)
+        secrets = list(team_variables.values())
         started = time.perf_counter()
         status_code = None
         steps = [step_defaults(step) for step in monitor.steps or []]

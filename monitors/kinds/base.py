@@ -9,6 +9,7 @@ turns errors and deadlines into outcomes, the same for every kind.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -90,6 +91,9 @@ class MonitorKind:
     name: ClassVar[str]
     fields: ClassVar[frozenset[str]]  # the TARGET_FIELDS this kind reads
     required: ClassVar[tuple[str, ...]]  # ... and those it cannot do without
+    # Whether ``run`` reads the team's variables: they are loaded before the check starts
+    # (``monitors.checker.team_variables_for``), never by the check itself.
+    uses_team_variables: ClassVar[bool] = False
 
     def validate(self, monitor: Monitor) -> None:
         """Raise ValidationError keyed by field: what this kind needs and refuses."""
@@ -118,7 +122,15 @@ class MonitorKind:
     def describe(self, monitor: Monitor) -> str:
         raise NotImplementedError
 
-    def run(self, monitor: Monitor, *, checked_at: datetime, deadline: float) -> CheckOutcome:
+    def run(
+        self,
+        monitor: Monitor,
+        *,
+        checked_at: datetime,
+        deadline: float,
+        team_variables: Mapping[str, str],
+    ) -> CheckOutcome:
+        """One check; touches no database (it runs in a greenlet, under its timeout)."""
         snapshot = self.probe(monitor, deadline=deadline)
         verdict = self.verdict(monitor, snapshot, now=timezone.now())
         return CheckOutcome(

@@ -181,6 +181,13 @@ class TlsServer:
         self._server.server_close()
 
 
+class _ManyClientsHTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    # The default listen backlog (5) resets connections when a batch of checks connects at
+    # once (20 api checks in test_api_kind_pool).
+    request_queue_size = 128
+
+
 class LoginServer:
     """HTTP: a login flow for api monitors. ``POST /login`` with ``{"user", "password"}``
     answers ``{"token": ...}`` (and the token in an ``X-Auth-Token`` header); ``GET /orders``
@@ -235,8 +242,7 @@ class LoginServer:
                 else:
                     self._answer(200, {"count": 2, "orders": [{"id": 1}, {"id": 2}]})
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _ManyClientsHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

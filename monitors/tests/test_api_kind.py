@@ -1,15 +1,24 @@
 """The api (multi-step) kind against a real login flow on 127.0.0.1: log in, take the token,
 call the protected endpoint, judge its JSON; extraction by JSON path, header and regex; the
-failing step named in the reason; team variables as secrets that never show."""
+failing step named in the reason; team variables as secrets that never show, loaded once per
+batch before the checks start, so that no check touches the database."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
 
-from monitors.checker import run_check
-from monitors.models import CheckPhase, CheckStatus, Monitor, TeamVariable
+from monitors import results
+from monitors.check_now import check_now_run
+from monitors.checker import run_check, team_variables_for
+from monitors.kinds import KINDS
+from monitors.models import CheckNowRequest, CheckPhase, CheckStatus, Monitor, TeamVariable
 from monitors.tests.kind_servers import LoginServer
 
 PASSWORD = "hunter2-correct-horse"
@@ -153,3 +162,96 @@ def test_the_monitor_timeout_covers_the_whole_sequence(team, server):
     outcome = run_check(monitor)
     assert outcome.status == CheckStatus.TIMEOUT
     assert outcome.reason.startswith("step ")
+
+
+# --- Team variables come from one load per batch, never from inside a check ------------------
+
+
+@pytest.fixture
+def queries_in_checks(monkeypatch) -> list[str]:
+    """Refuse (and list) any database query made while an api check runs, in whatever
+    thread or greenlet it runs: a check holding a pooled connection starves the others."""
+    seen: list[str] = []
+    kind = KINDS["api"]
+    original = kind.run
+
+    def refuse(execute, sql, params, many, context):
+        seen.append(sql)
+        raise AssertionError(f"an api check queried the database: {sql}")
+
+    def run_refusing_queries(*args, **kwargs):
+        with connection.execute_wrapper(refuse):  # this thread's (greenlet's) connection
+            return original(*args, **kwargs)
+
+    monkeypatch.setattr(kind, "run", run_refusing_queries)
+    return seen
+
+
+def saved_api_monitor(team, server: LoginServer, name: str = "Orders API") -> Monitor:
+    return Monitor.objects.create(
+        team=team,
+        name=name,
+        kind="api",
+        steps=[login_step(server), orders_step(server)],
+        timeout=3.0,
+        next_check_at=timezone.now() + timedelta(hours=1),
+    )
+
+
+def test_the_variables_of_every_team_of_a_batch_are_read_in_one_query(
+    team, bob, django_assert_num_queries
+):
+    TeamVariable.objects.create(team=bob.personal_team, name="password", value="bobs-secret")
+    steps = [{"name": "ping", "url": "http://127.0.0.1:1/"}]
+    batch = [
+        *(Monitor(team=team, name=f"a{i}", kind="api", steps=steps) for i in range(5)),
+        *(Monitor(team=bob.personal_team, name=f"b{i}", kind="api", steps=steps) for i in range(5)),
+        Monitor(team=team, name="plain", url="http://127.0.0.1:1/"),
+    ]
+
+    with django_assert_num_queries(1):
+        variables = team_variables_for(batch)
+
+    assert variables == {
+        team.id: {"password": PASSWORD},
+        bob.personal_team.id: {"password": "bobs-secret"},
+    }
+
+
+def test_a_batch_without_api_monitors_reads_no_variables(team, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert team_variables_for([Monitor(team=team, url="http://127.0.0.1:1/")]) == {}
+
+
+def test_the_api_checks_of_a_batch_read_nothing_from_the_database(team, server, queries_in_checks):
+    monitors = [saved_api_monitor(team, server, name=f"orders {i}") for i in range(6)]
+    now = timezone.now().isoformat()
+
+    stored = results.check_batch([[monitor.id, now] for monitor in monitors])
+
+    assert queries_in_checks == []
+    assert [result.status for result in stored] == [CheckStatus.UP] * len(monitors)
+
+
+def test_a_check_now_of_an_api_monitor_reads_nothing_from_the_database_while_it_runs(
+    team, server, alice, queries_in_checks
+):
+    monitor = saved_api_monitor(team, server)
+    request = CheckNowRequest.objects.create(
+        monitor=monitor, requested_by=alice, requested_at=timezone.now()
+    )
+
+    finished = check_now_run(request_id=request.id)
+
+    assert queries_in_checks == []
+    assert finished.result.status == CheckStatus.UP
+
+
+def test_check_monitor_reads_the_variables_before_the_check_runs(team, server, queries_in_checks):
+    monitor = saved_api_monitor(team, server)
+    out = StringIO()
+
+    call_command("check_monitor", str(monitor.id), "--save", stdout=out, no_color=True)
+
+    assert queries_in_checks == []
+    assert "Status:         UP" in out.getvalue()
