@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import OuterRef, Prefetch, Subquery
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
@@ -19,7 +20,10 @@ from lib.serializers import service_errors_as_400
 from monitors import services
 from monitors.check_api import MonitorChecksMixin
 from monitors.models import Monitor, Tag
+from notifications import escalation
 from notifications.models import Channel
+
+NOT_GIVEN = object()  # a field absent from a PATCH, as opposed to null
 
 
 class MonitorViewSet(
@@ -48,6 +52,7 @@ class MonitorViewSet(
         # The open incident id in the same query (a correlated subquery served by the
         # partial unique index), instead of one query per monitor on a page.
         open_incident = Incident.objects.open_of(OuterRef("pk")).values("id")[:1]
+        queryset = queryset.select_related("escalation")  # its escalation_policy
         return queryset.annotate(open_incident_id=Subquery(open_incident)).prefetch_related(
             Prefetch("tags", queryset=Tag.objects.only("id", "name"), to_attr=PREFETCHED_TAGS),
             Prefetch("channels", queryset=Channel.objects.only("id"), to_attr=PREFETCHED_CHANNELS),
@@ -56,20 +61,26 @@ class MonitorViewSet(
     def perform_create(self, serializer: MonitorSerializer) -> None:
         team = self.team_for_create(serializer)
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
-        with service_errors_as_400():
-            serializer.instance = services.monitor_create(
-                team=team, actor=self.request.user, **fields
-            )
+        policy = fields.pop("escalation_policy", NOT_GIVEN)
+        with service_errors_as_400(), transaction.atomic():
+            monitor = services.monitor_create(team=team, actor=self.request.user, **fields)
+            if policy is not NOT_GIVEN:
+                escalation.monitor_set_escalation_policy(monitor=monitor, policy=policy)
+        serializer.instance = monitor
 
     def perform_update(self, serializer: MonitorSerializer) -> None:
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
-        with service_errors_as_400():
+        policy = fields.pop("escalation_policy", NOT_GIVEN)
+        with service_errors_as_400(), transaction.atomic():
             monitor = services.monitor_update(
                 monitor=serializer.instance, actor=self.request.user, **fields
             )
+            if policy is not NOT_GIVEN:
+                escalation.monitor_set_escalation_policy(monitor=monitor, policy=policy)
         # The lists prefetched for reading predate the write: read the relations again.
         for to_attr in (PREFETCHED_TAGS, PREFETCHED_CHANNELS):
             monitor.__dict__.pop(to_attr, None)
+        Monitor.escalation.related.delete_cached_value(monitor)  # type: ignore[attr-defined]
         serializer.instance = monitor
 
     def perform_destroy(self, instance: Monitor) -> None:

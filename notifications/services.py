@@ -21,15 +21,18 @@ from incidents.models import Incident, IncidentEvent
 from monitors.keys import assign_key
 from monitors.models import Monitor
 from monitors.quotas import lock_team
+from notifications import policies
 from notifications.channel_config import validate_channel_monitors, validate_channel_settings
 from notifications.hooks import delivery_attempted
-from notifications.messages import channel_test_payload, incident_payload
+from notifications.messages import channel_test_payload, grouped_payload, incident_payload
 from notifications.models import (
+    SENT_ALONE_OR_CARRIES,
     AttemptOutcome,
     Channel,
     ChannelKind,
     Delivery,
     DeliveryAttempt,
+    DeliveryPurpose,
     DeliveryStatus,
     DeliveryTransition,
     IllegalDeliveryTransition,
@@ -63,6 +66,9 @@ def channel_create(
     is_default: bool = False,
     monitors: list[Monitor] | None = None,
     key: str = "",
+    group_window_seconds: int = 30,
+    reminder_interval_minutes: int = 0,
+    reminder_max: int = 3,
     actor: User | None = None,
 ) -> Channel:
     lock_team(team.pk)  # two concurrent creates cannot both take the last channel
@@ -79,13 +85,26 @@ def channel_create(
         enabled=enabled,
         events=list(events) if events else list(IncidentEvent.values),
         is_default=is_default,
+        group_window_seconds=group_window_seconds,
+        reminder_interval_minutes=reminder_interval_minutes,
+        reminder_max=reminder_max,
     )
+    validate_channel_policies(channel)
     assign_key(channel, name=name, fallback="channel")
     channel.save()
     if monitors:
         channel.monitors.set(monitors)
     audit_record(team=team, actor=actor, action="create", obj=channel)
     return channel
+
+
+POLICY_FIELDS = ("group_window_seconds", "reminder_interval_minutes", "reminder_max")
+
+
+def validate_channel_policies(channel: Channel) -> None:
+    """The grouping and reminder fields within their bounds (``ValidationError`` by field)."""
+    others = [field.name for field in Channel._meta.fields if field.name not in POLICY_FIELDS]
+    channel.clean_fields(exclude=others)
 
 
 def merge_secrets(current: dict, changes: dict) -> dict:
@@ -118,6 +137,7 @@ def channel_update(
     channel.secrets = with_generated_signing_secret(channel.kind, merged)
     if monitors is not None:
         validate_channel_monitors(team_id=channel.team_id, monitors=monitors)
+    validate_channel_policies(channel)
     assign_key(channel, name=channel.name, fallback="channel")
     channel.save()
     if monitors is not None:
@@ -206,6 +226,8 @@ def deliveries_owed(*, incident_id: int, event: str) -> list[int]:
     )
     if incident is None:
         return []
+    if event != IncidentEvent.OPENED:
+        policies.follow_ups_stop(incident_id=incident.id)  # acknowledged or resolved
     if incident.monitor_id is None:
         # The monitor was deleted and its channel links with it; its last word ("resolved:
         # monitor deleted") goes to the team's default channels rather than to no one.
@@ -213,27 +235,44 @@ def deliveries_owed(*, incident_id: int, event: str) -> list[int]:
     else:
         subscribed = Channel.objects.filter(monitors=incident.monitor_id)
     channels = [channel for channel in subscribed if channel.wants(event)]
+    if event == IncidentEvent.OPENED:
+        policies.follow_ups_schedule(incident=incident, channels=channels)
+    else:  # who was escalated to hears the end of it too
+        channels += [
+            c
+            for c in policies.escalated_channels(incident_id=incident.id)
+            if c not in channels and c.wants(event)
+        ]
     if not channels:
         return []
     payload = incident_payload(incident, event, occurred_at=_occurred_at(incident, event))
-    Delivery.objects.bulk_create(
-        [
-            Delivery(
-                incident=incident,
-                channel=channel,
-                channel_name=channel.name,
-                channel_kind=channel.kind,
-                event=event,
-                sequence=payload["sequence"],
-                payload=payload,
-            )
-            for channel in channels
-        ],
-        ignore_conflicts=True,
-    )
+    with transaction.atomic():  # the grouping decision is locked until the rows exist
+        statuses = policies.initial_statuses(
+            channels=channels, incident_id=incident.id, now=timezone.now()
+        )
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    incident=incident,
+                    channel=channel,
+                    channel_name=channel.name,
+                    channel_kind=channel.kind,
+                    event=event,
+                    sequence=payload["sequence"],
+                    status=statuses[channel.id],
+                    payload=payload,
+                )
+                for channel in channels
+            ],
+            ignore_conflicts=True,
+        )
     return list(
         Delivery.objects.filter(
-            incident=incident, event=event, channel__in=channels, status=DeliveryStatus.PENDING
+            incident=incident,
+            event=event,
+            purpose=DeliveryPurpose.EVENT,
+            channel__in=channels,
+            status=DeliveryStatus.PENDING,
         )
         .order_by("id")
         .values_list("id", flat=True)
@@ -271,6 +310,7 @@ def deliveries_stalled(*, now: datetime | None = None, limit: int = 500) -> list
         ids = list(
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(lost | abandoned)
+            .filter(SENT_ALONE_OR_CARRIES)  # a group's members go with their carrier
             .order_by("queued_at")
             .values_list("id", flat=True)[:limit]
         )
@@ -307,7 +347,7 @@ def delivery_held(*, delivery_id: int) -> bool:
     between the refused claim and this look, and the delivery, left without a task, would
     wait for the stalled sweep (NOTIFY_STALLED_AFTER) instead of going out right away."""
     return Delivery.objects.filter(
-        id=delivery_id, status__in=DeliveryTransition.CLAIM.sources
+        SENT_ALONE_OR_CARRIES, id=delivery_id, status__in=DeliveryTransition.CLAIM.sources
     ).exists()
 
 
@@ -444,6 +484,13 @@ def _superseded_by(delivery: Delivery) -> str | None:
     )
 
 
+def grouped_message(carrier: Delivery) -> dict:
+    """The payload a group's carrier sends: every member's payload (its own included),
+    oldest first. Membership is fixed when the group forms, so retries send the same."""
+    members = Delivery.objects.filter(sent_in_id=carrier.id).order_by("created_at", "id")
+    return grouped_payload(list(members.values_list("payload", flat=True)))
+
+
 def delivery_attempt(*, delivery: Delivery) -> None:
     """Send a claimed delivery once and record the attempt; raises ``TransportError``
     (its message already redacted) when it failed."""
@@ -453,7 +500,10 @@ def delivery_attempt(*, delivery: Delivery) -> None:
             reason="The channel was deleted." if channel is None else "The channel is disabled."
         )
         return
-    superseded_by = _superseded_by(delivery)
+    carries_group = delivery.sent_in_id == delivery.id
+    # A group's members were put in order when it formed (policies.groups_release_due).
+    superseded_by = None if carries_group else _superseded_by(delivery)
+    superseded_by = superseded_by or policies.follow_up_outdated(delivery)
     if superseded_by is not None:
         delivery.mark_skipped(reason=superseded_by)
         return
@@ -467,7 +517,9 @@ def delivery_attempt(*, delivery: Delivery) -> None:
     failure: TransportError | None = None
     try:
         sent = transport.notify(
-            delivery.payload, idempotency_key=str(delivery.key), attempt=delivery.attempts
+            grouped_message(delivery) if carries_group else delivery.payload,
+            idempotency_key=str(delivery.key),
+            attempt=delivery.attempts,
         )
     except TransportError as exc:
         failure = exc
