@@ -173,7 +173,9 @@ KINDS = (
         references={"channels": "channels"},
         name_lists=frozenset({"tags"}),
         kept_when_omitted=frozenset({"channels"}),
-        not_in_document=frozenset(),
+        # The monitor's escalation policy is set in the API and the dashboard; a document
+        # does not carry it yet (a monitor applied from a document keeps the one it has).
+        not_in_document=frozenset({"escalation_policy"}),
         secret_fields=frozenset(),
         create=_monitor_create,
         update=_monitor_update,

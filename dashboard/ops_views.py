@@ -12,12 +12,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError as BrokerError
 
+from accounts.access import team_roles
 from accounts.models import Role
 from dashboard.access import can, get_scoped_or_404, require_role, scoped
 from incidents import selectors as incident_selectors
 from incidents import services as incident_services
 from incidents.models import Incident
 from notifications import deadletters
+from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import Channel, DeadLetter
 from notifications.throttles import ChannelTestThrottled, channel_test_throttle
@@ -84,10 +86,15 @@ def channel_list(request: HttpRequest) -> HttpResponse:
         Channel.objects.select_related("team").prefetch_related("monitors"), request
     ).order_by("team__name", "name")
     rows = [
-        {"channel": channel, "can_test": can(request, channel.team_id, Role.ADMIN)}
+        {
+            "channel": channel,
+            "can_test": can(request, channel.team_id, Role.ADMIN),
+            "policy": notification_selectors.channel_policy_summary(channel),
+        }
         for channel in channels
     ]
-    return render(request, "dashboard/channels.html", {"rows": rows})
+    escalations = notification_selectors.escalation_policies_of(list(team_roles(request)))
+    return render(request, "dashboard/channels.html", {"rows": rows, "escalations": escalations})
 
 
 @login_required

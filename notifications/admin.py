@@ -37,7 +37,17 @@ class ChannelAdminForm(forms.ModelForm):
 
     class Meta:
         model = Channel
-        fields = ["team", "name", "kind", "config", "enabled", "events", "is_default", "monitors"]
+        fields = [
+            "team",
+            "name",
+            "kind",
+            "config",
+            "enabled",
+            "events",
+            "is_default",
+            "monitors",
+            *services.POLICY_FIELDS,
+        ]
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -92,6 +102,7 @@ class ChannelAdmin(ServiceWritesAdmin):
         ("Where to", {"fields": ("config", "target")}),
         ("Secrets (write-only)", {"fields": ("signing_secret", "apprise_url", "secrets_set")}),
         ("Monitors", {"fields": ("monitors",)}),
+        ("Grouping and reminders", {"fields": services.POLICY_FIELDS}),
         ("Dates", {"fields": ("created_at", "updated_at")}),
     )
 
@@ -121,7 +132,15 @@ class ChannelAdmin(ServiceWritesAdmin):
     def save_model(self, request, obj: Channel, form: ChannelAdminForm, change: bool) -> None:
         data = form.cleaned_data
         fields = {
-            name: data[name] for name in ("name", "config", "enabled", "events", "is_default")
+            name: data[name]
+            for name in (
+                "name",
+                "config",
+                "enabled",
+                "events",
+                "is_default",
+                *services.POLICY_FIELDS,
+            )
         }
         monitors = list(data.get("monitors") or [])
         if change:
@@ -195,6 +214,9 @@ class DeliveryAdmin(admin.ModelAdmin):
         "channel_name",
         "channel_kind",
         "event",
+        "purpose",
+        "round",
+        "sent_in",
         "status",
         "attempts",
         "response_code",

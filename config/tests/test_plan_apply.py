@@ -229,3 +229,27 @@ def test_export_then_apply_is_a_no_op(alice, tmp_path, secrets_env, monkeypatch)
     assert "t0ken" not in text and "s3cret" not in text
     assert "${MONITOR_API_HEADERS_AUTHORIZATION}" in text
     assert "made-in-the-api" in yaml.safe_load(text)["monitors"][1]["key"]
+
+
+def test_channel_policies_are_document_fields_that_round_trip(alice, tmp_path, secrets_env):
+    team = str(alice.personal_team.id)
+    document = DOCUMENT.replace(
+        "    kind: webhook\n",
+        "    kind: webhook\n    group_window_seconds: 0\n"
+        "    reminder_interval_minutes: 15\n    reminder_max: 4\n",
+    )
+    run("apply", "-f", str(write(tmp_path, document)), "--team", team)
+    exported = tmp_path / "exported.yaml"
+
+    run("export", "--team", team, "-o", str(exported))
+    channel = yaml.safe_load(exported.read_text())["channels"][0]
+    changed = document.replace("reminder_max: 4", "reminder_max: 5")
+    _, plan_out, _ = run("plan", "-f", str(write(tmp_path, changed)), "--team", team)
+
+    stored = Channel.objects.get(key="ops-webhook")
+    assert (stored.group_window_seconds, stored.reminder_interval_minutes) == (0, 15)
+    assert stored.reminder_max == 4
+    assert channel["group_window_seconds"] == 0
+    assert channel["reminder_interval_minutes"] == 15
+    assert channel["reminder_max"] == 4
+    assert "reminder_max" in plan_out
