@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-SECTIONS = ("channels", "monitors", "status_pages")  # in the order they are applied
+SECTIONS = ("channels", "monitors", "escalation_policies", "status_pages")  # applied in this order
 SUFFIXES = (".yaml", ".yml", ".json")
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

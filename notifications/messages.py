@@ -139,7 +139,7 @@ def group_summary(payloads: list[dict]) -> str:
         event = event_of(payload)
         kind = "down" if event in DOWN_EVENTS else event
         counts[kind] = counts.get(kind, 0) + 1
-    parts = []
+    parts: list[str] = []
     for kind in ("down", "resolved", "acknowledged"):
         if counts.get(kind):
             noun = "monitor" if counts[kind] == 1 else "monitors"

@@ -216,8 +216,10 @@ class DeliveryQuerySet(models.QuerySet):
         carried it (delivered, failing, dead-lettered, replayed). One UPDATE, served by
         delivery_sent_in_idx; a delivery sent alone has no members and changes nothing."""
         carrier = Delivery.objects.filter(id=carrier_id)
-        mirrored = ("status", "attempts", "response_code", "last_error", "queued_at")
-        mirrored += ("last_attempt_at", "delivered_at")
+        mirrored = (
+            *("status", "attempts", "response_code", "last_error"),
+            *("queued_at", "last_attempt_at", "delivered_at"),
+        )
         return (
             Delivery.objects.filter(sent_in_id=carrier_id)
             .exclude(id=carrier_id)

@@ -149,7 +149,8 @@ def _held_split(channel_id: int) -> tuple[list[int], list[int]]:
         status__in=IN_FLIGHT - {DeliveryStatus.HELD},
     ).values_list("incident_id", "sequence"):
         blocking[incident_id] = min(sequence, blocking.get(incident_id, sequence))
-    ready, waiting = [], []
+    ready: list[int] = []
+    waiting: list[int] = []
     for delivery_id, incident_id, sequence in held:
         blocked = incident_id in blocking and blocking[incident_id] < sequence
         (waiting if blocked else ready).append(delivery_id)
