@@ -49,6 +49,11 @@ class ChannelAdminForm(forms.ModelForm):
             *services.POLICY_FIELDS,
         ]
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in services.POLICY_FIELDS:  # omitted: the stored value, or the default
+            self.fields[name].required = False
+
     def clean(self) -> dict:
         cleaned = super().clean()
         adding = self.instance.pk is None
@@ -132,16 +137,11 @@ class ChannelAdmin(ServiceWritesAdmin):
     def save_model(self, request, obj: Channel, form: ChannelAdminForm, change: bool) -> None:
         data = form.cleaned_data
         fields = {
-            name: data[name]
-            for name in (
-                "name",
-                "config",
-                "enabled",
-                "events",
-                "is_default",
-                *services.POLICY_FIELDS,
-            )
+            name: data[name] for name in ("name", "config", "enabled", "events", "is_default")
         }
+        fields.update(
+            (name, data[name]) for name in services.POLICY_FIELDS if data.get(name) is not None
+        )
         monitors = list(data.get("monitors") or [])
         if change:
             stored = Channel.objects.get(pk=obj.pk)  # the audit compares with what was stored

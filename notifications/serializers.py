@@ -46,7 +46,9 @@ class EscalationStageSerializer(serializers.Serializer):
     after_minutes = serializers.IntegerField(
         min_value=1, max_value=7 * 24 * 60, help_text="Minutes after the incident opened"
     )
-    channels = TeamChannelField(many=True, help_text="Channel ids (same team)")
+    channels = TeamChannelField(
+        many=True, pk_field=serializers.IntegerField(), help_text="Channel ids (same team)"
+    )
 
 
 class EscalationPolicySerializer(serializers.ModelSerializer):
