@@ -8,8 +8,10 @@ import secrets as secrets_module
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
@@ -18,6 +20,7 @@ from django.utils import timezone
 from accounts.audit import audit_changes, audit_record, audit_snapshot
 from accounts.models import Team, User
 from incidents.models import Incident, IncidentEvent
+from lib import task_names
 from monitors.keys import assign_key
 from monitors.models import Monitor
 from monitors.quotas import lock_team
@@ -150,7 +153,19 @@ def channel_update(
 @transaction.atomic
 def channel_delete(*, channel: Channel, actor: User | None = None) -> None:
     audit_record(team=channel.team, actor=actor, action="delete", obj=channel)
+    # Deliveries waiting for this channel's grouping window would wait for ever: they go
+    # on now, and their worker records them as skipped ("The channel was deleted.").
+    held = list(
+        Delivery.objects.filter(channel=channel, status=DeliveryStatus.HELD).values_list(
+            "id", flat=True
+        )
+    )
     channel.delete()
+    Delivery.objects.release(held, carrier_id=None, now=timezone.now())
+    for delivery_id in held:
+        transaction.on_commit(
+            partial(current_app.send_task, task_names.DELIVER_NOTIFICATION, args=[delivery_id])
+        )
 
 
 def monitor_attach_default_channels(*, monitor: Monitor) -> None:

@@ -281,3 +281,23 @@ def test_a_reminder_queued_before_the_acknowledgement_is_skipped_not_sent(
 
     assert "acknowledged" in reminder.last_error
     assert events_received(receiver) == ["incident.opened"]
+
+
+def test_deliveries_held_for_a_deleted_channel_are_recorded_as_skipped(
+    task_ledger, alice, receiver
+):
+    from notifications.services import channel_delete
+
+    team = alice.personal_team
+    monitors = [make_monitor(team, name=f"api-{n}") for n in range(3)]
+    channel = make_webhook(team, receiver.url, monitors=monitors)
+    for monitor in monitors:
+        announce(make_incident(monitor))
+    wait_for(lambda: Delivery.objects.filter(status=DeliveryStatus.HELD).count() == 2)
+
+    channel_delete(channel=channel)
+
+    wait_for(lambda: Delivery.objects.filter(status=DeliveryStatus.SKIPPED).count() == 2)
+    task_ledger.wait_until_settled()
+    assert not Delivery.objects.filter(status=DeliveryStatus.HELD).exists()
+    assert len(receiver.requests) == 1
