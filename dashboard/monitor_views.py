@@ -21,7 +21,6 @@ from incidents.models import Incident
 from lib.forms import add_service_errors
 from monitors import check_now, services
 from monitors.models import CheckResult, CheckStatus, Monitor, MonitorBadge, MonitorStatus
-from notifications.selectors import monitor_escalation
 from reports.stats import daily_bars, hourly_response_series, monitor_stats, uptime_by_monitor
 
 PAGE_SIZE = 50
@@ -186,7 +185,6 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "bars": daily_bars([monitor.id], days=90)[monitor.id],
             "badge": MonitorBadge.objects.filter(monitor=monitor).first(),
-            "escalation": monitor_escalation(monitor.id, monitor.team_id),
         }
     )
     return render(request, "dashboard/monitor_detail.html", context)

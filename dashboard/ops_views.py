@@ -12,14 +12,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError as BrokerError
 
-from accounts.access import team_roles
 from accounts.models import Role
 from dashboard.access import can, get_scoped_or_404, require_role, scoped
 from incidents import selectors as incident_selectors
 from incidents import services as incident_services
 from incidents.models import Incident
 from notifications import deadletters
-from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import Channel, DeadLetter
 from notifications.throttles import ChannelTestThrottled, channel_test_throttle
@@ -86,15 +84,10 @@ def channel_list(request: HttpRequest) -> HttpResponse:
         Channel.objects.select_related("team").prefetch_related("monitors"), request
     ).order_by("team__name", "name")
     rows = [
-        {
-            "channel": channel,
-            "can_test": can(request, channel.team_id, Role.ADMIN),
-            "policy": notification_selectors.channel_policy_summary(channel),
-        }
+        {"channel": channel, "can_test": can(request, channel.team_id, Role.ADMIN)}
         for channel in channels
     ]
-    escalations = notification_selectors.escalation_policies_of(list(team_roles(request)))
-    return render(request, "dashboard/channels.html", {"rows": rows, "escalations": escalations})
+    return render(request, "dashboard/channels.html", {"rows": rows})
 
 
 @login_required
