@@ -135,7 +135,7 @@ def test_another_teams_channels_policies_and_monitors_do_not_exist(
     )
 
     assert stolen_channel.status_code == 400
-    assert listed.data["count"] == 0 if "count" in listed.data else listed.data == []
+    assert listed.data["count"] == 0
     assert read.status_code == 404
     assert attached.status_code == 400
     assert not MonitorEscalation.objects.filter(monitor=bobs_monitor).exists()
@@ -222,3 +222,31 @@ def test_dashboard_shows_channel_policies_escalation_policies_and_a_monitors_esc
     assert "10 min → lead" in channels_page
     assert "Night shift" in monitor_page
     assert "team default" in monitor_page
+
+
+def test_the_deliveries_of_a_grouped_message_are_listed_by_sent_in(alice, alice_client):
+    from notifications.models import Delivery
+    from notifications.tests.conftest import make_incident
+
+    team = alice.personal_team
+    channel = make_webhook(team, "https://hooks.example.com/x")
+    rows = []
+    for n in range(3):
+        incident = make_incident(make_monitor(team, name=f"api-{n}"))
+        rows.append(
+            Delivery.objects.create(
+                incident=incident,
+                channel=channel,
+                channel_name=channel.name,
+                channel_kind=channel.kind,
+                event="opened",
+                payload={},
+            )
+        )
+    Delivery.objects.filter(id__in=[r.id for r in rows[:2]]).update(sent_in=rows[0].id)
+
+    listed = alice_client.get(f"/api/v1/deliveries/?sent_in={rows[0].id}").data
+
+    results = listed["results"]
+    assert sorted(d["id"] for d in results) == sorted(r.id for r in rows[:2])
+    assert {d["sent_in"] for d in results} == {rows[0].id}
