@@ -29,7 +29,10 @@ from lib.serializers import service_errors_as_400
 from monitors import services
 from monitors.check_api import MonitorChecksMixin
 from monitors.models import Monitor, Tag
+from notifications import escalation
 from notifications.models import Channel
+
+NOT_GIVEN = object()  # a field absent from a PATCH, as opposed to null
 
 
 class MonitorViewSet(
@@ -58,6 +61,7 @@ class MonitorViewSet(
         # The open incident id in the same query (a correlated subquery served by the
         # partial unique index), instead of one query per monitor on a page.
         open_incident = Incident.objects.open_of(OuterRef("pk")).values("id")[:1]
+        queryset = queryset.select_related("escalation")  # its escalation_policy
         return queryset.annotate(open_incident_id=Subquery(open_incident)).prefetch_related(
             Prefetch("tags", queryset=Tag.objects.only("id", "name"), to_attr=PREFETCHED_TAGS),
             Prefetch("channels", queryset=Channel.objects.only("id"), to_attr=PREFETCHED_CHANNELS),
@@ -73,24 +77,31 @@ class MonitorViewSet(
         team = self.team_for_create(serializer)
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
         parents = fields.pop("depends_on", None)
+        policy = fields.pop("escalation_policy", NOT_GIVEN)
         with service_errors_as_400(), transaction.atomic():
             monitor = services.monitor_create(team=team, actor=self.request.user, **fields)
             if parents:
                 monitor_set_dependencies(monitor=monitor, parents=parents, actor=self.request.user)
+            if policy is not NOT_GIVEN:
+                escalation.monitor_set_escalation_policy(monitor=monitor, policy=policy)
         serializer.instance = monitor
 
     def perform_update(self, serializer: MonitorSerializer) -> None:
         fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
         parents = fields.pop("depends_on", None)
+        policy = fields.pop("escalation_policy", NOT_GIVEN)
         with service_errors_as_400(), transaction.atomic():
             monitor = services.monitor_update(
                 monitor=serializer.instance, actor=self.request.user, **fields
             )
             if parents is not None:
                 monitor_set_dependencies(monitor=monitor, parents=parents, actor=self.request.user)
+            if policy is not NOT_GIVEN:
+                escalation.monitor_set_escalation_policy(monitor=monitor, policy=policy)
         # The lists prefetched for reading predate the write: read the relations again.
         for to_attr in (PREFETCHED_TAGS, PREFETCHED_CHANNELS, PREFETCHED_PARENTS):
             monitor.__dict__.pop(to_attr, None)
+        Monitor.escalation.related.delete_cached_value(monitor)  # type: ignore[attr-defined]
         serializer.instance = monitor
 
     def perform_destroy(self, instance: Monitor) -> None:

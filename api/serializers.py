@@ -3,14 +3,14 @@ from __future__ import annotations
 from copy import copy
 
 from rest_framework import serializers
-from rest_framework.relations import MANY_RELATION_KWARGS
+from rest_framework.relations import MANY_RELATION_KWARGS, PKOnlyObject
 
 from accounts.access import TeamField, default_team, team_roles
 from incidents.dependencies import validate_dependencies
 from lib.serializers import DirectReadMixin
 from monitors.models import CheckStatus, Monitor
 from monitors.validation import MAX_TAGS, clean_tag_names, validate_channels_team
-from notifications.models import Channel
+from notifications.models import Channel, EscalationPolicy
 
 # Lists prefetch tags and channels into plain lists (``Prefetch(..., to_attr=...)``): reading
 # them through the related managers instead builds a manager and a queryset per monitor and
@@ -89,6 +89,20 @@ class MonitorIdsField(serializers.PrimaryKeyRelatedField):
         return Monitor.objects.filter(team_id__in=list(team_roles(request)))
 
 
+class EscalationPolicyIdField(serializers.PrimaryKeyRelatedField):
+    """The monitor's own escalation policy (null: the team's default applies), by id."""
+
+    def get_attribute(self, instance: Monitor):
+        link = getattr(instance, "escalation", None)  # MonitorEscalation, select_related
+        return PKOnlyObject(pk=link.policy_id) if link is not None else None
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None or not request.user.is_authenticated:
+            return EscalationPolicy.objects.none()
+        return EscalationPolicy.objects.filter(team_id__in=list(team_roles(request)))
+
+
 class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
     team = TeamField(required=False, help_text="Owning team; defaults to your personal team")
     status = serializers.SerializerMethodField(
@@ -125,6 +139,11 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
         allow_null=True,
         help_text="heartbeat: where the job pings (GET or POST; /start, /fail and /<exit code> "
         "appended report a run's start, failure or exit status); null for other kinds",
+    )
+    escalation_policy = EscalationPolicyIdField(
+        required=False,
+        allow_null=True,
+        help_text="Escalation policy id of the same team; null: the team's default policy",
     )
 
     class Meta:
@@ -168,6 +187,7 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
             "dependents",
             "flap_threshold",
             "flap_window_minutes",
+            "escalation_policy",
             "is_active",
             "status",
             "last_checked_at",
@@ -223,6 +243,11 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
             validate_dependencies(
                 team_id=self._team_id(attrs), monitor=self.instance, parents=attrs["depends_on"]
             )
+        policy = attrs.get("escalation_policy")
+        if policy is not None and policy.team_id != self._team_id(attrs):
+            raise serializers.ValidationError(
+                {"escalation_policy": ["The policy must belong to the monitor's team."]}
+            )
         return attrs
 
     def _candidate(self, attrs: dict) -> Monitor:
@@ -230,7 +255,7 @@ class MonitorSerializer(DirectReadMixin, serializers.ModelSerializer):
         candidate = copy(self.instance) if self.instance is not None else Monitor()
         candidate.team_id = self._team_id(attrs)  # quotas are per team (Monitor.clean)
         for name, value in attrs.items():
-            if name not in ("tags", "channels", "team", "depends_on"):
+            if name not in ("tags", "channels", "team", "depends_on", "escalation_policy"):
                 setattr(candidate, name, value)
         return candidate
 

@@ -17,7 +17,13 @@ from typing import Any
 
 import yaml
 
-SECTIONS = ("channels", "monitors", "status_pages", "maintenance_windows")  # order applied
+SECTIONS = (  # applied in this order
+    "channels",
+    "monitors",
+    "escalation_policies",
+    "status_pages",
+    "maintenance_windows",
+)
 SUFFIXES = (".yaml", ".yml", ".json")
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

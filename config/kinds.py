@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from rest_framework import serializers
 
@@ -25,9 +26,10 @@ from incidents.models import MaintenanceWindow
 from monitors import services as monitor_services
 from monitors import status_pages
 from monitors.models import Monitor, StatusPage
+from notifications import escalation
 from notifications import services as channel_services
-from notifications.models import Channel
-from notifications.serializers import ChannelSerializer
+from notifications.models import Channel, EscalationPolicy
+from notifications.serializers import ChannelSerializer, EscalationPolicySerializer
 
 # API fields that are not configuration: the owner (the team applied to) and the scheduler's
 # next deadline (a state, rewritten after every check).
@@ -71,6 +73,35 @@ class MonitorDocumentSerializer(MonitorSerializer):
 class ChannelDocumentSerializer(ChannelSerializer):
     def _team_id(self, attrs: dict) -> int:
         return self.context["team"].id
+
+
+class DocumentStageSerializer(serializers.Serializer):
+    after_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60)
+    channels = key_list("Keys of the team's channels this stage sends to")
+
+
+class StageListField(serializers.ListField):
+    """Stages as ``{after_minutes, channels: [keys]}``, read from the stored stages too."""
+
+    child = DocumentStageSerializer()
+
+    def to_representation(self, stages: Any) -> list[dict[str, Any]]:
+        if hasattr(stages, "all"):  # the policy's stored stages (a related manager)
+            stages = [
+                {"after_minutes": s.after_minutes, "channels": [c.key for c in s.channels.all()]}
+                for s in stages.all()
+            ]
+        return [
+            {"after_minutes": int(s["after_minutes"]), "channels": sorted(s["channels"])}
+            for s in stages
+        ]
+
+
+class EscalationPolicyDocumentSerializer(EscalationPolicySerializer):
+    stages = StageListField(  # type: ignore[assignment]
+        min_length=1, help_text="In order; each later than the one before"
+    )
+    monitors = key_list("Keys of the team's monitors using this policy")  # type: ignore[assignment]
 
 
 class StatusPageDocumentSerializer(StatusPageSerializer):
@@ -144,6 +175,34 @@ def _channel_update(obj: Channel, actor: User | None, fields: dict) -> Channel:
 
 def _channel_delete(obj: Channel, actor: User | None) -> None:
     channel_services.channel_delete(channel=obj, actor=actor)
+
+
+def _stage_specs(team_id: int, stages: list[dict]) -> list[escalation.StageSpec]:
+    """Stages with channel keys -> with channels (created earlier in the same apply)."""
+    keys = {key for stage in stages for key in stage["channels"]}
+    found = {c.key: c for c in Channel.objects.filter(team_id=team_id, key__in=keys)}
+    missing = sorted(keys - set(found))
+    if missing:
+        raise ValidationError({"stages": [f"No channel has the key {k!r}." for k in missing]})
+    return [
+        escalation.StageSpec(stage["after_minutes"], [found[key] for key in stage["channels"]])
+        for stage in stages
+    ]
+
+
+def _policy_create(team: Team, actor: User | None, fields: dict) -> EscalationPolicy:
+    fields = {**fields, "stages": _stage_specs(team.id, fields["stages"])}
+    return escalation.escalation_policy_create(team=team, actor=actor, **fields)
+
+
+def _policy_update(obj: EscalationPolicy, actor: User | None, fields: dict) -> EscalationPolicy:
+    if fields.get("stages") is not None:
+        fields = {**fields, "stages": _stage_specs(obj.team_id, fields["stages"])}
+    return escalation.escalation_policy_update(policy=obj, actor=actor, **fields)
+
+
+def _policy_delete(obj: EscalationPolicy, actor: User | None) -> None:
+    escalation.escalation_policy_delete(policy=obj, actor=actor)
 
 
 def _page_create(team: Team, actor: User | None, fields: dict) -> StatusPage:
@@ -229,13 +288,30 @@ KINDS = (
         references={"channels": "channels", "depends_on": "monitors"},
         name_lists=frozenset({"tags"}),
         kept_when_omitted=frozenset({"channels"}),
-        not_in_document=frozenset(),
+        # The monitor's escalation policy is set in the API and the dashboard; a document
+        # does not carry it yet (a monitor applied from a document keeps the one it has).
+        not_in_document=frozenset({"escalation_policy"}),
         secret_fields=frozenset(),
         create=_monitor_create,
         update=_monitor_update,
         delete=_monitor_delete,
         reference_readers={"depends_on": ("parent_links__parent", _monitor_parent_keys)},
         deferred_references={"depends_on": _monitor_set_parents},
+    ),
+    # After channels and monitors: its stages name channels, and it lists monitors.
+    Kind(
+        section="escalation_policies",
+        label="escalation policy",
+        model=EscalationPolicy,
+        serializer=EscalationPolicyDocumentSerializer,
+        references={"monitors": "monitors"},
+        name_lists=frozenset(),
+        kept_when_omitted=frozenset(),
+        not_in_document=frozenset(),
+        secret_fields=frozenset(),
+        create=_policy_create,
+        update=_policy_update,
+        delete=_policy_delete,
     ),
     Kind(
         section="status_pages",

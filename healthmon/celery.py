@@ -116,6 +116,13 @@ app.conf.beat_schedule = {
         "schedule": 86400.0,
         "options": {"expire_seconds": 3600},
     },
+    # Grouping windows that ended, reminders and escalation stages that fell due
+    # (notifications/policies.py); a run that waited 2 s is superseded by the next one.
+    "dispatch-due-policies": {
+        "task": task_names.DISPATCH_DUE_POLICIES,
+        "schedule": 1.0,
+        "options": {"expire_seconds": 2},
+    },
     # Takes over "sending" rows past their lease and re-enqueues lost tasks: its interval
     # bounds how long an alert whose worker died stays stuck beyond NOTIFY_SENDING_LEASE.
     "requeue-stalled-deliveries": {

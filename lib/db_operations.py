@@ -41,6 +41,12 @@ class AddConstraintUnlessPostgreSQL(_OnPostgreSQLOnly, migrations.AddConstraint)
     runs_on_postgresql = False
 
 
+class AddIndexUnlessPostgreSQL(_OnPostgreSQLOnly, migrations.AddIndex):
+    """``AddIndex`` on every database but PostgreSQL (which builds it CONCURRENTLY)."""
+
+    runs_on_postgresql = False
+
+
 def add_partial_unique_constraint_concurrently(
     *, model_name: str, table: str, constraint: Any, columns: str, where: str
 ) -> migrations.SeparateDatabaseAndState:

@@ -25,6 +25,7 @@ EVALUATE_CHECK_RESULTS = "incidents.tasks.evaluate_check_results"
 NOTIFY_INCIDENT = "notifications.tasks.notify_incident"
 DELIVER_NOTIFICATION = "notifications.tasks.deliver_notification"
 REQUEUE_STALLED_DELIVERIES = "notifications.tasks.requeue_stalled_deliveries"
+DISPATCH_DUE_POLICIES = "notifications.tasks.dispatch_due_policies"
 
 QUEUE_OF_TASK: dict[str, str] = {
     RUN_CHECK_BATCH: "checks",
@@ -37,4 +38,5 @@ QUEUE_OF_TASK: dict[str, str] = {
     NOTIFY_INCIDENT: "notifications",
     DELIVER_NOTIFICATION: "notifications",
     REQUEUE_STALLED_DELIVERIES: "notifications",
+    DISPATCH_DUE_POLICIES: "notifications",
 }

@@ -37,7 +37,22 @@ class ChannelAdminForm(forms.ModelForm):
 
     class Meta:
         model = Channel
-        fields = ["team", "name", "kind", "config", "enabled", "events", "is_default", "monitors"]
+        fields = [
+            "team",
+            "name",
+            "kind",
+            "config",
+            "enabled",
+            "events",
+            "is_default",
+            "monitors",
+            *services.POLICY_FIELDS,
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in services.POLICY_FIELDS:  # omitted: the stored value, or the default
+            self.fields[name].required = False
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -92,6 +107,7 @@ class ChannelAdmin(ServiceWritesAdmin):
         ("Where to", {"fields": ("config", "target")}),
         ("Secrets (write-only)", {"fields": ("signing_secret", "apprise_url", "secrets_set")}),
         ("Monitors", {"fields": ("monitors",)}),
+        ("Grouping and reminders", {"fields": services.POLICY_FIELDS}),
         ("Dates", {"fields": ("created_at", "updated_at")}),
     )
 
@@ -123,6 +139,9 @@ class ChannelAdmin(ServiceWritesAdmin):
         fields = {
             name: data[name] for name in ("name", "config", "enabled", "events", "is_default")
         }
+        fields.update(
+            (name, data[name]) for name in services.POLICY_FIELDS if data.get(name) is not None
+        )
         monitors = list(data.get("monitors") or [])
         if change:
             stored = Channel.objects.get(pk=obj.pk)  # the audit compares with what was stored
@@ -195,6 +214,9 @@ class DeliveryAdmin(admin.ModelAdmin):
         "channel_name",
         "channel_kind",
         "event",
+        "purpose",
+        "round",
+        "sent_in",
         "status",
         "attempts",
         "response_code",

@@ -14,14 +14,15 @@ from accounts.access import TeamScopedViewSetMixin, team_roles
 from accounts.models import Role
 from incidents.models import Incident
 from lib.serializers import service_errors_as_400
-from notifications import deadletters, redelivery, services
+from notifications import deadletters, escalation, redelivery, services
 from notifications.filters import ChannelFilter, DeadLetterFilter, DeliveryFilter
-from notifications.models import Channel, ChannelKind, DeadLetter, Delivery
+from notifications.models import Channel, ChannelKind, DeadLetter, Delivery, EscalationPolicy
 from notifications.serializers import (
     ChannelSerializer,
     ChannelTestResultSerializer,
     DeadLetterSerializer,
     DeliverySerializer,
+    EscalationPolicySerializer,
 )
 from notifications.throttles import ChannelTestThrottled, channel_test_throttle
 
@@ -88,6 +89,49 @@ class ChannelViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
         with service_errors_as_400():
             outcome = services.channel_send_test(channel=channel)
         return Response(ChannelTestResultSerializer(outcome).data)
+
+
+class EscalationPolicyViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
+    """Who else hears about an incident nobody acknowledged: ordered stages, each naming
+    channels and the minutes after opening at which they get it. Attached to monitors
+    (``monitors`` here, or the monitor's ``escalation_policy``) or the team default
+    (``is_default``). Members read; admins and owners change."""
+
+    queryset = EscalationPolicy.objects.select_related("team").prefetch_related(
+        "stages__channels", "monitors"
+    )
+    serializer_class = EscalationPolicySerializer
+    write_role = Role.ADMIN
+    search_fields = ["name"]
+    ordering_fields = ["name", "created_at"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    @staticmethod
+    def _specs(stages: list[dict] | None) -> list[escalation.StageSpec] | None:
+        if stages is None:
+            return None
+        return [escalation.StageSpec(s["after_minutes"], list(s["channels"])) for s in stages]
+
+    def perform_create(self, serializer: EscalationPolicySerializer) -> None:
+        team = self.team_for_create(serializer)
+        fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
+        fields["stages"] = self._specs(fields["stages"])
+        with service_errors_as_400():
+            serializer.instance = escalation.escalation_policy_create(
+                team=team, actor=self.request.user, **fields
+            )
+
+    def perform_update(self, serializer: EscalationPolicySerializer) -> None:
+        fields = {k: v for k, v in serializer.validated_data.items() if k != "team"}
+        if "stages" in fields:
+            fields["stages"] = self._specs(fields["stages"])
+        with service_errors_as_400():
+            serializer.instance = escalation.escalation_policy_update(
+                policy=serializer.instance, actor=self.request.user, **fields
+            )
+
+    def perform_destroy(self, instance: EscalationPolicy) -> None:
+        escalation.escalation_policy_delete(policy=instance, actor=self.request.user)
 
 
 class DeliveryViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):

@@ -16,10 +16,12 @@ class ChannelFilter(django_filters.FilterSet):
 class DeliveryFilter(django_filters.FilterSet):
     incident = django_filters.NumberFilter(field_name="incident_id")
     channel = django_filters.NumberFilter(field_name="channel_id")
+    # The deliveries of one grouped message: ?sent_in=<the carrier's id>.
+    sent_in = django_filters.NumberFilter(field_name="sent_in_id")
 
     class Meta:
         model = Delivery
-        fields = ["incident", "channel", "status", "event"]
+        fields = ["incident", "channel", "status", "event", "purpose", "sent_in"]
 
 
 class DeadLetterFilter(django_filters.FilterSet):

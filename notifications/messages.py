@@ -22,8 +22,15 @@ HEADLINE = {
     "update": "UPDATE",
     "flapping": "FLAPPING",
     "stable": "STABLE AGAIN",
+    "reminder": "STILL DOWN",
+    "escalated": "ESCALATED",
     "test": "TEST",
 }
+
+# Events whose message says "X is down" (the incident's "opened", repeated by a policy).
+DOWN_EVENTS = ("opened", "reminder", "escalated")
+# A grouped message lists this many incidents by name; the rest as "and N more".
+GROUP_LIST_MAX = 20
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -157,6 +164,58 @@ def incident_update_payload(update: IncidentUpdate) -> dict:
     return payload
 
 
+# Delivery purpose -> the payload's event and the key of its detail object.
+FOLLOW_UP_EVENTS = {
+    "reminder": ("incident.reminder", "reminder"),
+    "escalation": ("incident.escalated", "escalation"),
+}
+
+
+def follow_up_payload(
+    incident: Incident, *, purpose: str, occurred_at: datetime, detail: dict
+) -> dict:
+    """A reminder or an escalation: the "opened" payload of a still open incident, named
+    ``incident.reminder`` / ``incident.escalated``, with ``reminder`` ({number, max}) or
+    ``escalation`` ({policy, stage, after_minutes})."""
+    event, key = FOLLOW_UP_EVENTS[purpose]
+    payload = incident_payload(incident, "opened", occurred_at=occurred_at)
+    return {**payload, "event": event, "occurred_at": _iso(occurred_at), key: detail}
+
+
+def group_summary(payloads: list[dict]) -> str:
+    """ "3 monitors down, 1 resolved" (pure)."""
+    counts: dict[str, int] = {}
+    for payload in payloads:
+        event = event_of(payload)
+        kind = "down" if event in DOWN_EVENTS else event
+        counts[kind] = counts.get(kind, 0) + 1
+    parts: list[str] = []
+    for kind in ("down", "resolved", "acknowledged"):
+        if counts.get(kind):
+            noun = "monitor" if counts[kind] == 1 else "monitors"
+            parts.append(f"{counts[kind]} {noun} {kind}" if not parts else f"{counts[kind]} {kind}")
+    return ", ".join(parts)
+
+
+def grouped_payload(payloads: list[dict]) -> dict:
+    """One message for several incident events of one channel (README: "Grouping"): each
+    member's own payload in ``grouped``, oldest first, and a ``summary``."""
+    summary = group_summary(payloads)
+    return {
+        "version": PAYLOAD_VERSION,
+        "event": "incident.grouped",
+        "occurred_at": max(p["occurred_at"] for p in payloads),
+        "team": payloads[0]["team"],
+        "monitor": None,
+        "incident": None,
+        "summary": summary,
+        "count": len(payloads),
+        "grouped": payloads,
+        "reason": summary,
+        "links": {"dashboard": f"{settings.SITE_URL}/incidents/"},
+    }
+
+
 def channel_test_payload(
     *, channel_name: str, team_id: int, team_name: str, occurred_at: datetime
 ) -> dict:
@@ -191,10 +250,32 @@ def render(payload: dict) -> RenderedMessage:
     subject = f"[healthmon] {HEADLINE.get(event, event.upper())}: {name}"
     if event == "test":
         subject = "[healthmon] Test notification"
+    if event == "grouped":
+        subject = f"[healthmon] {payload['summary']}"
     subject = " ".join(subject.split())  # a header: no line breaks, whatever the name holds
     context = {"payload": payload, "event": event, "subject": subject, "name": name}
+    if event == "grouped":
+        context.update(grouped_lines(payload["grouped"]))
     return RenderedMessage(
         subject=subject,
         text=render_to_string("notifications/message.txt", context).strip() + "\n",
         html=render_to_string("notifications/message.html", context),
     )
+
+
+def grouped_lines(payloads: list[dict]) -> dict:
+    """The list a person reads in a grouped message: one line per incident, the first
+    GROUP_LIST_MAX of them, and how many more."""
+    lines = []
+    for payload in payloads[:GROUP_LIST_MAX]:
+        event = event_of(payload)
+        incident = payload.get("incident") or {}
+        lines.append(
+            {
+                "headline": HEADLINE.get(event, event.upper()),
+                "name": incident.get("monitor_name", ""),
+                "reason": payload.get("reason", ""),
+                "link": (payload.get("links") or {}).get("dashboard", ""),
+            }
+        )
+    return {"lines": lines, "more": max(0, len(payloads) - GROUP_LIST_MAX)}

@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from incidents.models import IncidentEvent
@@ -58,6 +60,26 @@ class Channel(models.Model):
     )
     # The link lives here, not on Monitor, because monitors must not import notifications.
     monitors = models.ManyToManyField("monitors.Monitor", blank=True, related_name="channels")
+    # Policies (notifications/policies.py; README "Grouping, reminders and escalation").
+    group_window_seconds = models.PositiveIntegerField(
+        default=30,
+        db_default=30,
+        validators=[MaxValueValidator(3600)],
+        help_text="Events of other incidents arriving within this many seconds of the last "
+        "one go out as one grouped message (0 = never group)",
+    )
+    reminder_interval_minutes = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+        validators=[MaxValueValidator(7 * 24 * 60)],
+        help_text="Repeat an open, unacknowledged incident every this many minutes (0 = off)",
+    )
+    reminder_max = models.PositiveSmallIntegerField(
+        default=3,
+        db_default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="At most this many reminders per incident",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -83,6 +105,9 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed, will retry"
     DEAD = "dead", "Dead-lettered"
     SKIPPED = "skipped", "Skipped (channel disabled or deleted)"
+    # Waiting for its channel's grouping window (notifications/policies.py); then released
+    # alone or as a member of one grouped message.
+    HELD = "held", "Held for grouping"
 
 
 class IllegalDeliveryTransition(Exception):
@@ -94,6 +119,8 @@ class DeliveryTransition(Enum):
     writes ``Delivery.status``; a new way (an operator's retry, a sweep taking over lapsed
     leases) is one more member here and one method on ``Delivery`` or its manager."""
 
+    # Its grouping window ended: it goes out alone, or in its group's message (``sent_in``).
+    RELEASE = "release", {DeliveryStatus.HELD}, DeliveryStatus.PENDING
     CLAIM = "claim", {DeliveryStatus.PENDING, DeliveryStatus.FAILED}, DeliveryStatus.SENDING
     # The worker holding it died mid-send and its lease lapsed (see DeliveryQuerySet.claim).
     TAKE_OVER = "take over", {DeliveryStatus.SENDING}, DeliveryStatus.SENDING
@@ -139,7 +166,22 @@ class DeliveryTransition(Enum):
 
 
 # May still go out: a later event of the same incident waits for these (DeliveryQuerySet.claim).
-IN_FLIGHT = frozenset({DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED})
+IN_FLIGHT = frozenset(
+    {DeliveryStatus.HELD, DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED}
+)
+
+# A member of a grouped message is sent by its group's carrier (``sent_in`` = the carrier's
+# id; the carrier points at itself) and only mirrors the carrier's status: it is never
+# claimed, swept or retried on its own.
+SENT_ALONE_OR_CARRIES = Q(sent_in__isnull=True) | Q(sent_in=F("id"))
+
+
+class DeliveryPurpose(models.TextChoices):
+    """Why a delivery exists: the incident event itself, or a policy repeating it."""
+
+    EVENT = "event", "Incident event"
+    REMINDER = "reminder", "Reminder (still open, unacknowledged)"
+    ESCALATION = "escalation", "Escalation stage"
 
 
 def _lapsed(now: datetime) -> datetime:
@@ -173,7 +215,32 @@ class DeliveryQuerySet(models.QuerySet):
         if and_where is not None:
             queryset = queryset.filter(and_where)
         changed = queryset.update(status=transition.target, **fields)
+        if changed == 1:
+            self.mirror_to_members(delivery_id)
         return changed == 1
+
+    def mirror_to_members(self, carrier_id: int) -> int:
+        """Give the members of a grouped message their carrier's status and attempt record,
+        so that each incident's own delivery shows what happened to the message that
+        carried it (delivered, failing, dead-lettered, replayed). One UPDATE, served by
+        delivery_sent_in_idx; a delivery sent alone has no members and changes nothing."""
+        carrier = Delivery.objects.filter(id=carrier_id)
+        mirrored = (
+            *("status", "attempts", "response_code", "last_error"),
+            *("queued_at", "last_attempt_at", "delivered_at"),
+        )
+        return (
+            Delivery.objects.filter(sent_in_id=carrier_id)
+            .exclude(id=carrier_id)
+            .update(**{name: models.Subquery(carrier.values(name)[:1]) for name in mirrored})
+        )
+
+    def release(self, delivery_ids: list[int], *, carrier_id: int | None, now: datetime) -> int:
+        """Held deliveries whose grouping window ended become claimable: alone
+        (``carrier_id`` None) or as members of the message that ``carrier_id`` sends."""
+        return self.filter(
+            id__in=delivery_ids, status__in=DeliveryTransition.RELEASE.sources
+        ).update(status=DeliveryTransition.RELEASE.target, sent_in_id=carrier_id, queued_at=now)
 
     def claim(self, delivery_id: int, *, now: datetime) -> bool:
         """Take a delivery for one attempt, like healthchecks' flip claim.
@@ -192,11 +259,16 @@ class DeliveryQuerySet(models.QuerySet):
             DeliveryTransition.CLAIM,
             delivery_id,
             or_where=take_over,
-            and_where=~models.Exists(
-                Delivery.objects.earlier_in_flight(
-                    incident=OuterRef("incident_id"),
-                    channel=OuterRef("channel_id"),
-                    sequence=OuterRef("sequence"),
+            and_where=SENT_ALONE_OR_CARRIES
+            & ~Q(
+                models.Exists(
+                    Delivery.objects.earlier_in_flight(
+                        incident=OuterRef("incident_id"),
+                        channel=OuterRef("channel_id"),
+                        sequence=OuterRef("sequence"),
+                    )
+                    # Its own group goes out with it (none: sent_in is null, nothing equals 0).
+                    .exclude(sent_in=Coalesce(OuterRef("sent_in"), 0))
                 )
             ),
             attempts=F("attempts") + 1,
@@ -281,6 +353,30 @@ class Delivery(models.Model):
     sequence = models.PositiveSmallIntegerField(
         default=1, help_text="Order of the event within its incident (1 = opened), in the payload"
     )
+    purpose = models.CharField(
+        max_length=10,
+        choices=DeliveryPurpose.choices,
+        default=DeliveryPurpose.EVENT,
+        db_default=DeliveryPurpose.EVENT,
+    )
+    round = models.PositiveSmallIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Reminder number, or escalation stage position; 0 for the event itself",
+    )
+    # The grouped message that carried it: the id of the delivery that sent it (which points
+    # at itself). A plain column without a database constraint (added to a large table
+    # without a validating scan); Django still nulls it if the carrier is deleted.
+    sent_in = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        db_constraint=False,
+        db_index=False,  # delivery_sent_in_idx (partial) serves lookups
+        related_name="+",
+        help_text="The delivery whose grouped message carried this one",
+    )
     status = models.CharField(
         max_length=9, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
@@ -306,8 +402,15 @@ class Delivery(models.Model):
             # and each incident update once per channel.
             models.UniqueConstraint(
                 fields=["incident", "channel", "event", "update_id"],
-                name="delivery_unique_incident_event",
-            )
+                condition=Q(purpose="event"),
+                name="delivery_unique_event",
+            ),
+            # The same for policies: a redelivered dispatch cannot remind or escalate twice.
+            models.UniqueConstraint(
+                fields=["incident", "channel", "purpose", "round"],
+                condition=~Q(purpose="event"),
+                name="delivery_unique_follow_up",
+            ),
         ]
         indexes = [
             # Delivery history of a channel ("what did this channel send lately?").
@@ -317,6 +420,15 @@ class Delivery(models.Model):
                 fields=["status"],
                 condition=~Q(status="delivered"),
                 name="delivery_undelivered_idx",
+            ),
+            models.Index(
+                fields=["sent_in"], condition=Q(sent_in__isnull=False), name="delivery_sent_in_idx"
+            ),
+            # Held rows of a channel, read when its grouping window ends.
+            models.Index(
+                fields=["channel", "created_at"],
+                condition=Q(status="held"),
+                name="delivery_held_idx",
             ),
         ]
         verbose_name_plural = "deliveries"
@@ -348,6 +460,8 @@ class Delivery(models.Model):
         changed = Delivery.objects.filter(
             id=self.id, status__in=transition.sources, attempts=self.attempts
         ).update(status=target, **fields)
+        if changed == 1 and self.sent_in_id == self.id:
+            Delivery.objects.mirror_to_members(self.id)
         if changed != 1:
             # The row changed since this worker claimed it (dead-lettered, retried by an
             # operator, or taken over after the lease lapsed): say so, never overwrite
@@ -448,3 +562,140 @@ class DeadLetter(models.Model):
     @property
     def is_replayed(self) -> bool:
         return self.replayed_at is not None
+
+
+# --- Policies: grouping, reminders, escalation (notifications/policies.py) -----------------
+
+
+class ChannelGroupState(models.Model):
+    """Grouping memory of one channel, apart from ``Channel`` so that saving a channel (API,
+    admin) never overwrites it. Locked while an event decides whether to wait for its group,
+    so two fan-outs of one channel see each other."""
+
+    channel = models.OneToOneField(
+        Channel, on_delete=models.CASCADE, primary_key=True, related_name="group_state"
+    )
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    last_incident_id = models.BigIntegerField(null=True, blank=True)
+    due_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the held deliveries of this channel go out"
+    )
+
+    class Meta:
+        indexes = [
+            # Used by dispatch_due_policies: the channels whose grouping window ended.
+            models.Index(
+                fields=["due_at"], condition=Q(due_at__isnull=False), name="group_state_due_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"grouping of channel {self.channel_id}"
+
+
+class EscalationPolicy(models.Model):
+    """Who else hears about an incident nobody acknowledged: ordered stages of channels."""
+
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.CASCADE, related_name="escalation_policies"
+    )
+    key = models.SlugField(max_length=60, blank=True, db_index=False, help_text=KEY_HELP)
+    name = models.CharField(max_length=100)
+    is_default = models.BooleanField(
+        default=False, help_text="Used for the team's monitors that name no policy of their own"
+    )
+    # The link lives here, not on Monitor, because monitors must not import notifications.
+    monitors = models.ManyToManyField(
+        "monitors.Monitor", blank=True, through="MonitorEscalation", related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "escalation policies"
+        constraints = [
+            unique_key_in_team("escalation_policy_unique_team_key"),
+            models.UniqueConstraint(
+                fields=["team"], condition=Q(is_default=True), name="escalation_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EscalationStage(models.Model):
+    policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="stages")
+    position = models.PositiveSmallIntegerField(help_text="1 for the first stage, ...")
+    after_minutes = models.PositiveIntegerField(
+        validators=[MaxValueValidator(7 * 24 * 60)],
+        help_text="Minutes after the incident opened, if still unacknowledged",
+    )
+    channels = models.ManyToManyField(Channel, related_name="escalation_stages")
+
+    class Meta:
+        ordering = ["policy_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "position"], name="escalation_stage_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} stage {self.position} after {self.after_minutes} min"
+
+
+class MonitorEscalation(models.Model):
+    """The escalation policy of one monitor (at most one)."""
+
+    monitor = models.OneToOneField(
+        "monitors.Monitor", on_delete=models.CASCADE, primary_key=True, related_name="escalation"
+    )
+    policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"monitor {self.monitor_id} -> {self.policy_id}"
+
+
+class FollowUp(models.Model):
+    """Scheduled work on an open incident: the next reminder to one channel, or the next
+    escalation stage. ``due_at`` is claimed by dispatch_due_policies like ``next_check_at``
+    by the check dispatcher; None once acknowledged, resolved or done."""
+
+    class Kind(models.TextChoices):
+        REMINDER = "reminder", "Reminder"
+        ESCALATION = "escalation", "Escalation"
+
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    policy = models.ForeignKey(
+        EscalationPolicy, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    done = models.PositiveSmallIntegerField(default=0, help_text="Reminders sent, stages reached")
+    due_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "channel"],
+                condition=Q(kind="reminder"),
+                name="follow_up_one_reminder",
+            ),
+            models.UniqueConstraint(
+                fields=["incident"], condition=Q(kind="escalation"), name="follow_up_one_escalation"
+            ),
+        ]
+        indexes = [
+            # Used by dispatch_due_policies.
+            models.Index(
+                fields=["due_at"], condition=Q(due_at__isnull=False), name="follow_up_due_idx"
+            ),
+            models.Index(fields=["incident"], name="follow_up_incident_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of incident {self.incident_id}"

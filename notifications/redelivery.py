@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import User
-from notifications.models import DeadLetter, Delivery, DeliveryStatus
+from notifications.models import SENT_ALONE_OR_CARRIES, DeadLetter, Delivery, DeliveryStatus
 from notifications.tasks import deliver_notification
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ def deliveries_undelivered(*, team_id: int | None = None, now: datetime | None =
     lapsed = (now or timezone.now()) - timedelta(seconds=settings.NOTIFY_SENDING_LEASE)
     queryset = Delivery.objects.filter(
         Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.DEAD])
-        | Q(status=DeliveryStatus.SENDING, last_attempt_at__lt=lapsed)
+        | Q(status=DeliveryStatus.SENDING, last_attempt_at__lt=lapsed),
+        SENT_ALONE_OR_CARRIES,  # a group's members are retried with their carrier
     ).order_by("id")
     return queryset.filter(incident__team_id=team_id) if team_id is not None else queryset
 
@@ -61,6 +62,10 @@ def delivery_retry(
     """
     now = now or timezone.now()
     task_id = uuid()
+    # A member of a grouped message is retried by retrying the message: its carrier.
+    asked_for = delivery_id
+    carrier_id = Delivery.objects.filter(id=delivery_id).values_list("sent_in_id", flat=True)
+    delivery_id = carrier_id.first() or delivery_id
     with transaction.atomic():
         if not Delivery.objects.retry(delivery_id, now=now):
             raise DeliveryNotRetryable(_refusal(Delivery.objects.get(id=delivery_id)))
@@ -73,4 +78,4 @@ def delivery_retry(
             lambda: deliver_notification.apply_async((delivery_id,), task_id=task_id)
         )
     logger.info("delivery %d retried by %s as task %s", delivery_id, user or "an operator", task_id)
-    return Delivery.objects.get(id=delivery_id)
+    return Delivery.objects.get(id=asked_for)

@@ -15,6 +15,7 @@ from notifications.models import (
     DeadLetter,
     Delivery,
     DeliveryAttempt,
+    EscalationPolicy,
 )
 from notifications.services import merge_secrets
 from notifications.transports import apprise_display_url
@@ -28,6 +29,69 @@ class TeamMonitorField(serializers.PrimaryKeyRelatedField):
         if request is None or not request.user.is_authenticated:
             return Monitor.objects.none()
         return Monitor.objects.filter(team_id__in=list(team_roles(request)))
+
+
+class TeamChannelField(serializers.PrimaryKeyRelatedField):
+    """A channel of one of the user's teams."""
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None or not request.user.is_authenticated:
+            return Channel.objects.none()
+        return Channel.objects.filter(team_id__in=list(team_roles(request)))
+
+
+class EscalationStageSerializer(serializers.Serializer):
+    position = serializers.IntegerField(read_only=True)
+    after_minutes = serializers.IntegerField(
+        min_value=1, max_value=7 * 24 * 60, help_text="Minutes after the incident opened"
+    )
+    channels = TeamChannelField(
+        many=True, pk_field=serializers.IntegerField(), help_text="Channel ids (same team)"
+    )
+
+
+class EscalationPolicySerializer(serializers.ModelSerializer):
+    team = TeamField(required=False, help_text="Owning team; defaults to your personal team")
+    stages = EscalationStageSerializer(
+        many=True, help_text="In order; each later than the one before"
+    )
+    monitors = TeamMonitorField(
+        many=True, required=False, help_text="Monitors using this policy (same team)"
+    )
+
+    class Meta:
+        model = EscalationPolicy
+        fields = [
+            "id",
+            "team",
+            "key",
+            "name",
+            "is_default",
+            "stages",
+            "monitors",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators: list = []  # (team, key) and one default: the services' (escalation.py)
+
+    def validate_team(self, team):
+        if self.instance is not None and team.id != self.instance.team_id:
+            raise serializers.ValidationError("A policy cannot be moved to another team.")
+        return team
+
+    def to_representation(self, policy: EscalationPolicy) -> dict:
+        data = super().to_representation(policy)
+        data["stages"] = [
+            {
+                "position": stage.position,
+                "after_minutes": stage.after_minutes,
+                "channels": sorted(channel.id for channel in stage.channels.all()),
+            }
+            for stage in policy.stages.all()
+        ]
+        return data
 
 
 class ChannelSerializer(serializers.ModelSerializer):
@@ -73,6 +137,9 @@ class ChannelSerializer(serializers.ModelSerializer):
             "is_default",
             "send_incident_updates",
             "monitors",
+            "group_window_seconds",
+            "reminder_interval_minutes",
+            "reminder_max",
             "created_at",
             "updated_at",
         ]
@@ -159,6 +226,9 @@ class DeliverySerializer(serializers.ModelSerializer):
             "channel_name",
             "channel_kind",
             "event",
+            "purpose",
+            "round",
+            "sent_in",
             "sequence",
             "status",
             "attempts",

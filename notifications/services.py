@@ -8,8 +8,10 @@ import secrets as secrets_module
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
@@ -18,23 +20,28 @@ from django.utils import timezone
 from accounts.audit import audit_changes, audit_record, audit_snapshot
 from accounts.models import Team, User
 from incidents.models import Incident, IncidentEvent, IncidentUpdate
+from lib import task_names
 from monitors.keys import assign_key
 from monitors.models import Monitor
 from monitors.quotas import lock_team
+from notifications import policies
 from notifications.channel_config import validate_channel_monitors, validate_channel_settings
 from notifications.hooks import delivery_attempted
 from notifications.messages import (
     channel_test_payload,
+    grouped_payload,
     incident_payload,
     incident_update_payload,
 )
 from notifications.models import (
+    SENT_ALONE_OR_CARRIES,
     UPDATE_EVENT,
     AttemptOutcome,
     Channel,
     ChannelKind,
     Delivery,
     DeliveryAttempt,
+    DeliveryPurpose,
     DeliveryStatus,
     DeliveryTransition,
     IllegalDeliveryTransition,
@@ -70,6 +77,9 @@ def channel_create(
     send_incident_updates: bool = False,
     monitors: list[Monitor] | None = None,
     key: str = "",
+    group_window_seconds: int = 30,
+    reminder_interval_minutes: int = 0,
+    reminder_max: int = 3,
     actor: User | None = None,
 ) -> Channel:
     lock_team(team.pk)  # two concurrent creates cannot both take the last channel
@@ -87,13 +97,26 @@ def channel_create(
         events=list(events) if events else list(IncidentEvent.values),
         is_default=is_default,
         send_incident_updates=send_incident_updates,
+        group_window_seconds=group_window_seconds,
+        reminder_interval_minutes=reminder_interval_minutes,
+        reminder_max=reminder_max,
     )
+    validate_channel_policies(channel)
     assign_key(channel, name=name, fallback="channel")
     channel.save()
     if monitors:
         channel.monitors.set(monitors)
     audit_record(team=team, actor=actor, action="create", obj=channel)
     return channel
+
+
+POLICY_FIELDS = ("group_window_seconds", "reminder_interval_minutes", "reminder_max")
+
+
+def validate_channel_policies(channel: Channel) -> None:
+    """The grouping and reminder fields within their bounds (``ValidationError`` by field)."""
+    others = [field.name for field in Channel._meta.fields if field.name not in POLICY_FIELDS]
+    channel.clean_fields(exclude=others)
 
 
 def merge_secrets(current: dict, changes: dict) -> dict:
@@ -126,6 +149,7 @@ def channel_update(
     channel.secrets = with_generated_signing_secret(channel.kind, merged)
     if monitors is not None:
         validate_channel_monitors(team_id=channel.team_id, monitors=monitors)
+    validate_channel_policies(channel)
     assign_key(channel, name=channel.name, fallback="channel")
     channel.save()
     if monitors is not None:
@@ -138,7 +162,19 @@ def channel_update(
 @transaction.atomic
 def channel_delete(*, channel: Channel, actor: User | None = None) -> None:
     audit_record(team=channel.team, actor=actor, action="delete", obj=channel)
+    # Deliveries waiting for this channel's grouping window would wait for ever: they go
+    # on now, and their worker records them as skipped ("The channel was deleted.").
+    held = list(
+        Delivery.objects.filter(channel=channel, status=DeliveryStatus.HELD).values_list(
+            "id", flat=True
+        )
+    )
     channel.delete()
+    Delivery.objects.release(held, carrier_id=None, now=timezone.now())
+    for delivery_id in held:
+        transaction.on_commit(
+            partial(current_app.send_task, task_names.DELIVER_NOTIFICATION, args=[delivery_id])
+        )
 
 
 @transaction.atomic
@@ -241,6 +277,10 @@ HELD_WHILE_SUPPRESSED = frozenset(
     {IncidentEvent.OPENED, IncidentEvent.RESOLVED, IncidentEvent.ACKNOWLEDGED}
 )
 STAND_INS = frozenset({IncidentEvent.FLAPPING, IncidentEvent.STABLE})
+# The events a channel's grouping window gathers into one message.
+GROUPED_EVENTS = frozenset(
+    {IncidentEvent.OPENED, IncidentEvent.RESOLVED, IncidentEvent.ACKNOWLEDGED}
+)
 
 
 def deliveries_owed(*, incident_id: int, event: str, update_id: int = 0) -> list[int]:
@@ -267,6 +307,8 @@ def deliveries_owed(*, incident_id: int, event: str, update_id: int = 0) -> list
         return []  # recorded, sent nowhere (a parent is down, or the monitor is flapping)
     if event == IncidentEvent.RESOLVED and incident.flapping_started_at == incident.resolved_at:
         return []  # this recovery started the flapping: the "flapping" message replaces it
+    if event in (IncidentEvent.RESOLVED, IncidentEvent.ACKNOWLEDGED):
+        policies.follow_ups_stop(incident_id=incident.id)
     if incident.monitor_id is None:
         # The monitor was deleted and its channel links with it; its last word ("resolved:
         # monitor deleted") goes to the team's default channels rather than to no one.
@@ -283,7 +325,9 @@ def deliveries_owed(*, incident_id: int, event: str, update_id: int = 0) -> list
             return []
         update.incident = incident
         channels = [c for c in subscribed if c.enabled and c.send_incident_updates]
-        payload = incident_update_payload(update) if channels else {}
+        if not channels:
+            return []
+        payload = incident_update_payload(update)
     else:
         update_id = 0
         # "flapping" and "stable" stand in for a monitor's opened/resolved messages, so they
@@ -293,34 +337,50 @@ def deliveries_owed(*, incident_id: int, event: str, update_id: int = 0) -> list
             for channel in subscribed
             if channel.wants(event) or (event in STAND_INS and channel.wants(IncidentEvent.OPENED))
         ]
-        payload = (
-            incident_payload(incident, event, occurred_at=_occurred_at(incident, event))
-            if channels
-            else {}
-        )
-    if not channels:
-        return []
-    Delivery.objects.bulk_create(
-        [
-            Delivery(
-                incident=incident,
-                channel=channel,
-                channel_name=channel.name,
-                channel_kind=channel.kind,
-                event=event,
-                update_id=update_id,
-                sequence=payload["sequence"],
-                payload=payload,
+        if event == IncidentEvent.OPENED:
+            policies.follow_ups_schedule(incident=incident, channels=channels)
+        else:  # who was escalated to hears the end of it too
+            channels += [
+                c
+                for c in policies.escalated_channels(incident_id=incident.id)
+                if c not in channels and c.wants(event)
+            ]
+        if not channels:
+            return []
+        payload = incident_payload(incident, event, occurred_at=_occurred_at(incident, event))
+    with transaction.atomic():  # the grouping decision is locked until the rows exist
+        # Incident events of a channel are grouped (notifications.policies); an update or a
+        # flapping notice is its own message.
+        statuses = (
+            policies.initial_statuses(
+                channels=channels, incident_id=incident.id, now=timezone.now()
             )
-            for channel in channels
-        ],
-        ignore_conflicts=True,
-    )
+            if event in GROUPED_EVENTS
+            else dict.fromkeys((c.id for c in channels), DeliveryStatus.PENDING)
+        )
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    incident=incident,
+                    channel=channel,
+                    channel_name=channel.name,
+                    channel_kind=channel.kind,
+                    event=event,
+                    update_id=update_id,
+                    sequence=payload["sequence"],
+                    status=statuses[channel.id],
+                    payload=payload,
+                )
+                for channel in channels
+            ],
+            ignore_conflicts=True,
+        )
     return list(
         Delivery.objects.filter(
             incident=incident,
             event=event,
             update_id=update_id,
+            purpose=DeliveryPurpose.EVENT,
             channel__in=channels,
             status=DeliveryStatus.PENDING,
         )
@@ -360,6 +420,7 @@ def deliveries_stalled(*, now: datetime | None = None, limit: int = 500) -> list
         ids = list(
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(lost | abandoned)
+            .filter(SENT_ALONE_OR_CARRIES)  # a group's members go with their carrier
             .order_by("queued_at")
             .values_list("id", flat=True)[:limit]
         )
@@ -396,7 +457,7 @@ def delivery_held(*, delivery_id: int) -> bool:
     between the refused claim and this look, and the delivery, left without a task, would
     wait for the stalled sweep (NOTIFY_STALLED_AFTER) instead of going out right away."""
     return Delivery.objects.filter(
-        id=delivery_id, status__in=DeliveryTransition.CLAIM.sources
+        SENT_ALONE_OR_CARRIES, id=delivery_id, status__in=DeliveryTransition.CLAIM.sources
     ).exists()
 
 
@@ -533,6 +594,13 @@ def _superseded_by(delivery: Delivery) -> str | None:
     )
 
 
+def grouped_message(carrier: Delivery) -> dict:
+    """The payload a group's carrier sends: every member's payload (its own included),
+    oldest first. Membership is fixed when the group forms, so retries send the same."""
+    members = Delivery.objects.filter(sent_in_id=carrier.id).order_by("created_at", "id")
+    return grouped_payload(list(members.values_list("payload", flat=True)))
+
+
 def delivery_attempt(*, delivery: Delivery) -> None:
     """Send a claimed delivery once and record the attempt; raises ``TransportError``
     (its message already redacted) when it failed."""
@@ -542,7 +610,10 @@ def delivery_attempt(*, delivery: Delivery) -> None:
             reason="The channel was deleted." if channel is None else "The channel is disabled."
         )
         return
-    superseded_by = _superseded_by(delivery)
+    carries_group = delivery.sent_in_id == delivery.id
+    # A group's members were put in order when it formed (policies.groups_release_due).
+    superseded_by = None if carries_group else _superseded_by(delivery)
+    superseded_by = superseded_by or policies.follow_up_outdated(delivery)
     if superseded_by is not None:
         delivery.mark_skipped(reason=superseded_by)
         return
@@ -556,7 +627,9 @@ def delivery_attempt(*, delivery: Delivery) -> None:
     failure: TransportError | None = None
     try:
         sent = transport.notify(
-            delivery.payload, idempotency_key=str(delivery.key), attempt=delivery.attempts
+            grouped_message(delivery) if carries_group else delivery.payload,
+            idempotency_key=str(delivery.key),
+            attempt=delivery.attempts,
         )
     except TransportError as exc:
         failure = exc

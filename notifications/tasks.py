@@ -18,7 +18,7 @@ from django.db import InterfaceError, OperationalError, transaction
 
 from lib import task_names
 from lib.task_acks import REDELIVER_IF_LOST
-from notifications import services
+from notifications import policies, services
 from notifications.models import AttemptOutcome, DeliveryStatus
 from notifications.transports import TransportError
 
@@ -70,6 +70,18 @@ def requeue_stalled_deliveries() -> int:
         transaction.on_commit(partial(deliver_notification.delay, delivery_id))
     if delivery_ids:
         logger.warning("re-enqueued %d stalled deliveries", len(delivery_ids))
+    return len(delivery_ids)
+
+
+@shared_task(
+    name=task_names.DISPATCH_DUE_POLICIES,
+    **REDELIVER_IF_LOST,  # claims are SKIP LOCKED and deliveries unique: twice is harmless
+)
+def dispatch_due_policies() -> int:
+    """Release ended grouping windows; send due reminders and escalation stages."""
+    delivery_ids = policies.groups_release_due() + policies.follow_ups_due()
+    for delivery_id in delivery_ids:
+        transaction.on_commit(partial(deliver_notification.delay, delivery_id))
     return len(delivery_ids)
 
 

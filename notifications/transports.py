@@ -262,6 +262,9 @@ NOTIFY_TYPE = {
     "opened": apprise.NotifyType.FAILURE,
     "resolved": apprise.NotifyType.SUCCESS,
     "acknowledged": apprise.NotifyType.INFO,
+    "reminder": apprise.NotifyType.FAILURE,
+    "escalated": apprise.NotifyType.FAILURE,
+    "grouped": apprise.NotifyType.WARNING,
     "test": apprise.NotifyType.INFO,
 }
 APPRISE_STATUS = re.compile(r"error=(\d{3})")

@@ -5,6 +5,7 @@ from notifications import api
 
 router = DefaultRouter(trailing_slash=True)
 router.register("channels", api.ChannelViewSet, basename="channel")
+router.register("escalation-policies", api.EscalationPolicyViewSet, basename="escalation-policy")
 router.register("deliveries", api.DeliveryViewSet, basename="delivery")
 router.register("dead-letters", api.DeadLetterViewSet, basename="dead-letter")
 

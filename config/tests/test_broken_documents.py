@@ -97,8 +97,8 @@ def test_an_unknown_section_is_refused(alice, tmp_path):
 
     assert code == 1
     assert errors == [
-        "FILE:1: monitor: Unknown section; expected channels, monitors, status_pages, "
-        "maintenance_windows."
+        "FILE:1: monitor: Unknown section; expected channels, monitors, "
+        "escalation_policies, status_pages, maintenance_windows."
     ]
 
 

@@ -288,3 +288,86 @@ def test_a_bad_heartbeat_schedule_in_a_document_is_refused_naming_the_field(alic
     assert code != 0
     assert "tz" in err and "Europe/Atlantis" in err
     assert not Monitor.objects.exists()
+
+
+def test_channel_policies_are_document_fields_that_round_trip(alice, tmp_path, secrets_env):
+    team = str(alice.personal_team.id)
+    document = DOCUMENT.replace(
+        "    kind: webhook\n",
+        "    kind: webhook\n    group_window_seconds: 0\n"
+        "    reminder_interval_minutes: 15\n    reminder_max: 4\n",
+    )
+    run("apply", "-f", str(write(tmp_path, document)), "--team", team)
+    exported = tmp_path / "exported.yaml"
+
+    run("export", "--team", team, "-o", str(exported))
+    channel = yaml.safe_load(exported.read_text())["channels"][0]
+    changed = document.replace("reminder_max: 4", "reminder_max: 5")
+    _, plan_out, _ = run("plan", "-f", str(write(tmp_path, changed)), "--team", team)
+
+    stored = Channel.objects.get(key="ops-webhook")
+    assert (stored.group_window_seconds, stored.reminder_interval_minutes) == (0, 15)
+    assert stored.reminder_max == 4
+    assert channel["group_window_seconds"] == 0
+    assert channel["reminder_interval_minutes"] == 15
+    assert channel["reminder_max"] == 4
+    assert "reminder_max" in plan_out
+
+
+POLICY_DOCUMENT = (
+    DOCUMENT
+    + """\
+escalation_policies:
+  - key: on-call
+    name: On-call
+    is_default: true
+    stages:
+      - {after_minutes: 10, channels: [ops-webhook]}
+      - {after_minutes: 30, channels: [ops-webhook]}
+    monitors: [api]
+"""
+)
+
+
+def test_escalation_policies_are_applied_exported_and_round_trip(alice, tmp_path, secrets_env):
+    from notifications.models import EscalationPolicy, MonitorEscalation
+
+    team = str(alice.personal_team.id)
+    code, _, err = run("apply", "-f", str(write(tmp_path, POLICY_DOCUMENT)), "--team", team)
+    exported = tmp_path / "exported.yaml"
+    run("export", "--team", team, "-o", str(exported))
+    again_code, again, _ = run("plan", "-f", str(write(tmp_path, POLICY_DOCUMENT)), "--team", team)
+    changed = POLICY_DOCUMENT.replace("after_minutes: 30", "after_minutes: 45")
+    _, change_plan, _ = run("plan", "-f", str(write(tmp_path, changed)), "--team", team)
+
+    assert code == 0, err
+    policy = EscalationPolicy.objects.get(key="on-call")
+    assert [s.after_minutes for s in policy.stages.all()] == [10, 30]
+    assert MonitorEscalation.objects.get().monitor.key == "api"
+    assert yaml.safe_load(exported.read_text())["escalation_policies"] == [
+        {
+            "key": "on-call",
+            "name": "On-call",
+            "is_default": True,
+            "stages": [
+                {"after_minutes": 10, "channels": ["ops-webhook"]},
+                {"after_minutes": 30, "channels": ["ops-webhook"]},
+            ],
+            "monitors": ["api"],
+        }
+    ]
+    assert again_code == 0 and again.strip() == "No changes."
+    assert "stages" in change_plan
+
+
+def test_a_stage_naming_an_unknown_channel_is_refused(alice, tmp_path, secrets_env):
+    team = str(alice.personal_team.id)
+    broken = POLICY_DOCUMENT.replace(
+        "channels: [ops-webhook]}\n      - {after_minutes: 30",
+        "channels: [nope]}\n      - {after_minutes: 30",
+    )
+
+    code, _, err = run("apply", "-f", str(write(tmp_path, broken)), "--team", team)
+
+    assert code != 0
+    assert "nope" in err

@@ -83,6 +83,7 @@ PERIODIC_TASKS = [
     task_names.ROLLUP_CHECK_RESULTS,
     task_names.PRUNE_CHECK_RESULTS,
     task_names.REQUEUE_STALLED_DELIVERIES,
+    task_names.DISPATCH_DUE_POLICIES,
     task_names.FLUSH_EXPIRED_TOKENS,
 ]
 

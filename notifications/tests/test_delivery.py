@@ -204,7 +204,7 @@ def test_deliveries_whose_task_was_lost_are_enqueued_again(
     from notifications.tasks import requeue_stalled_deliveries
 
     monitors = [make_monitor(alice.personal_team, name=f"API {n}") for n in range(3)]
-    make_webhook(alice.personal_team, receiver.url, monitors=monitors)
+    make_webhook(alice.personal_team, receiver.url, monitors=monitors, group_window_seconds=0)
     long_ago = timezone.now() - timedelta(seconds=settings.NOTIFY_STALLED_AFTER + 60)
     [lost], [recent], [retrying] = (
         services.deliveries_owed(incident_id=make_incident(monitor).id, event="opened")

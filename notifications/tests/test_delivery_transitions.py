@@ -20,6 +20,7 @@ T, S = DeliveryTransition, DeliveryStatus
 
 # Every allowed (transition, from) -> to; any pair not listed must be refused.
 ALLOWED = {
+    (T.RELEASE, S.HELD): S.PENDING,  # a grouping window ended
     (T.CLAIM, S.PENDING): S.SENDING,
     (T.CLAIM, S.FAILED): S.SENDING,
     (T.TAKE_OVER, S.SENDING): S.SENDING,
