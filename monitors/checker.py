@@ -34,8 +34,11 @@ def _gevent_patched() -> bool:
     return monkey.is_module_patched("socket")
 
 
-def run_check(monitor: Monitor, *, now: datetime | None = None) -> CheckOutcome:
-    """Check ``monitor`` once. Never raises for the target's behaviour."""
+def run_check(
+    monitor: Monitor, *, now: datetime | None = None, keep_snapshot: bool = False
+) -> CheckOutcome:
+    """Check ``monitor`` once. Never raises for the target's behaviour. ``keep_snapshot``
+    leaves what the probe saw on the outcome (for a draft check's report)."""
     kind = KINDS[monitor.kind]
     checked_at = now or timezone.now()
     deadline = time.monotonic() + monitor.timeout
@@ -52,7 +55,9 @@ def run_check(monitor: Monitor, *, now: datetime | None = None) -> CheckOutcome:
         timer = gevent.Timeout(monitor.timeout + 0.5, DeadlineExceeded)
         timer.start()
     try:
-        return kind.run(monitor, checked_at=checked_at, deadline=deadline)
+        return kind.run(
+            monitor, checked_at=checked_at, deadline=deadline, keep_snapshot=keep_snapshot
+        )
     except outbound.OutboundError as exc:
         # A timeout is its own status; every other failure to get an answer is an error.
         status = CheckStatus.TIMEOUT if exc.phase == outbound.Phase.TIMEOUT else CheckStatus.ERROR

@@ -71,7 +71,14 @@ class ApiKind(MonitorKind):
         steps = [step_defaults(step) for step in monitor.steps or []]
         return " → ".join(f"{step['method']} {step['url']}" for step in steps)[:300]
 
-    def run(self, monitor: Monitor, *, checked_at: datetime, deadline: float) -> CheckOutcome:
+    def run(
+        self,
+        monitor: Monitor,
+        *,
+        checked_at: datetime,
+        deadline: float,
+        keep_snapshot: bool = False,  # steps have one snapshot each: none is kept
+    ) -> CheckOutcome:
         variables = team_variables(monitor.team_id)
         # Team variables are secrets: unloggable in this process, never quoted in a reason.
         # Extracted values (tokens) change every check: redacted from the reason only.

@@ -9,7 +9,7 @@ turns errors and deadlines into outcomes, the same for every kind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -54,6 +54,9 @@ class CheckOutcome:
     response_time_ms: int | None = None
     cert_expires_at: datetime | None = None
     failed_assertion: dict | None = None
+    # What the probe saw, kept only when asked (a draft check shows each assertion's verdict
+    # and a body excerpt); scheduled checks drop it at once: bodies may be 1 MiB each.
+    snapshot: Any = field(default=None, compare=False, repr=False)
 
     @property
     def is_up(self) -> bool:
@@ -114,7 +117,14 @@ class MonitorKind:
     def describe(self, monitor: Monitor) -> str:
         raise NotImplementedError
 
-    def run(self, monitor: Monitor, *, checked_at: datetime, deadline: float) -> CheckOutcome:
+    def run(
+        self,
+        monitor: Monitor,
+        *,
+        checked_at: datetime,
+        deadline: float,
+        keep_snapshot: bool = False,
+    ) -> CheckOutcome:
         snapshot = self.probe(monitor, deadline=deadline)
         verdict = self.verdict(monitor, snapshot, now=timezone.now())
         return CheckOutcome(
@@ -126,4 +136,5 @@ class MonitorKind:
             response_time_ms=snapshot.elapsed_ms,
             cert_expires_at=snapshot.cert_expires_at,
             failed_assertion=verdict.failed_assertion,
+            snapshot=snapshot if keep_snapshot else None,
         )
