@@ -57,6 +57,7 @@ urlpatterns = [
 # Public, outside the dashboard namespace so the API can reverse them by plain names.
 public_urlpatterns = [
     path("status/<slug:slug>/", status_views.public_status_page, name="status-page"),
+    path("status/<slug:slug>/live/", status_views.public_status_live, name="status-page-live"),
     path("badge/<str:token>/status.svg", status_views.badge_status, name="badge-status"),
     path("badge/<str:token>/uptime.svg", status_views.badge_uptime, name="badge-uptime"),
 ]
