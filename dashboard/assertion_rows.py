@@ -14,7 +14,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from monitors.assertions import KINDS as ASSERTION_KINDS
+from monitors.assertions import parse_assertion
 
 OPERATORS = {
     "is": "is",
@@ -159,6 +162,11 @@ def rows_to_assertions(rows: Sequence[Row]) -> tuple[list[dict], list[str]]:
                     spec["value"] = text  # a bare word means the text
             else:
                 spec["value"] = text
+        if not any(p.startswith(f"Assertion {number}:") for p in problems):
+            try:  # the API's own check of the values, so every row's problem shows at once
+                parse_assertion(spec)
+            except ValidationError as exc:
+                problems.append(f"Assertion {number}: {exc.messages[0]}")
         assertions.append(spec)
     return assertions, problems
 

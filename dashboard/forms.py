@@ -208,7 +208,7 @@ class MonitorForm(SerializerForm):
     team = forms.TypedChoiceField(coerce=int, help_text="The team that owns the monitor")
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(
-        choices=[(kind, f"{k.label}: {k.summary}") for kind, k in KIND_FIELDS.items()],
+        choices=MonitorKind.choices,  # narrowed to KIND_FIELDS per form
         initial=MonitorKind.HTTP,
         required=False,  # a post without it (an older page) is an http monitor, as in the API
         widget=forms.RadioSelect,
@@ -294,6 +294,7 @@ class MonitorForm(SerializerForm):
             }
         super().__init__(*args, request=request, instance=instance, **kwargs)
         self.fields["team"].choices = _team_choices(teams)
+        self.fields["kind"].choices = [(kind, k.label) for kind, k in KIND_FIELDS.items()]
         self.fields["interval"].widget.attrs["min"] = settings.MONITOR_MIN_INTERVAL
         if instance is not None:
             self.fields["team"].disabled = True
