@@ -181,9 +181,9 @@ def log_in(page, base: str, email: str) -> None:
 def contexts(browser) -> Iterator:  # noqa: F811 - the fixture imported above
     opened = []
 
-    def make(width: str, scheme: str):
+    def make(width: str, scheme: str, **options):
         context = browser.new_context(
-            viewport=WIDTHS[width], color_scheme=scheme, is_mobile=width == "phone"
+            viewport=WIDTHS[width], color_scheme=scheme, is_mobile=width == "phone", **options
         )
         opened.append(context)
         return context
@@ -227,12 +227,33 @@ def test_the_monitor_page_at_phone_width_fits_in_three_screens(
     live_server, alice, history, contexts, monkeypatch
 ):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    page = contexts("phone", "light").new_page()
+    page = contexts("phone", "light", timezone_id="Asia/Tokyo").new_page()
     log_in(page, live_server.url, alice.email)
 
     page.goto(f"{live_server.url}/monitors/{history['monitor'].id}/")
     height = page.evaluate("document.documentElement.scrollHeight")
 
-    page.screenshot(path="test-artifacts/monitor-phone.png", full_page=True)
     assert height < 3 * WIDTHS["phone"]["height"], height
+    connection.close()
+
+
+def test_times_show_in_the_readers_zone_with_utc_on_hover_and_bars_take_arrow_keys(
+    live_server, alice, history, contexts, monkeypatch
+):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    page = contexts("desktop", "dark", timezone_id="Asia/Tokyo").new_page()
+    log_in(page, live_server.url, alice.email)
+    page.goto(f"{live_server.url}/monitors/{history['monitor'].id}/")
+
+    last_check = page.locator('#monitor-live time[data-local="datetime"]').first
+    assert "GMT+9" in last_check.inner_text()
+    assert last_check.get_attribute("title").endswith(" UTC")
+    newest = page.locator("#monitor-live .beat[tabindex='0']")
+    newest.focus()
+    page.keyboard.press("ArrowLeft")
+    focused = page.evaluate("[document.activeElement.className, document.activeElement.dataset.tip]")
+    assert focused[0].startswith("beat ") and "GMT+9" in focused[1]
+    # Dark mode follows the system setting.
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(13, 17, 23)"
     connection.close()
