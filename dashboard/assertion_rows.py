@@ -8,9 +8,9 @@ an edited monitor all read it. A new assertion kind is one more entry (or operat
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,9 @@ class Subject:
     field_label: str = ""
     value: str = "text"  # "text", "number" or "json" (parsed as JSON when it is JSON)
     placeholder: str = ""
-    no_value: frozenset[str] = dataclasses.field(default_factory=frozenset)  # operators without a value
+    no_value: frozenset[str] = dataclasses.field(
+        default_factory=frozenset
+    )  # operators without a value
 
     @property
     def monitor_kinds(self) -> list[str]:
@@ -188,7 +190,9 @@ def assertion_to_row(spec: dict) -> Row:
                         value = json.dumps(value)  # "1" stays text, not the number 1
                 else:
                     value = json.dumps(value)
-            return Row(key, str(spec.get(subject.field, "")) if subject.field else "", operator, str(value))
+            return Row(
+                key, str(spec.get(subject.field, "")) if subject.field else "", operator, str(value)
+            )
     return Row()
 
 

@@ -212,7 +212,9 @@ class MonitorForm(SerializerForm):
         initial=MonitorKind.HTTP,
         required=False,  # a post without it (an older page) is an http monitor, as in the API
         widget=forms.RadioSelect,
-        help_text="Choose first: the form then shows only what this kind needs. It cannot change later.",
+        help_text=(
+            "Choose first: the form then shows only what this kind needs. It cannot change later."
+        ),
     )
     url = forms.CharField(
         label="URL",
@@ -344,7 +346,11 @@ class MonitorForm(SerializerForm):
     def header_rows(self) -> list[tuple[str, str]]:
         if self.header_rows_posted:
             rows = list(
-                zip(self.data.getlist("header_name"), self.data.getlist("header_value"), strict=False)
+                zip(
+                    self.data.getlist("header_name"),
+                    self.data.getlist("header_value"),
+                    strict=False,
+                )
             )
         else:
             value = self["headers"].value()

@@ -276,9 +276,7 @@ def monitor_test(request: HttpRequest) -> HttpResponse:
         team = next(t for t in teams if t.id == form.cleaned_data["team"])
         fields = dict(form.validated)
     try:
-        draft = check_draft.draft_check_request(
-            team=team, requested_by=request.user, fields=fields
-        )
+        draft = check_draft.draft_check_request(team=team, requested_by=request.user, fields=fields)
     except check_now.CheckNowLimitReached as exc:
         return JsonResponse({"errors": {"__all__": [str(exc)]}}, status=429)
     result = reverse("dashboard:monitor-test-result", args=[draft.id])

@@ -20,9 +20,7 @@ urlpatterns = [
     path("live/overview/", monitor_views.overview_rows, name="overview-live"),
     path("monitors/new/", monitor_views.monitor_create, name="monitor-create"),
     path("monitors/test/", monitor_views.monitor_test, name="monitor-test"),
-    path(
-        "monitors/test/<uuid:pk>/", monitor_views.monitor_test_result, name="monitor-test-result"
-    ),
+    path("monitors/test/<uuid:pk>/", monitor_views.monitor_test_result, name="monitor-test-result"),
     path("monitors/<int:pk>/", monitor_views.monitor_detail, name="monitor-detail"),
     path("monitors/<int:pk>/live/", monitor_views.monitor_live, name="monitor-live"),
     path("monitors/<int:pk>/edit/", monitor_views.monitor_edit, name="monitor-edit"),

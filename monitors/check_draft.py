@@ -91,7 +91,7 @@ def draft_check_request(*, team: Team, requested_by: User, fields: dict[str, Any
 
 
 def draft_check_state(draft: DraftCheck, *, now: datetime | None = None) -> str:
-    """"done", "pending" or "expired" (the worker never answered within the lease)."""
+    """ "done", "pending" or "expired" (the worker never answered within the lease)."""
     if draft.finished_at is not None:
         return "done"
     now = now or timezone.now()

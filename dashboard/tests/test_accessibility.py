@@ -1,5 +1,5 @@
 """Every dashboard page and the public status page, scanned by axe-core in headless Chromium,
-at desktop (1280×800) and phone (390×844) widths, in the light and the dark colour scheme:
+at desktop (1280x800) and phone (390x844) widths, in the light and the dark colour scheme:
 no serious or critical violation. axe-core is the copy bundled in axe-playwright-python
 (nothing is fetched). And the monitor page at phone width fits in a few screens.
 
@@ -251,7 +251,9 @@ def test_times_show_in_the_readers_zone_with_utc_on_hover_and_bars_take_arrow_ke
     newest = page.locator("#monitor-live .beat[tabindex='0']")
     newest.focus()
     page.keyboard.press("ArrowLeft")
-    focused = page.evaluate("[document.activeElement.className, document.activeElement.dataset.tip]")
+    focused = page.evaluate(
+        "[document.activeElement.className, document.activeElement.dataset.tip]"
+    )
     assert focused[0].startswith("beat ") and "GMT+9" in focused[1]
     # Dark mode follows the system setting.
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")

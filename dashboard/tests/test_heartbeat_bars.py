@@ -55,7 +55,9 @@ def test_the_portable_query_agrees(alice):
     monitor = make_monitor(alice.personal_team)
     add_checks(monitor, "uduuud")
 
-    portable = _recent_checks_portable({monitor.id: []}, since=timezone.now() - timedelta(days=1), count=3)
+    portable = _recent_checks_portable(
+        {monitor.id: []}, since=timezone.now() - timedelta(days=1), count=3
+    )
 
     assert portable == recent_checks([monitor.id], count=3)
 

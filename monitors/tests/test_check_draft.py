@@ -76,7 +76,9 @@ def test_test_now_queues_the_draft_and_says_where_its_result_appears(
     assert response.status_code == 202, response.content
     draft = DraftCheck.objects.get()
     assert response.json()["result"] == f"/monitors/test/{draft.id}/"
-    assert sent == [(task_names.RUN_DRAFT_CHECK, {"args": [str(draft.id)], "expires": sent[0][1]["expires"]})]
+    assert sent == [
+        (task_names.RUN_DRAFT_CHECK, {"args": [str(draft.id)], "expires": sent[0][1]["expires"]})
+    ]
     assert client.get(f"/monitors/test/{draft.id}/").json() == {"state": "pending", "outcome": None}
     # Nothing saved as a monitor; the headers (credentials) are encrypted at rest.
     assert not Monitor.objects.exists()
