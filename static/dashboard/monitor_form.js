@@ -6,9 +6,8 @@
   "use strict";
   var form = document.querySelector("[data-monitor-form]");
   if (!form) return;
-  var subjectsNode = document.getElementById("assertion-subjects");
   var subjects = {};
-  (subjectsNode ? JSON.parse(subjectsNode.textContent) : []).forEach(function (s) {
+  JSON.parse(form.dataset.assertionSubjects || "[]").forEach(function (s) {
     subjects[s.key] = s;
   });
 
