@@ -213,7 +213,7 @@ def test_login_create_monitor_see_it_up_then_down_acknowledge_and_publish(
         expect(page.get_by_role("heading", name="New monitor")).to_be_visible()
 
         # Create a monitor with the form, pointing at the local target.
-        page.get_by_label("Name").fill("Checkout API")
+        page.get_by_label("Name", exact=True).fill("Checkout API")
         page.get_by_label("URL").fill(f"{target.base}/health")
         page.get_by_label("Interval").fill("2")
         page.get_by_label("Timeout").fill("1")
