@@ -13,6 +13,7 @@ from html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from lib.uptime import uptime_text
+from reports.recent_checks import Beat
 from reports.stats import DayBar
 
 
@@ -175,3 +176,42 @@ def _nice_ceiling(value: float) -> float:
         if value <= factor * magnitude:
             return factor * magnitude
     return 10 * magnitude
+
+
+def _beat_text(beat: Beat) -> str:
+    parts = [beat.status.upper()]
+    if beat.status_code:
+        parts.append(f"HTTP {beat.status_code}")
+    if beat.response_time_ms is not None:
+        parts.append(f"{beat.response_time_ms:,} ms")
+    if beat.status != "up" and beat.reason:
+        parts.append(beat.reason[:120])
+    return " · ".join(parts)
+
+
+def heartbeat_bars(beats: Sequence[Beat], *, count: int) -> SafeString:
+    """The last ``count`` checks as coloured bars, oldest first, padded on the left.
+
+    Hover or focus shows a bar's time (local, by live.js; UTC without it), result, code and
+    reason. The list is one tab stop; arrow keys move between its bars (live.js)."""
+    failed = sum(1 for beat in beats if beat.status != "up")
+    label = (
+        f"Last {len(beats)} checks: {len(beats) - failed} up, {failed} failed"
+        if beats
+        else "No checks yet"
+    )
+    items = ['<li class="beat beat-none" aria-hidden="true"></li>'] * (count - len(beats))
+    last = len(beats) - 1
+    for index, beat in enumerate(beats):
+        state = "up" if beat.status == "up" else "down"
+        utc = f"{beat.checked_at:%Y-%m-%d %H:%M:%S} UTC"
+        text = _beat_text(beat)
+        items.append(
+            f'<li class="beat beat-{state}" tabindex="{0 if index == last else -1}" '
+            f'data-at="{beat.checked_at.isoformat()}" data-rest="{escape(text)}" '
+            f'data-tip="{escape(utc)} · {escape(text)}">'
+            f'<span class="visually-hidden">{escape(utc)}: {escape(text)}</span></li>'
+        )
+    return mark_safe(  # noqa: S308 - numbers and escaped text only
+        f'<ol class="beats" aria-label="{escape(label)}" data-beats>{"".join(items)}</ol>'
+    )

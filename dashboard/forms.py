@@ -7,6 +7,8 @@ through monitors.services."""
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import cast
 
 from django import forms
@@ -18,6 +20,7 @@ from rest_framework import serializers
 from accounts.models import Team
 from api.history import StatusPageSerializer
 from api.serializers import MonitorSerializer
+from dashboard import assertion_rows
 from lib.parsers import loads_bounded
 from monitors.models import (
     HEARTBEAT_GRACE,
@@ -156,39 +159,118 @@ def monitor_initial(monitor: Monitor) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class KindFields:
+    """One monitor kind on the form: its choice label, a line saying what it checks, and
+    the fields it uses (the others are hidden with JavaScript, and ignored when posted)."""
+
+    label: str
+    summary: str
+    fields: tuple[str, ...]
+
+
+# Fields every actively probed kind has: how often, how long to wait, what must hold.
+PROBED = ("interval", "timeout", "assertions")
+
+# The kinds, in the order the form offers them. Adding a kind is one entry here (plus the
+# form fields it needs that do not exist yet, placed in FIELDSETS).
+KIND_FIELDS: dict[str, KindFields] = {
+    MonitorKind.HTTP: KindFields(
+        "HTTP(S)",
+        "A web page or API endpoint answers with the expected status (and content)",
+        (
+            "url",
+            "method",
+            "expected_status",
+            "headers",
+            "body",
+            "follow_redirects",
+            "verify_tls",
+            *PROBED,
+        ),
+    ),
+    MonitorKind.TCP: KindFields(
+        "TCP port",
+        "A port accepts connections (optionally over TLS, optionally answering a line)",
+        ("host", "port", "use_tls", "send", "tls_server_name", "verify_tls", *PROBED),
+    ),
+    MonitorKind.DNS: KindFields(
+        "DNS record",
+        "A name resolves (to the expected answer)",
+        ("host", "dns_record_type", "dns_resolver", *PROBED),
+    ),
+    MonitorKind.TLS: KindFields(
+        "TLS certificate",
+        "A certificate is valid and not about to expire",
+        ("host", "port", "tls_server_name", "starttls", "verify_tls", *PROBED),
+    ),
+    MonitorKind.ICMP: KindFields(
+        "Ping (ICMP)", "A host answers pings", ("host", "ping_count", *PROBED)
+    ),
+    MonitorKind.API: KindFields(
+        "API (multi-step)",
+        "Several requests in a row, passing values from one to the next",
+        ("steps", "interval", "timeout"),
+    ),
+    MonitorKind.HEARTBEAT: KindFields(
+        "Heartbeat (cron job, backup)",
+        "A job pings its own URL on schedule; a missed ping alerts",
+        ("interval", "cron", "tz", "grace"),
+    ),
+}
+COMMON_FIELDS = ("team", "name", "kind", "failure_threshold", "success_threshold", "tags")
+
+_ASSERTION_NUMBER = re.compile(r"^Assertion (\d+): (.*)$", re.DOTALL)
+
+
 class MonitorForm(SerializerForm):
     serializer_class = MonitorSerializer
 
-    # Grouped on the page; a fieldset names the kinds it is for (the page shows those of the
-    # chosen kind, all of them without JavaScript). The serializer says what a kind needs.
+    # Grouped on the page; each field shows for the kinds that use it (KIND_FIELDS), all of
+    # them without JavaScript. Names a form lacks are skipped (the alerts' "channels").
     FIELDSETS = (
-        ("What to check", "", ("team", "name", "kind")),
-        ("HTTP request", "http", ("url", "method", "expected_status")),
-        ("Target", "tcp dns tls icmp", ("host", "port")),
-        ("Ping", "icmp", ("ping_count",)),
-        ("TCP", "tcp", ("use_tls", "send")),
-        ("DNS query", "dns", ("dns_record_type", "dns_resolver")),
-        ("TLS", "tcp tls", ("tls_server_name", "starttls", "verify_tls")),
-        ("Steps", "api", ("steps",)),
-        ("Heartbeat schedule", "heartbeat", ("cron", "tz", "grace")),
+        ("What to check", ("team", "kind", "name")),
         (
-            "Schedule and judgement",
-            "",
-            ("interval", "timeout", "failure_threshold", "success_threshold", "assertions"),
+            "Target",
+            (
+                "url",
+                "method",
+                "expected_status",
+                "host",
+                "port",
+                "ping_count",
+                "dns_record_type",
+                "dns_resolver",
+                "use_tls",
+                "send",
+                "tls_server_name",
+                "starttls",
+                "verify_tls",
+                "follow_redirects",
+            ),
         ),
-        ("Request details", "http", ("follow_redirects", "headers", "body")),
-        ("Tags", "", ("tags",)),
-        ("Alerts", "", ("channels",)),
-        ("Dependencies and flapping", "", ("depends_on", "flap_threshold", "flap_window_minutes")),
+        ("Request headers and body", ("headers", "body")),
+        ("Steps", ("steps",)),
+        ("Assertions", ("assertions",)),
+        ("Schedule", ("interval", "timeout", "failure_threshold", "success_threshold")),
+        ("Heartbeat schedule", ("cron", "tz", "grace")),
+        ("Alerts", ("channels",)),
+        ("Dependencies and flapping", ("depends_on", "flap_threshold", "flap_window_minutes")),
+        ("Tags", ("tags",)),
     )
+    BLANK_HEADER_ROWS = 1
+    BLANK_ASSERTION_ROWS = 2
 
     team = forms.TypedChoiceField(coerce=int, help_text="The team that owns the monitor")
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(
-        choices=MonitorKind.choices,
+        choices=MonitorKind.choices,  # narrowed to KIND_FIELDS per form
         initial=MonitorKind.HTTP,
         required=False,  # a post without it (an older page) is an http monitor, as in the API
-        help_text="What the monitor checks; it cannot change later",
+        widget=forms.RadioSelect,
+        help_text=(
+            "Choose first: the form then shows only what this kind needs. It cannot change later."
+        ),
     )
     url = forms.CharField(
         label="URL",
@@ -245,12 +327,12 @@ class MonitorForm(SerializerForm):
     follow_redirects = forms.BooleanField(required=False, initial=True)
     verify_tls = forms.BooleanField(required=False, initial=True, label="Verify TLS certificate")
     headers = JSONTextField(
-        empty={}, help_text='A JSON object, e.g. {"Accept": "application/json"}'
+        empty={}, help_text="Sent with every request, e.g. Accept: application/json"
     )
     body = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
     assertions = JSONTextField(
         empty=[],
-        help_text='A JSON list, e.g. [{"type": "body_contains", "value": "ok"}]',
+        help_text="All must hold for a check to pass, e.g. Body contains ok",
     )
     steps = JSONTextField(
         empty=[],
@@ -331,24 +413,154 @@ class MonitorForm(SerializerForm):
         ]
         if instance is not None:
             channel_field.help_text = "Where its alerts go; none ticked: it alerts nobody"
+        self.fields["kind"].choices = [(kind, k.label) for kind, k in KIND_FIELDS.items()]
         self.fields["interval"].widget.attrs["min"] = settings.MONITOR_MIN_INTERVAL
         self.fields["depends_on"].choices = _dependency_choices(instance, teams)
         if instance is not None:
             self.fields["team"].disabled = True
             self.fields["team"].choices = [(instance.team_id, instance.team.name)]
             self.fields["kind"].disabled = True
+        # Headers and assertions are edited as rows; a post without rows (a script, an older
+        # page) may still give them as JSON in the fields of the same names.
+        self.header_rows_posted = self.is_bound and "header_name" in self.data
+        self.assertion_rows_posted = (
+            assertion_rows.rows_posted(self.data) if self.is_bound else None
+        )
 
-    def fieldsets(self) -> list[tuple[str, str, list]]:
-        """(legend, kinds it is for or "" for all, bound fields) in page order."""
+    # --- Kinds --------------------------------------------------------------------------
+
+    def kinds_of(self, name: str) -> str:
+        """The kinds that use field ``name``, space-separated; "" when all do."""
+        if name in COMMON_FIELDS or name not in self.fields:
+            return ""
+        return " ".join(kind for kind, k in KIND_FIELDS.items() if name in k.fields)
+
+    def chosen_kind(self) -> str:
+        if self.instance is not None:
+            return self.instance.kind
+        value = self.data.get("kind") if self.is_bound else self.initial.get("kind")
+        return value if value in KIND_FIELDS else MonitorKind.HTTP
+
+    def fieldsets(self) -> list[tuple[str, str, list[tuple[str, object]]]]:
+        """(legend, kinds it is for or "" for all, [(kinds, bound field)]) in page order."""
+        sets = []
+        for legend, names in self.FIELDSETS:
+            fields = [(self.kinds_of(name), self[name]) for name in names if name in self.fields]
+            if not fields:
+                continue
+            kinds = {kind for kinds, _ in fields for kind in kinds.split()}
+            any_common = any(not kinds for kinds, _ in fields)
+            sets.append((legend, "" if any_common else " ".join(sorted(kinds)), fields))
+        return sets
+
+    def kind_choices(self) -> list[dict]:
         return [
-            (legend, kinds, [self[name] for name in names])
-            for legend, kinds, names in self.FIELDSETS
+            {"value": kind, "label": k.label, "summary": k.summary}
+            for kind, k in KIND_FIELDS.items()
         ]
+
+    # --- Header rows --------------------------------------------------------------------
+
+    def header_rows(self) -> list[tuple[str, str]]:
+        if self.header_rows_posted:
+            rows = list(
+                zip(
+                    self.data.getlist("header_name"),
+                    self.data.getlist("header_value"),
+                    strict=False,
+                )
+            )
+        else:
+            value = self["headers"].value()
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value) if value.strip() else {}
+                except ValueError:
+                    value = {}
+            rows = list(value.items()) if isinstance(value, dict) else []
+        rows = [(str(n), str(v)) for n, v in rows if str(n).strip() or str(v).strip()]
+        return rows + [("", "")] * self.BLANK_HEADER_ROWS
+
+    def clean_headers(self):
+        if not self.header_rows_posted:
+            return self.cleaned_data.get("headers", {})
+        headers: dict[str, str] = {}
+        names = self.data.getlist("header_name")
+        values = self.data.getlist("header_value")
+        for number, (name, value) in enumerate(zip(names, values, strict=False), start=1):
+            if not name.strip() and not value.strip():
+                continue
+            if not name.strip():
+                raise forms.ValidationError(f"Header {number}: give the header a name.")
+            headers[name.strip()] = value
+        return headers
+
+    # --- Assertion rows -----------------------------------------------------------------
+
+    def clean_assertions(self):
+        if self.assertion_rows_posted is None:
+            return self.cleaned_data.get("assertions", [])
+        assertions, problems = assertion_rows.rows_to_assertions(self.assertion_rows_posted)
+        if problems:
+            raise forms.ValidationError(problems)
+        return assertions
+
+    def assertion_rows(self) -> list[dict]:
+        """The builder's rows, each with its own messages ("Assertion 2: ..." from here or
+        from the API), then blank rows to fill."""
+        if self.assertion_rows_posted is not None:
+            rows = [r for r in self.assertion_rows_posted if not r.is_blank]
+        else:
+            value = self["assertions"].value()
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value) if value.strip() else []
+                except ValueError:
+                    value = []
+            specs = value if isinstance(value, list) else []
+            rows = [assertion_rows.assertion_to_row(s) for s in specs if isinstance(s, dict)]
+        errors: dict[int, list[str]] = {}
+        for message in self.errors.get("assertions", []):
+            match = _ASSERTION_NUMBER.match(message)
+            if match:
+                errors.setdefault(int(match.group(1)), []).append(match.group(2))
+        shown = [
+            {"row": row, "number": i, "errors": errors.get(i, [])}
+            for i, row in enumerate(rows, start=1)
+        ]
+        blank = assertion_rows.Row()
+        shown += [
+            {"row": blank, "number": len(rows) + i, "errors": []}
+            for i in range(1, self.BLANK_ASSERTION_ROWS + 1)
+        ]
+        return shown
+
+    def assertion_general_errors(self) -> list[str]:
+        return [m for m in self.errors.get("assertions", []) if not _ASSERTION_NUMBER.match(m)]
+
+    def assertion_subjects(self) -> list[dict]:
+        return assertion_rows.subject_choices()
+
+    def assertion_subjects_json(self) -> str:
+        """The builder's table for monitor_form.js (an attribute: the CSP allows no inline
+        script, not even a data block)."""
+        return json.dumps(assertion_rows.subject_choices())
+
+    def assertion_operators(self) -> dict[str, str]:
+        return assertion_rows.OPERATORS
 
     def payload(self, cleaned: dict) -> dict:
         payload = dict(cleaned)
         payload["kind"] = cleaned.get("kind") or MonitorKind.HTTP
         payload["tags"] = [t.strip() for t in cleaned.get("tags", "").split(",") if t.strip()]
+        # What another kind's (hidden) fields hold is not this monitor's: the API keeps
+        # their defaults instead of refusing a value the person cannot see.
+        own = KIND_FIELDS.get(payload["kind"])
+        if own is not None:
+            for kind in KIND_FIELDS.values():
+                for name in kind.fields:
+                    if name not in own.fields and name not in COMMON_FIELDS:
+                        payload.pop(name, None)
         for name in ("tz", "grace"):  # left empty: the default
             if payload.get(name) in ("", None):
                 payload.pop(name, None)

@@ -10,8 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -20,16 +20,27 @@ from accounts.access import teams_of
 from accounts.models import Role, Team
 from dashboard.access import can, get_scoped_or_404, require_role, scoped, teams_with_role
 from dashboard.forms import MonitorForm, monitor_initial
+from incidents import selectors as incident_selectors
 from incidents.dependencies import monitor_set_dependencies
 from incidents.models import Incident
 from lib.forms import add_service_errors
-from monitors import check_now, services
-from monitors.models import CheckResult, CheckStatus, Monitor, MonitorBadge, MonitorStatus
+from monitors import check_draft, check_now, services
+from monitors.models import (
+    CheckResult,
+    CheckStatus,
+    DraftCheck,
+    Monitor,
+    MonitorBadge,
+    MonitorStatus,
+)
 from notifications import selectors as notification_selectors
+from reports.recent_checks import recent_checks
 from reports.stats import daily_bars, hourly_response_series, monitor_stats, uptime_by_monitor
 
 PAGE_SIZE = 50
-RECENT_CHECKS = 20
+RECENT_CHECKS = 10  # the table of the detail page; the bars show more
+OVERVIEW_BEATS = 30
+DETAIL_BEATS = 50
 RECENT_INCIDENTS = 10
 CHART_HOURS = 24
 CHART_MAX_RESULTS = 3000  # newest results read for the chart (index on monitor, -checked_at)
@@ -86,6 +97,7 @@ def _overview_context(request: HttpRequest) -> dict:
     uptime_30d = uptime_by_monitor(ids, "30d")
     series = hourly_response_series(ids, hours=24)
     alerting_nobody = notification_selectors.monitors_alerting_nobody(ids)
+    beats = recent_checks(ids, count=OVERVIEW_BEATS)  # one query for the page
     rows = [
         {
             "monitor": monitor,
@@ -94,6 +106,7 @@ def _overview_context(request: HttpRequest) -> dict:
             "uptime_30d": uptime_30d.get(monitor.id),
             "series": series.get(monitor.id, []),
             "alerts_nobody": monitor.id in alerting_nobody,
+            "beats": beats.get(monitor.id, []),
         }
         for monitor in page
     ]
@@ -114,6 +127,7 @@ def _overview_context(request: HttpRequest) -> dict:
         "can_create": bool(teams_with_role(request)),
         "can_bulk": bool(teams_with_role(request, Role.EDITOR)),
         "now": timezone.now(),
+        "beat_count": OVERVIEW_BEATS,
     }
 
 
@@ -163,7 +177,7 @@ def chart_points(monitor: Monitor, *, now: datetime) -> list[tuple[datetime, flo
 
 def _live_context(request: HttpRequest, monitor: Monitor) -> dict:
     incidents = list(
-        Incident.objects.filter(monitor=monitor)
+        incident_selectors.with_opening_failures(Incident.objects.filter(monitor=monitor))
         .select_related("acknowledged_by")
         .order_by("-started_at")[:RECENT_INCIDENTS]
     )
@@ -183,6 +197,8 @@ def _live_context(request: HttpRequest, monitor: Monitor) -> dict:
             ]
         ),
         "incidents": incidents,
+        "beats": recent_checks([monitor.id], count=DETAIL_BEATS)[monitor.id],
+        "beat_count": DETAIL_BEATS,
         "open_incident": next((i for i in incidents if i.resolved_at is None), None),
         "can_edit": can(request, monitor.team_id, Role.EDITOR),
         "can_ack": can(request, monitor.team_id, Role.EDITOR),
@@ -275,6 +291,45 @@ def monitor_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Monitor saved.")
             return redirect("dashboard:monitor-detail", pk=monitor.pk)
     return render(request, "dashboard/monitor_form.html", {"form": form, "monitor": monitor})
+
+
+@login_required
+@require_POST
+def monitor_test(request: HttpRequest) -> HttpResponse:
+    """The form's "Test now": validate the draft as a save would, then queue one check of
+    it (monitors/check_draft.py). 400 with the form's messages, or 202 with where the
+    result appears."""
+    monitor_id = request.POST.get("monitor")
+    instance = _get_monitor(request, int(monitor_id)) if monitor_id else None
+    teams = [] if instance is not None else teams_with_role(request, Role.EDITOR)
+    if instance is not None:
+        require_role(request, instance.team_id, Role.EDITOR)
+    elif not teams:
+        raise PermissionDenied("You need the editor role in a team to test monitors.")
+    form = MonitorForm(request.POST, request=request, teams=teams, instance=instance)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors}, status=400)
+    if instance is not None:
+        team = instance.team
+        fields = {name: getattr(instance, name) for name in check_draft.CHECK_FIELDS}
+        fields.update(form.validated)
+    else:
+        team = next(t for t in teams if t.id == form.cleaned_data["team"])
+        fields = dict(form.validated)
+    try:
+        draft = check_draft.draft_check_request(team=team, requested_by=request.user, fields=fields)
+    except check_now.CheckNowLimitReached as exc:
+        return JsonResponse({"errors": {"__all__": [str(exc)]}}, status=429)
+    result = reverse("dashboard:monitor-test-result", args=[draft.id])
+    return JsonResponse({"id": str(draft.id), "result": result}, status=202)
+
+
+@login_required
+def monitor_test_result(request: HttpRequest, pk: str) -> HttpResponse:
+    """A draft check's state and, once done, its outcome (only for who asked for it)."""
+    draft = get_object_or_404(DraftCheck, pk=pk, requested_by=request.user)
+    state = check_draft.draft_check_state(draft)
+    return JsonResponse({"state": state, "outcome": draft.outcome if state == "done" else None})
 
 
 @login_required

@@ -26,10 +26,25 @@ from reports.status_pages import public_status_cached
 @require_GET
 @cache_control(public=True, max_age=15)
 def public_status_page(request: HttpRequest, slug: str) -> HttpResponse:
+    page = _public_page(slug)
+    return render(
+        request, "status/page.html", {"status": public_status_cached(page), "slug": page.slug}
+    )
+
+
+@require_GET
+@cache_control(public=True, max_age=15)
+def public_status_live(request: HttpRequest, slug: str) -> HttpResponse:
+    """The status page's live part, fetched every 30 seconds by ``live.js``."""
+    page = _public_page(slug)
+    return render(request, "status/_live.html", {"status": public_status_cached(page)})
+
+
+def _public_page(slug: str) -> StatusPage:
     page = StatusPage.objects.filter(slug=slug, is_public=True).first()
     if page is None:
         raise Http404("No such status page.")
-    return render(request, "status/page.html", {"status": public_status_cached(page)})
+    return page
 
 
 def _badge_monitor(token: str) -> Monitor:

@@ -22,6 +22,8 @@ urlpatterns = [
     path("", monitor_views.overview, name="overview"),
     path("live/overview/", monitor_views.overview_rows, name="overview-live"),
     path("monitors/new/", monitor_views.monitor_create, name="monitor-create"),
+    path("monitors/test/", monitor_views.monitor_test, name="monitor-test"),
+    path("monitors/test/<uuid:pk>/", monitor_views.monitor_test_result, name="monitor-test-result"),
     path("monitors/<int:pk>/", monitor_views.monitor_detail, name="monitor-detail"),
     path("monitors/<int:pk>/live/", monitor_views.monitor_live, name="monitor-live"),
     path("monitors/<int:pk>/edit/", monitor_views.monitor_edit, name="monitor-edit"),
@@ -96,6 +98,7 @@ urlpatterns = [
 # Public, outside the dashboard namespace so the API can reverse them by plain names.
 public_urlpatterns = [
     path("status/<slug:slug>/", status_views.public_status_page, name="status-page"),
+    path("status/<slug:slug>/live/", status_views.public_status_live, name="status-page-live"),
     path("badge/<str:token>/status.svg", status_views.badge_status, name="badge-status"),
     path("badge/<str:token>/uptime.svg", status_views.badge_uptime, name="badge-uptime"),
 ]

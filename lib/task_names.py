@@ -13,6 +13,7 @@ from __future__ import annotations
 # Queue ``checks`` (gevent probe workers): checks and the work around them.
 RUN_CHECK_BATCH = "monitors.tasks.run_check_batch"
 RUN_CHECK_NOW = "monitors.tasks.run_check_now"
+RUN_DRAFT_CHECK = "monitors.tasks.run_draft_check"
 DISPATCH_DUE_CHECKS = "monitors.tasks.dispatch_due_checks"
 ROLLUP_CHECK_RESULTS = "monitors.tasks.rollup_check_results"
 PRUNE_CHECK_RESULTS = "monitors.tasks.prune_check_results"
@@ -30,6 +31,7 @@ DISPATCH_DUE_POLICIES = "notifications.tasks.dispatch_due_policies"
 QUEUE_OF_TASK: dict[str, str] = {
     RUN_CHECK_BATCH: "checks",
     RUN_CHECK_NOW: "checks",
+    RUN_DRAFT_CHECK: "checks",
     DISPATCH_DUE_CHECKS: "checks",
     ROLLUP_CHECK_RESULTS: "checks",
     PRUNE_CHECK_RESULTS: "checks",

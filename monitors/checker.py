@@ -69,13 +69,15 @@ def run_check(
     *,
     now: datetime | None = None,
     team_variables: Mapping[str, str] | None = None,
+    keep_snapshot: bool = False,
 ) -> CheckOutcome:
     """Check ``monitor`` once. Never raises for the target's behaviour.
 
     ``team_variables`` are the monitor's team's (``team_variables_for``), loaded by the
     caller before the check. A lone check in the caller's own thread (the CLI, a test) may
     leave them out: they are then read here, still before the check's time starts. Where
-    checks run concurrently, load them for the whole batch and pass them."""
+    checks run concurrently, load them for the whole batch and pass them. ``keep_snapshot``
+    leaves what the probe saw on the outcome (for a draft check's report)."""
     kind = KINDS[monitor.kind]
     if team_variables is None:
         loaded = team_variables_for([monitor]) if kind.uses_team_variables else {}
@@ -96,7 +98,11 @@ def run_check(
         timer.start()
     try:
         return kind.run(
-            monitor, checked_at=checked_at, deadline=deadline, team_variables=team_variables
+            monitor,
+            checked_at=checked_at,
+            deadline=deadline,
+            team_variables=team_variables,
+            keep_snapshot=keep_snapshot,
         )
     except outbound.OutboundError as exc:
         # A timeout is its own status; every other failure to get an answer is an error.

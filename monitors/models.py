@@ -501,6 +501,38 @@ class CheckNowRequest(models.Model):
         return f"check-now {self.id} of monitor {self.monitor_id}"
 
 
+class DraftCheck(models.Model):
+    """One run of a monitor configuration that is not saved yet: the form's "Test now".
+
+    Like a check-now it runs on a check worker, never in the web; the page polls this row.
+    ``config`` holds the draft's fields (headers may be credentials: encrypted, and emptied
+    once the check ran); ``outcome`` is what the page shows (monitors/check_draft.py).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    config = EncryptedJSONField(default=dict, blank=True)
+    outcome = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The per-team concurrency limit counts the unfinished ones on every request.
+            models.Index(
+                fields=["team", "requested_at"],
+                condition=Q(finished_at__isnull=True),
+                name="draft_check_unfinished_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"draft check {self.id}"
+
+
 # --- History: rollups, status pages and badges (see monitors/rollups.py, reports/stats.py) ---
 
 

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from lib import task_names
 from lib.task_acks import ACK_ON_RECEIPT
-from monitors import check_now, results, rollups, scheduling
+from monitors import check_draft, check_now, results, rollups, scheduling
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,20 @@ def run_check_now(request_id: str) -> bool:
     """Run the check-now request ``request_id`` (a ``CheckNowRequest`` id); store; link.
     False when there was nothing left to do (gone, answered already, or expired)."""
     return check_now.check_now_run(request_id=request_id) is not None
+
+
+@shared_task(
+    name=task_names.RUN_DRAFT_CHECK,
+    # As a check-now: worth running only while the form waits for it.
+    **ACK_ON_RECEIPT,
+    max_retries=0,
+    time_limit=BATCH_TIME_LIMIT,
+    ignore_result=True,
+    dead_letter=False,
+)
+def run_draft_check(draft_id: str) -> bool:
+    """Run the monitor form's draft check ``draft_id`` (a ``DraftCheck`` id)."""
+    return check_draft.draft_check_run(draft_id=draft_id) is not None
 
 
 @shared_task(

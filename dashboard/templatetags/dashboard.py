@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from dashboard import charts
 from lib.uptime import uptime_text
@@ -15,6 +17,7 @@ register = template.Library()
 register.simple_tag(charts.sparkline, name="sparkline")
 register.simple_tag(charts.uptime_bars, name="uptime_bars")
 register.simple_tag(charts.response_chart, name="response_chart")
+register.simple_tag(charts.heartbeat_bars, name="heartbeat_bars")
 
 NO_DATA = "—"
 
@@ -53,3 +56,20 @@ def age(value: datetime | None) -> str:
     if value is None:
         return NO_DATA
     return duration(max(timezone.now() - value, timedelta(0)))
+
+
+@register.filter
+def when(value: datetime | None, style: str = "datetime") -> SafeString | str:
+    """A moment as ``<time>``: UTC in the page, the reader's local time once live.js has
+    run (UTC then in the title, on hover). ``style`` "time" shows the time of day only."""
+    if value is None:
+        return NO_DATA
+    utc = value.astimezone(UTC)
+    shown = f"{utc:%H:%M:%S}" if style == "time" else f"{utc:%Y-%m-%d %H:%M:%S}"
+    return format_html(
+        '<time datetime="{}" title="{} UTC" data-local="{}">{} UTC</time>',
+        utc.isoformat(),
+        f"{utc:%Y-%m-%d %H:%M:%S}",
+        style,
+        shown,
+    )

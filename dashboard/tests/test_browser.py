@@ -4,13 +4,12 @@ Celery worker, Redis, PostgreSQL and a real HTTP target on 127.0.0.1.
 One story, as an on-call engineer lives it: log in, create a monitor with the form, see it
 go UP after a real check, break the target, see the incident appear without reloading,
 acknowledge it, and publish a status page that shows the outage without private details.
-Screenshots of each step go to test-artifacts/screenshots/; to refresh the README's pictures,
-run it with HEALTHMON_SCREENSHOTS=docs/screenshots.
+Screenshots of each step go to test-artifacts/screenshots/story/; the README's pictures come
+from the new user's walk (test_browser_walk.py).
 """
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -40,7 +39,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = ROOT / os.environ.get("HEALTHMON_SCREENSHOTS", "test-artifacts/screenshots")
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots" / "story"
 WAIT_MS = 45_000  # a check every 2 s, the page polls every 5 s: states show within seconds
 
 
@@ -214,7 +213,7 @@ def test_login_create_monitor_see_it_up_then_down_acknowledge_and_publish(
         expect(page.get_by_role("heading", name="New monitor")).to_be_visible()
 
         # Create a monitor with the form, pointing at the local target.
-        page.get_by_label("Name").fill("Checkout API")
+        page.get_by_label("Name", exact=True).fill("Checkout API")
         page.get_by_label("URL").fill(f"{target.base}/health")
         page.get_by_label("Interval").fill("2")
         page.get_by_label("Timeout").fill("1")

@@ -65,13 +65,14 @@ def test_the_form_shows_the_apis_message_for_a_missing_target(alice, alice_web):
     assert not Monitor.objects.exists()
 
 
-def test_fieldsets_say_which_kinds_they_are_for(alice, alice_web):
+def test_fields_say_which_kinds_they_are_for(alice, alice_web):
     page = alice_web.get("/monitors/new/").content.decode()
 
-    assert '<fieldset data-kinds="dns">' in page
-    assert '<fieldset data-kinds="icmp">' in page
-    assert '<fieldset data-kinds="heartbeat">' in page
-    assert '<fieldset data-kinds="http">' in page
+    assert '<div class="field" data-kinds="icmp">' in page  # ping count
+    assert '<div class="field" data-kinds="dns">' in page  # record type, resolver
+    assert '<fieldset data-kinds="api">' in page  # steps
+    assert 'data-kinds="http" id="id_headers"' in page
+    assert 'data-kinds="heartbeat"' in page  # cron, tz, grace
     assert 'name="kind"' in page
 
 

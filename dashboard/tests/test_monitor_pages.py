@@ -156,7 +156,7 @@ def test_monitor_page_shows_chart_bars_checks_and_stats(alice, alice_web):
     assert 'class="response-chart"' in page_html
     assert page_html.count('class="bar bar-') == 90
     assert "HTTP 503 (expected 200-299)" in page_html
-    assert "Last 24h" in page_html and "Last 90d" in page_html
+    assert "Last </span>24h</th>" in page_html and "Last </span>90d</th>" in page_html
     assert "50.00%" in page_html
     assert f"/api/v1/monitors/{monitor.id}/sla/?month=" in page_html
 

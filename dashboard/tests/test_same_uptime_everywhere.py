@@ -51,7 +51,7 @@ def test_overview_shows_the_one_string(monitor, alice_web, at_now):
 def test_monitor_page_and_its_day_bar_show_the_one_string(monitor, alice_web, at_now):
     html = alice_web.get(f"/monitors/{monitor.id}/").content.decode()
 
-    assert f'<dd class="big">{EXPECTED}</dd>' in html
+    assert f'<td class="num big">{EXPECTED}</td>' in html
     assert f"2026-11-18: {EXPECTED} of 11 checks" in html
     assert f"{EXPECTED} overall" in html
 

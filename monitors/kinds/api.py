@@ -75,6 +75,7 @@ class ApiKind(MonitorKind):
         checked_at: datetime,
         deadline: float,
         team_variables: Mapping[str, str],
+        keep_snapshot: bool = False,  # steps have one snapshot each: none is kept
     ) -> CheckOutcome:
         # The team's variables are shared by the checks of a batch: extracted values go into
         # this check's own copy. Team variables are secrets, unloggable in this process

@@ -10,7 +10,7 @@ turns errors and deadlines into outcomes, the same for every kind.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -59,6 +59,9 @@ class CheckOutcome:
     response_time_ms: int | None = None
     cert_expires_at: datetime | None = None
     failed_assertion: dict | None = None
+    # What the probe saw, kept only when asked (a draft check shows each assertion's verdict
+    # and a body excerpt); scheduled checks drop it at once: bodies may be 1 MiB each.
+    snapshot: Any = field(default=None, compare=False, repr=False)
 
     @property
     def is_up(self) -> bool:
@@ -129,6 +132,7 @@ class MonitorKind:
         checked_at: datetime,
         deadline: float,
         team_variables: Mapping[str, str],
+        keep_snapshot: bool = False,
     ) -> CheckOutcome:
         """One check; touches no database (it runs in a greenlet, under its timeout)."""
         snapshot = self.probe(monitor, deadline=deadline)
@@ -142,4 +146,5 @@ class MonitorKind:
             response_time_ms=snapshot.elapsed_ms,
             cert_expires_at=snapshot.cert_expires_at,
             failed_assertion=verdict.failed_assertion,
+            snapshot=snapshot if keep_snapshot else None,
         )

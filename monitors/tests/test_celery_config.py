@@ -30,6 +30,7 @@ def test_check_batches_ack_early_never_retry_and_have_a_hard_limit(tasks):
 ACK_POLICY = {
     task_names.RUN_CHECK_BATCH: ACK_ON_RECEIPT,
     task_names.RUN_CHECK_NOW: ACK_ON_RECEIPT,
+    task_names.RUN_DRAFT_CHECK: ACK_ON_RECEIPT,
     task_names.DISPATCH_DUE_CHECKS: ACK_ON_RECEIPT,
     task_names.ROLLUP_CHECK_RESULTS: ACK_ON_RECEIPT,
     task_names.PRUNE_CHECK_RESULTS: ACK_ON_RECEIPT,
