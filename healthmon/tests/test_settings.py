@@ -83,6 +83,26 @@ def test_ambiguous_boolean_is_a_configuration_error():
     assert "DEBUG='ture' is not a boolean" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "AUTH_THROTTLE_RATE",
+        "LOGIN_ACCOUNT_THROTTLE_RATE",
+        "CHECK_NOW_THROTTLE_RATE",
+        "CHANNEL_TEST_THROTTLE_RATE",
+    ],
+)
+def test_every_throttle_rate_that_cannot_be_parsed_stops_the_process(variable):
+    # README: values that cannot be parsed stop the process with a one-line reason, rather
+    # than DRF failing on the first throttled request.
+    result = manage("check", DEBUG="true", **{variable: "thirty a minute"})
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"healthmon: configuration error: {variable}='thirty a minute' is not a rate like 20/min"
+    ]
+
+
 @pytest.mark.parametrize(("raw", "expected"), [("true", True), ("0", False), ("Yes", True)])
 def test_envbool_parses_common_spellings(monkeypatch, raw, expected):
     monkeypatch.setenv("HM_FLAG", raw)
