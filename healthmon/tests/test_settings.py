@@ -147,3 +147,30 @@ def test_make_run_blocks_exactly_the_metadata_networks():
     [line] = [x for x in makefile.splitlines() if x.startswith("BLOCKED_NETWORKS ?=")]
 
     assert line.split("?=", 1)[1].strip().split(",") == list(METADATA_NETWORKS)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("WEB_THREADS", "four", "WEB_THREADS='four' is not an integer"),
+        ("WEB_TIMEOUT", "0", "WEB_TIMEOUT=0 must be at least 1"),
+        ("WEB_PORT", "http", "WEB_PORT='http' is not an integer"),
+        ("DEBUG", "ture", "DEBUG='ture' is not a boolean; use true or false"),
+    ],
+)
+def test_the_web_process_reports_a_configuration_error_in_one_line(variable, value, reason):
+    # gunicorn prints "Failed to read config file" and a traceback for any exception in its
+    # config file; the web process must say what is wrong as manage.py does.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WEB_")}
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    result = subprocess.run(
+        [gunicorn, "healthmon.wsgi", "-c", "deploy/gunicorn.conf.py", "--check-config"],
+        cwd=ROOT,
+        env={**clean, "DEBUG": "true", variable: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"healthmon: configuration error: {reason}"]
