@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from lib import outbound, redaction
@@ -73,6 +74,11 @@ class ApiKind(MonitorKind):
 
     def run(self, monitor: Monitor, *, checked_at: datetime, deadline: float) -> CheckOutcome:
         variables = team_variables(monitor.team_id)
+        # A batch runs each check in a greenlet of its own, so that query opened a connection of
+        # this greenlet's own, which nothing else hands back to the pool: ten api checks leaked
+        # a worker's whole pool (every task then waited for a connection, for good).
+        if not connection.in_atomic_block:  # (tests run inside a transaction)
+            connection.close()
         # Team variables are secrets: unloggable in this process, never quoted in a reason.
         # Extracted values (tokens) change every check: redacted from the reason only.
         redaction.remember(variables.values())

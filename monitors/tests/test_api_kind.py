@@ -5,8 +5,10 @@ failing step named in the reason; team variables as secrets that never show."""
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
+from django.db import connection
 
 from monitors.checker import run_check
 from monitors.models import CheckPhase, CheckStatus, Monitor, TeamVariable
@@ -153,3 +155,22 @@ def test_the_monitor_timeout_covers_the_whole_sequence(team, server):
     outcome = run_check(monitor)
     assert outcome.status == CheckStatus.TIMEOUT
     assert outcome.reason.startswith("step ")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_check_in_its_own_greenlet_hands_its_database_connection_back(team, server):
+    # A batch runs each check in a greenlet (a thread here) that has a connection of its own
+    # once it reads the team's variables: one left open is a pool slot lost for good, and ten
+    # of them left a worker waiting for a connection on every task.
+    monitor = api_monitor(team, [login_step(server), orders_step(server)])
+    seen = {}
+
+    def check() -> None:
+        seen["status"] = run_check(monitor).status
+        seen["connection open"] = connection.connection is not None
+
+    thread = threading.Thread(target=check)
+    thread.start()
+    thread.join()
+
+    assert seen == {"status": CheckStatus.UP, "connection open": False}
