@@ -11,16 +11,27 @@
 
 import gc
 import os
+import sys
 
-from healthmon.multiproc import mark_process_dead
-from healthmon.ports import web_bind
+from django.core.exceptions import ImproperlyConfigured
+
+from lib.env import envint
 from lib.logs import logging_config
 
-bind = web_bind()  # WEB_BIND, else 0.0.0.0:WEB_PORT (8000)
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("WEB_THREADS", "4"))
+try:
+    # Importing healthmon loads the settings (its Celery app reads them): their errors too.
+    from healthmon.multiproc import mark_process_dead
+    from healthmon.ports import web_bind
+
+    bind = web_bind()  # WEB_BIND, else 0.0.0.0:WEB_PORT (8000)
+    workers = envint("WEB_CONCURRENCY", 2, minimum=1)
+    threads = envint("WEB_THREADS", 4, minimum=1)
+    timeout = envint("WEB_TIMEOUT", 30, minimum=1)
+except ImproperlyConfigured as exc:
+    # One line, as manage.py says it, instead of gunicorn's "Failed to read config file" and a
+    # traceback (gunicorn lets SystemExit through).
+    sys.exit(f"healthmon: configuration error: {exc}")
 worker_class = "gthread"
-timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
 graceful_timeout = 30
 keepalive = 5
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

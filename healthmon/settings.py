@@ -259,7 +259,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         # POST /monitors/{id}/check-now/ makes the server send a request: keep it human-paced.
-        "check_now": envstr("CHECK_NOW_THROTTLE_RATE", "30/min"),
+        "check_now": envrate("CHECK_NOW_THROTTLE_RATE", "30/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -83,6 +83,26 @@ def test_ambiguous_boolean_is_a_configuration_error():
     assert "DEBUG='ture' is not a boolean" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "AUTH_THROTTLE_RATE",
+        "LOGIN_ACCOUNT_THROTTLE_RATE",
+        "CHECK_NOW_THROTTLE_RATE",
+        "CHANNEL_TEST_THROTTLE_RATE",
+    ],
+)
+def test_every_throttle_rate_that_cannot_be_parsed_stops_the_process(variable):
+    # README: values that cannot be parsed stop the process with a one-line reason, rather
+    # than DRF failing on the first throttled request.
+    result = manage("check", DEBUG="true", **{variable: "thirty a minute"})
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"healthmon: configuration error: {variable}='thirty a minute' is not a rate like 20/min"
+    ]
+
+
 @pytest.mark.parametrize(("raw", "expected"), [("true", True), ("0", False), ("Yes", True)])
 def test_envbool_parses_common_spellings(monkeypatch, raw, expected):
     monkeypatch.setenv("HM_FLAG", raw)
@@ -127,3 +147,30 @@ def test_make_run_blocks_exactly_the_metadata_networks():
     [line] = [x for x in makefile.splitlines() if x.startswith("BLOCKED_NETWORKS ?=")]
 
     assert line.split("?=", 1)[1].strip().split(",") == list(METADATA_NETWORKS)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("WEB_THREADS", "four", "WEB_THREADS='four' is not an integer"),
+        ("WEB_TIMEOUT", "0", "WEB_TIMEOUT=0 must be at least 1"),
+        ("WEB_PORT", "http", "WEB_PORT='http' is not an integer"),
+        ("DEBUG", "ture", "DEBUG='ture' is not a boolean; use true or false"),
+    ],
+)
+def test_the_web_process_reports_a_configuration_error_in_one_line(variable, value, reason):
+    # gunicorn prints "Failed to read config file" and a traceback for any exception in its
+    # config file; the web process must say what is wrong as manage.py does.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WEB_")}
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    result = subprocess.run(
+        [gunicorn, "healthmon.wsgi", "-c", "deploy/gunicorn.conf.py", "--check-config"],
+        cwd=ROOT,
+        env={**clean, "DEBUG": "true", variable: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"healthmon: configuration error: {reason}"]
