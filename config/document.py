@@ -16,10 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
+
+from lib.parsers import MAX_JSON_DEPTH
 
 SECTIONS = ("channels", "monitors", "status_pages")  # in the order they are applied
 SUFFIXES = (".yaml", ".yml", ".json")
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Bounds on what a text may make the loader build. PyYAML composes recursively (a few KB of
+# "[[[[..." raised RecursionError, a 500), and an alias repeats its anchor's whole value:
+# ~200 bytes of nested aliases made a Gatus import walk 4.7 million conditions (19 s; one
+# level more is 9 times that). Real documents nest a handful of levels and hold thousands
+# of values, not hundreds of thousands.
+MAX_DEPTH = MAX_JSON_DEPTH
+MAX_VALUES = 200_000
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,39 @@ class Document:
 class _Loader(yaml.SafeLoader):
     source = ""
     problems: list[Problem]
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                reason = f"Nested too deeply (more than {MAX_DEPTH} levels)."
+                raise ComposerError(None, None, reason, mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def get_single_node(self) -> yaml.Node | None:
+        node = super().get_single_node()
+        if node is not None and _expanded_size(node, {}) > MAX_VALUES:
+            reason = f"More than {MAX_VALUES} values once its aliases are expanded."
+            raise ComposerError(None, None, reason, node.start_mark)
+        return node
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` becomes, an alias counting its anchor's whole value again
+    (each node measured once; the recursion is bounded by ``MAX_DEPTH``)."""
+    if id(node) not in sizes:
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        sizes[id(node)] = 1 + sum(_expanded_size(child, sizes) for child in children)
+    return sizes[id(node)]
 
 
 def _construct_map(loader: _Loader, node: yaml.MappingNode) -> LocatedMap:
