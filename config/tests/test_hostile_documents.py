@@ -5,6 +5,7 @@ hundred bytes could raise RecursionError or make the server walk millions of val
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -72,3 +73,24 @@ def test_a_few_aliases_still_work(alice_client):
     assert response.status_code == 200, response.data
     assert [m["key"] for m in response.data["document"]["monitors"]] == ["api"]
 
+
+def test_a_deeply_nested_kuma_backup_is_a_400(alice_client):
+    response = alice_client.post(IMPORT, {"source": "uptime-kuma", "content": DEEP}, format="json")
+
+    assert response.status_code == 400
+    assert "nested too deeply" in response.data["errors"][0]
+
+
+def test_a_deeply_nested_kuma_notification_config_is_reported_not_a_500(alice_client):
+    backup = {
+        "monitorList": [],
+        "notificationList": [{"id": 1, "name": "Ops", "config": DEEP}],
+    }
+    content = json.dumps(backup)
+
+    response = alice_client.post(
+        IMPORT, {"source": "uptime-kuma", "content": content}, format="json"
+    )
+
+    assert response.status_code == 200, response.data
+    assert response.data["report"]["untranslated"][0]["why"] == "its config is not JSON"
