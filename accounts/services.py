@@ -92,6 +92,13 @@ def team_delete(*, team: Team, actor: User | None = None) -> None:
     team.delete()
 
 
+def lock_memberships(team_id: int) -> None:
+    """Serialize the changes of a team's roles and members (its row locked until commit):
+    two owners demoting or removing each other at once each saw the other still an owner,
+    and the team was left with none."""
+    list(Team.objects.select_for_update().filter(pk=team_id).values_list("pk", flat=True))
+
+
 def ensure_an_owner_remains(team: Team, leaving: Membership) -> None:
     if leaving.role != Role.OWNER:
         return
@@ -181,6 +188,7 @@ def membership_change_role(
 ) -> Membership:
     if acting_role != Role.OWNER and Role.OWNER in (role, membership.role):
         raise ValidationError({"role": "Only an owner can grant or change the owner role."})
+    lock_memberships(membership.team_id)
     if role != Role.OWNER:
         ensure_an_owner_remains(membership.team, membership)
     changes = {"role": [membership.role, role]} if role != membership.role else {}
@@ -205,6 +213,7 @@ def membership_remove(
 ) -> None:
     if membership.role == Role.OWNER and acting_role != Role.OWNER:
         raise ValidationError({"role": "Only an owner can remove an owner."})
+    lock_memberships(membership.team_id)
     validate_membership_removal(membership)
     audit_record(team=membership.team, actor=actor, action="delete", obj=membership)
     membership.delete()
