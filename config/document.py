@@ -3,8 +3,8 @@
 Every mapping remembers the line of each of its keys (a YAML loader recording node start
 marks; JSON is read by the same loader, YAML being a superset), so a problem is reported as
 ``file:line: field: reason``. ``${NAME}`` references are resolved here from the variables
-given (the environment for the CLI, the request's ``variables`` for the API); a missing one
-is a problem naming it.
+given (the environment for the CLI, less the server's own settings; the request's
+``variables`` for the API); a missing one is a problem naming it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from yaml.composer import ComposerError
 
+from lib.env import SETTINGS_READ
 from lib.parsers import MAX_JSON_DEPTH
 
 SECTIONS = ("channels", "monitors", "status_pages")  # in the order they are applied
@@ -236,6 +237,13 @@ def read_path(path: Path) -> Document:
     return document
 
 
+def environment_variables(environ: Mapping[str, str]) -> dict[str, str]:
+    """What a document run from the command line may read of ``environ``: everything but
+    the server's own settings (``SECRET_KEY``, ``DATABASE_URL``...; lib/env.py), which a file
+    from elsewhere, an imported Gatus config say, could otherwise put in a URL it checks."""
+    return {name: value for name, value in environ.items() if name not in SETTINGS_READ}
+
+
 def resolve_variables(entry: Entry, variables: Mapping[str, str]) -> tuple[dict, list[Problem]]:
     """The entry's fields with ``${NAME}`` replaced, and a problem per missing variable."""
     problems: list[Problem] = []
@@ -243,7 +251,13 @@ def resolve_variables(entry: Entry, variables: Mapping[str, str]) -> tuple[dict,
     def resolve(name: str, value: Any) -> Any:
         if isinstance(value, str):
             for missing in _missing(value, variables):
-                problems.append(entry.problem(name, f"The variable {missing} is not set."))
+                reason = (
+                    f"The variable {missing} is a setting of this server; a document cannot "
+                    "read it."
+                    if missing in SETTINGS_READ
+                    else f"The variable {missing} is not set."
+                )
+                problems.append(entry.problem(name, reason))
             return VARIABLE.sub(lambda m: variables.get(m.group(1), m.group(0)), value)
         if isinstance(value, Mapping):
             return {key: resolve(name, item) for key, item in value.items()}
