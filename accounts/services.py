@@ -59,8 +59,14 @@ def user_update_profile(*, user: User, full_name: str, email: str) -> User:
         # asks for the current password first and counts failures like failed logins.
         raise ValidationError({"email": "Another account uses this address."})
     user.full_name = full_name.strip()
-    user.email = email
-    user.save(update_fields=["full_name", "email"])
+    fields = ["full_name"]
+    if email != user.email.lower():
+        user.email, user.email_changed_at = email, timezone.now()
+        fields += ["email", "email_changed_at"]
+    elif email != user.email:
+        user.email = email
+        fields.append("email")
+    user.save(update_fields=fields)
     return user
 
 
@@ -141,9 +147,15 @@ def invitation_create(
 
 
 def invitations_open_for(user: User) -> QuerySet[Invitation]:
-    return Invitation.objects.filter(
+    """The pending invitations to the user's address, sent since it became theirs: someone
+    who changes their address to an invited one (unproven) does not take the invitation; the
+    team invites them again if it meant them."""
+    invitations = Invitation.objects.filter(
         email__iexact=user.email, status=InvitationStatus.PENDING, expires_at__gt=timezone.now()
-    ).select_related("team", "invited_by")
+    )
+    if user.email_changed_at is not None:
+        invitations = invitations.filter(created_at__gte=user.email_changed_at)
+    return invitations.select_related("team", "invited_by")
 
 
 def _open_invitation(invitation_id: int, user: User) -> Invitation:
