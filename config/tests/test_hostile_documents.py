@@ -94,3 +94,33 @@ def test_a_deeply_nested_kuma_notification_config_is_reported_not_a_500(alice_cl
 
     assert response.status_code == 200, response.data
     assert response.data["report"]["untranslated"][0]["why"] == "its config is not JSON"
+
+
+def test_a_document_naming_more_monitors_than_a_team_may_hold_is_refused_at_once(
+    alice_client, settings
+):
+    settings.TEAM_MAX_MONITORS = 1000
+    monitors = [{"key": f"m{i}", "name": f"m{i}", "url": "https://e.org/"} for i in range(1001)]
+
+    started = time.monotonic()
+    response = alice_client.post(PLAN, {"document": {"monitors": monitors}}, format="json")
+
+    assert time.monotonic() - started < 5  # validating them all took 17 s
+    assert response.status_code == 400
+    assert response.data["errors"] == [
+        "document: monitors: The document names 1001; a team holds at most 1000 "
+        "(TEAM_MAX_MONITORS)."
+    ]
+
+
+def test_an_import_naming_more_channels_than_a_team_may_hold_is_refused(alice_client, settings):
+    settings.TEAM_MAX_CHANNELS = 2
+    text = "alerting:\n" + "".join(
+        f"  {kind}:\n    webhook-url: https://hooks.example.org/{kind}\n"
+        for kind in ("slack", "discord", "mattermost")
+    )
+
+    response = alice_client.post(IMPORT, {"source": "gatus", "content": text}, format="json")
+
+    assert response.status_code == 400
+    assert "a team holds at most 2 (TEAM_MAX_CHANNELS)" in response.data["errors"][0]
