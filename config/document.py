@@ -109,24 +109,37 @@ class _Loader(yaml.SafeLoader):
 
     def get_single_node(self) -> yaml.Node | None:
         node = super().get_single_node()
-        if node is not None and _expanded_size(node, {}) > MAX_VALUES:
+        if node is not None and _expanded_size(node, {}, []) > MAX_VALUES:
             reason = f"More than {MAX_VALUES} values once its aliases are expanded."
             raise ComposerError(None, None, reason, node.start_mark)
         return node
 
 
-def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+def _expanded_size(node: yaml.Node, measured: dict[int, tuple[int, int]], path: list[int]) -> int:
     """How many values ``node`` becomes, an alias counting its anchor's whole value again
-    (each node measured once; the recursion is bounded by ``MAX_DEPTH``)."""
-    if id(node) not in sizes:
+    (each node measured once, with its height). ``path`` holds the nodes above: an alias may
+    nest a value deeper than its text shows, or inside itself (``&a [*a]``), and everything
+    after the loader recurses through the values."""
+    if id(node) in path:
+        reason = "An alias refers to a value that contains it."
+        raise ComposerError(None, None, reason, node.start_mark)
+    if id(node) not in measured:
         if isinstance(node, yaml.MappingNode):
             children = [child for pair in node.value for child in pair]
         elif isinstance(node, yaml.SequenceNode):
             children = node.value
         else:
             children = []
-        sizes[id(node)] = 1 + sum(_expanded_size(child, sizes) for child in children)
-    return sizes[id(node)]
+        path.append(id(node))
+        size = 1 + sum(_expanded_size(child, measured, path) for child in children)
+        height = 1 + max((measured[id(child)][1] for child in children), default=0)
+        path.pop()
+        measured[id(node)] = (size, height)
+    size, height = measured[id(node)]
+    if len(path) + height > MAX_DEPTH:
+        reason = f"Nested too deeply (more than {MAX_DEPTH} levels)."
+        raise ComposerError(None, None, reason, node.start_mark)
+    return size
 
 
 def _construct_map(loader: _Loader, node: yaml.MappingNode) -> LocatedMap:

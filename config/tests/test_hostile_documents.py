@@ -62,6 +62,26 @@ def test_aliases_in_a_document_to_plan_are_refused_too(alice_client):
     assert "aliases are expanded" in response.data["errors"][0]
 
 
+@pytest.mark.parametrize("text", ["monitors: &m [*m]\n", "monitors: &m [{key: x, tags: *m}]\n"])
+def test_an_alias_inside_its_own_value_is_a_400(alice_client, text):
+    response = alice_client.post(PLAN, {"document": text}, format="json")
+
+    assert response.status_code == 400
+    assert response.data["errors"] == [
+        "document:1: document: An alias refers to a value that contains it."
+    ]
+
+
+def test_aliases_nesting_deeper_than_the_text_shows_are_a_400(alice_client):
+    chain = "x0: &x0 {k: v}\n" + "".join(f"x{i}: &x{i} {{k: *x{i - 1}}}\n" for i in range(1, 400))
+    text = chain + "monitors:\n  - {key: api, name: API, url: 'https://e.org/', headers: *x399}\n"
+
+    response = alice_client.post(PLAN, {"document": text}, format="json")
+
+    assert response.status_code == 400
+    assert "Nested too deeply (more than 64 levels)." in response.data["errors"][0]
+
+
 def test_a_few_aliases_still_work(alice_client):
     text = (
         "x-defaults: &defaults {interval: 60, expected_status: '200'}\n"
