@@ -37,6 +37,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # When the sign-in address was last changed (nothing proves the new one is the user's):
+    # invitations sent to it before then are not theirs (accounts.services).
+    email_changed_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 

@@ -59,8 +59,14 @@ def user_update_profile(*, user: User, full_name: str, email: str) -> User:
         # asks for the current password first and counts failures like failed logins.
         raise ValidationError({"email": "Another account uses this address."})
     user.full_name = full_name.strip()
-    user.email = email
-    user.save(update_fields=["full_name", "email"])
+    fields = ["full_name"]
+    if email != user.email.lower():
+        user.email, user.email_changed_at = email, timezone.now()
+        fields += ["email", "email_changed_at"]
+    elif email != user.email:
+        user.email = email
+        fields.append("email")
+    user.save(update_fields=fields)
     return user
 
 
@@ -90,6 +96,13 @@ def team_delete(*, team: Team, actor: User | None = None) -> None:
     # The entry outlives the team (its team becomes null): staff still see who deleted it.
     audit_record(team=team, actor=actor, action="delete", obj=team)
     team.delete()
+
+
+def lock_memberships(team_id: int) -> None:
+    """Serialize the changes of a team's roles and members (its row locked until commit):
+    two owners demoting or removing each other at once each saw the other still an owner,
+    and the team was left with none."""
+    list(Team.objects.select_for_update().filter(pk=team_id).values_list("pk", flat=True))
 
 
 def ensure_an_owner_remains(team: Team, leaving: Membership) -> None:
@@ -134,9 +147,15 @@ def invitation_create(
 
 
 def invitations_open_for(user: User) -> QuerySet[Invitation]:
-    return Invitation.objects.filter(
+    """The pending invitations to the user's address, sent since it became theirs: someone
+    who changes their address to an invited one (unproven) does not take the invitation; the
+    team invites them again if it meant them."""
+    invitations = Invitation.objects.filter(
         email__iexact=user.email, status=InvitationStatus.PENDING, expires_at__gt=timezone.now()
-    ).select_related("team", "invited_by")
+    )
+    if user.email_changed_at is not None:
+        invitations = invitations.filter(created_at__gte=user.email_changed_at)
+    return invitations.select_related("team", "invited_by")
 
 
 def _open_invitation(invitation_id: int, user: User) -> Invitation:
@@ -181,6 +200,7 @@ def membership_change_role(
 ) -> Membership:
     if acting_role != Role.OWNER and Role.OWNER in (role, membership.role):
         raise ValidationError({"role": "Only an owner can grant or change the owner role."})
+    lock_memberships(membership.team_id)
     if role != Role.OWNER:
         ensure_an_owner_remains(membership.team, membership)
     changes = {"role": [membership.role, role]} if role != membership.role else {}
@@ -205,6 +225,7 @@ def membership_remove(
 ) -> None:
     if membership.role == Role.OWNER and acting_role != Role.OWNER:
         raise ValidationError({"role": "Only an owner can remove an owner."})
+    lock_memberships(membership.team_id)
     validate_membership_removal(membership)
     audit_record(team=membership.team, actor=actor, action="delete", obj=membership)
     membership.delete()

@@ -3,8 +3,8 @@
 Every mapping remembers the line of each of its keys (a YAML loader recording node start
 marks; JSON is read by the same loader, YAML being a superset), so a problem is reported as
 ``file:line: field: reason``. ``${NAME}`` references are resolved here from the variables
-given (the environment for the CLI, the request's ``variables`` for the API); a missing one
-is a problem naming it.
+given (the environment for the CLI, less the server's own settings; the request's
+``variables`` for the API); a missing one is a problem naming it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
+
+from lib.env import SETTINGS_READ
+from lib.parsers import MAX_JSON_DEPTH
 
 SECTIONS = (  # applied in this order
     "channels",
@@ -26,6 +30,13 @@ SECTIONS = (  # applied in this order
 )
 SUFFIXES = (".yaml", ".yml", ".json")
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Bounds on what a text may make the loader build. PyYAML composes recursively (a few KB of
+# "[[[[..." raised RecursionError, a 500), and an alias repeats its anchor's whole value:
+# ~200 bytes of nested aliases made a Gatus import walk 4.7 million conditions (19 s; one
+# level more is 9 times that). Real documents nest a handful of levels and hold thousands
+# of values, not hundreds of thousands.
+MAX_DEPTH = MAX_JSON_DEPTH
+MAX_VALUES = 200_000
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,52 @@ class Document:
 class _Loader(yaml.SafeLoader):
     source = ""
     problems: list[Problem]
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                reason = f"Nested too deeply (more than {MAX_DEPTH} levels)."
+                raise ComposerError(None, None, reason, mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def get_single_node(self) -> yaml.Node | None:
+        node = super().get_single_node()
+        if node is not None and _expanded_size(node, {}, []) > MAX_VALUES:
+            reason = f"More than {MAX_VALUES} values once its aliases are expanded."
+            raise ComposerError(None, None, reason, node.start_mark)
+        return node
+
+
+def _expanded_size(node: yaml.Node, measured: dict[int, tuple[int, int]], path: list[int]) -> int:
+    """How many values ``node`` becomes, an alias counting its anchor's whole value again
+    (each node measured once, with its height). ``path`` holds the nodes above: an alias may
+    nest a value deeper than its text shows, or inside itself (``&a [*a]``), and everything
+    after the loader recurses through the values."""
+    if id(node) in path:
+        reason = "An alias refers to a value that contains it."
+        raise ComposerError(None, None, reason, node.start_mark)
+    if id(node) not in measured:
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        path.append(id(node))
+        size = 1 + sum(_expanded_size(child, measured, path) for child in children)
+        height = 1 + max((measured[id(child)][1] for child in children), default=0)
+        path.pop()
+        measured[id(node)] = (size, height)
+    size, height = measured[id(node)]
+    if len(path) + height > MAX_DEPTH:
+        reason = f"Nested too deeply (more than {MAX_DEPTH} levels)."
+        raise ComposerError(None, None, reason, node.start_mark)
+    return size
 
 
 def _construct_map(loader: _Loader, node: yaml.MappingNode) -> LocatedMap:
@@ -199,6 +256,13 @@ def read_path(path: Path) -> Document:
     return document
 
 
+def environment_variables(environ: Mapping[str, str]) -> dict[str, str]:
+    """What a document run from the command line may read of ``environ``: everything but
+    the server's own settings (``SECRET_KEY``, ``DATABASE_URL``...; lib/env.py), which a file
+    from elsewhere, an imported Gatus config say, could otherwise put in a URL it checks."""
+    return {name: value for name, value in environ.items() if name not in SETTINGS_READ}
+
+
 def resolve_variables(entry: Entry, variables: Mapping[str, str]) -> tuple[dict, list[Problem]]:
     """The entry's fields with ``${NAME}`` replaced, and a problem per missing variable."""
     problems: list[Problem] = []
@@ -206,7 +270,13 @@ def resolve_variables(entry: Entry, variables: Mapping[str, str]) -> tuple[dict,
     def resolve(name: str, value: Any) -> Any:
         if isinstance(value, str):
             for missing in _missing(value, variables):
-                problems.append(entry.problem(name, f"The variable {missing} is not set."))
+                reason = (
+                    f"The variable {missing} is a setting of this server; a document cannot "
+                    "read it."
+                    if missing in SETTINGS_READ
+                    else f"The variable {missing} is not set."
+                )
+                problems.append(entry.problem(name, reason))
             return VARIABLE.sub(lambda m: variables.get(m.group(1), m.group(0)), value)
         if isinstance(value, Mapping):
             return {key: resolve(name, item) for key, item in value.items()}

@@ -13,16 +13,33 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+# Every variable the settings read (with NAME_FILE for secrets): the server's configuration,
+# credentials among it (SECRET_KEY, DATABASE_URL, EMAIL_HOST_PASSWORD). A document of monitors
+# resolves its ${NAME}s from the environment on the command line, and must never read these
+# (config/document.py): an imported file could send them to its URLs.
+SETTINGS_READ: set[str] = {"DJANGO_SETTINGS_MODULE"}
+
+
+def _read(name: str) -> str | None:
+    SETTINGS_READ.add(name)
+    return os.environ.get(name)
+
+
+def _read_or(name: str, default: str) -> str:
+    SETTINGS_READ.add(name)
+    return os.environ.get(name, default)
+
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
 def envstr(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    return _read_or(name, default)
 
 
 def envbool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
+    raw = _read(name)
     if raw is None:
         return default
     value = raw.strip().lower()
@@ -34,7 +51,7 @@ def envbool(name: str, default: bool) -> bool:
 
 
 def envint(name: str, default: int, *, minimum: int | None = None) -> int:
-    raw = os.environ.get(name)
+    raw = _read(name)
     if raw is None or raw.strip() == "":
         return default
     try:
@@ -47,7 +64,7 @@ def envint(name: str, default: int, *, minimum: int | None = None) -> int:
 
 
 def envfloat(name: str, default: float, *, minimum: float | None = None) -> float:
-    raw = os.environ.get(name)
+    raw = _read(name)
     if raw is None or raw.strip() == "":
         return default
     try:
@@ -60,7 +77,7 @@ def envfloat(name: str, default: float, *, minimum: float | None = None) -> floa
 
 
 def envlist(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    return [item.strip() for item in _read_or(name, default).split(",") if item.strip()]
 
 
 def envnetworks(name: str, default: str = "") -> list[str]:
@@ -78,7 +95,7 @@ def envnetworks(name: str, default: str = "") -> list[str]:
 
 def envrate(name: str, default: str) -> str:
     """A rate in DRF's notation, ``<count>/<second|minute|hour|day>`` (``20/min``), checked."""
-    raw = os.environ.get(name, default).strip()
+    raw = _read_or(name, default).strip()
     count, _, period = raw.partition("/")
     if not count.isdigit() or period[:1].lower() not in ("s", "m", "h", "d"):
         raise ImproperlyConfigured(f"{name}={raw!r} is not a rate like 20/min")
@@ -87,13 +104,13 @@ def envrate(name: str, default: str) -> str:
 
 def envsecret(name: str, default: str = "") -> str:
     """Read a secret from NAME, or from the file named by NAME_FILE."""
-    path = os.environ.get(f"{name}_FILE")
+    path = _read(f"{name}_FILE")
     if path:
         try:
             return Path(path).read_text().strip()
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from None
-    return os.environ.get(name, default)
+    return _read_or(name, default)
 
 
 def envfernetkeys(name: str) -> list[str]:

@@ -25,6 +25,7 @@ from config.importers import (
     tag_name,
 )
 from config.importers import apprise_urls as urls
+from lib.parsers import loads_bounded
 from monitors.models import DnsRecordType, HttpMethod
 
 # Kuma monitor types with no healthmon kind, and why.
@@ -99,7 +100,7 @@ class _Kuma:
         name = str(notification.get("name") or "")
         where = f"Kuma notification {notification.get('id')}"
         try:
-            config = json.loads(notification.get("config") or "{}")
+            config = loads_bounded(notification.get("config") or "{}")
         except (TypeError, json.JSONDecodeError):
             self.untranslated("notification", where, name, "its config is not JSON")
             return
@@ -511,7 +512,7 @@ def _json_object(value: Any) -> dict | None:
     if isinstance(value, dict):
         return value
     try:
-        parsed = json.loads(str(value))
+        parsed = loads_bounded(str(value))
     except json.JSONDecodeError:
         return None
     return parsed if isinstance(parsed, dict) else None
@@ -528,10 +529,10 @@ def translate(text: str, *, source: str, min_interval: int) -> Translation:
     """Translate a Kuma backup (its JSON text); raises ``DocumentError`` for text that is
     no JSON or no Kuma backup."""
     try:
-        backup = json.loads(text)
+        backup = loads_bounded(text)
     except json.JSONDecodeError as exc:
         raise DocumentError(
-            [Problem(source, exc.lineno, "document", f"Not valid JSON: {exc.msg}.")]
+            [Problem(source, exc.lineno, "document", f"Not valid JSON: {exc.msg.rstrip('.')}.")]
         ) from None
     if not isinstance(backup, dict) or not isinstance(backup.get("monitorList"), list):
         raise DocumentError(

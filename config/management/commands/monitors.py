@@ -21,7 +21,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.management.base import BaseCommand
 
 from accounts.models import Team
-from config.document import DocumentError, read_path
+from config.document import DocumentError, environment_variables, read_path
 from config.export import dump, export_document
 from config.importers import Translation
 from config.importing import SOURCES, imported_document, translate_files
@@ -160,14 +160,23 @@ class Command(BaseCommand):
     def plan(self, options: dict) -> None:
         team = find_team(options["team"])
         document = read_path(Path(options["file"]))
-        plan = make_plan(document=document, team=team, variables=os.environ, prune=options["prune"])
+        plan = make_plan(
+            document=document,
+            team=team,
+            variables=environment_variables(os.environ),
+            prune=options["prune"],
+        )
         self.stdout.write(render_plan(plan))
 
     def apply(self, options: dict) -> None:
         team = find_team(options["team"])
         document = read_path(Path(options["file"]))
         plan = apply_document(
-            document=document, team=team, variables=os.environ, prune=options["prune"], actor=None
+            document=document,
+            team=team,
+            variables=environment_variables(os.environ),
+            prune=options["prune"],
+            actor=None,
         )
         self.stdout.write(render_plan(plan, done=True))
 
@@ -187,10 +196,19 @@ class Command(BaseCommand):
         document = imported_document(options["source"], translation)
         if options["apply"]:
             plan = apply_document(
-                document=document, team=team, variables=os.environ, prune=False, actor=None
+                document=document,
+                team=team,
+                variables=environment_variables(os.environ),
+                prune=False,
+                actor=None,
             )
         else:
-            plan = make_plan(document=document, team=team, variables=os.environ, prune=False)
+            plan = make_plan(
+                document=document,
+                team=team,
+                variables=environment_variables(os.environ),
+                prune=False,
+            )
         self.stdout.write(render_plan(plan, done=options["apply"]))
 
     def export(self, options: dict) -> None:
