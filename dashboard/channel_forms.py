@@ -20,6 +20,7 @@ from incidents.models import IncidentEvent
 from monitors.models import Monitor
 from notifications.models import Channel, ChannelKind
 from notifications.serializers import ChannelSerializer
+from notifications.services import POLICY_FIELDS
 
 # Where a serializer message about ``config`` or ``secrets`` belongs, by its "name: " prefix.
 SETTING_FIELDS = {
@@ -38,6 +39,16 @@ class ChannelForm(SerializerForm):
         ("Webhook", "webhook", ("url", "signing_secret", "regenerate_secret")),
         ("Apprise", "apprise", ("apprise_url",)),
         ("What it sends", "", ("events", "enabled", "is_default")),
+        (
+            "Grouping, reminders and updates",
+            "",
+            (
+                "group_window_seconds",
+                "reminder_interval_minutes",
+                "reminder_max",
+                "send_incident_updates",
+            ),
+        ),
         ("Attached monitors", "", ("monitors",)),
     )
 
@@ -92,6 +103,28 @@ class ChannelForm(SerializerForm):
     is_default = forms.BooleanField(
         required=False, label="Default channel: attached to every new monitor of the team"
     )
+    # Policies (notifications/policies.py): bounds are the model's, judged by the serializer.
+    group_window_seconds = forms.IntegerField(
+        required=False,
+        label="Group window (seconds)",
+        initial=Channel._meta.get_field("group_window_seconds").default,
+        help_text=Channel._meta.get_field("group_window_seconds").help_text,
+    )
+    reminder_interval_minutes = forms.IntegerField(
+        required=False,
+        label="Remind every (minutes)",
+        initial=Channel._meta.get_field("reminder_interval_minutes").default,
+        help_text=Channel._meta.get_field("reminder_interval_minutes").help_text,
+    )
+    reminder_max = forms.IntegerField(
+        required=False,
+        label="Reminders at most",
+        initial=Channel._meta.get_field("reminder_max").default,
+        help_text=Channel._meta.get_field("reminder_max").help_text,
+    )
+    send_incident_updates = forms.BooleanField(
+        required=False, label="Also send the updates the team posts to an incident"
+    )
     monitors = forms.TypedMultipleChoiceField(
         coerce=int,
         required=False,
@@ -118,6 +151,10 @@ class ChannelForm(SerializerForm):
                 "events": instance.events,
                 "enabled": instance.enabled,
                 "is_default": instance.is_default,
+                "group_window_seconds": instance.group_window_seconds,
+                "reminder_interval_minutes": instance.reminder_interval_minutes,
+                "reminder_max": instance.reminder_max,
+                "send_incident_updates": instance.send_incident_updates,
                 "monitors": [m.id for m in instance.monitors.all()],
             }
         super().__init__(*args, request=request, instance=instance, **kwargs)
@@ -175,8 +212,12 @@ class ChannelForm(SerializerForm):
             "events": cleaned.get("events", []),
             "enabled": cleaned.get("enabled", False),
             "is_default": cleaned.get("is_default", False),
+            "send_incident_updates": cleaned.get("send_incident_updates", False),
             "monitors": cleaned.get("monitors", []),
         }
+        for name in POLICY_FIELDS:
+            if cleaned.get(name) is not None:
+                payload[name] = cleaned[name]
         if self.instance is None:
             payload["team"] = cleaned.get("team")
         return payload

@@ -420,6 +420,13 @@ class MonitorForm(SerializerForm):
             self.fields["team"].disabled = True
             self.fields["team"].choices = [(instance.team_id, instance.team.name)]
             self.fields["kind"].disabled = True
+        if self.is_bound:
+            # Another kind's fields are hidden and dropped from the payload: not required
+            # (a heartbeat has no method, expected status or timeout).
+            own = KIND_FIELDS[self.chosen_kind()].fields
+            for name in {n for k in KIND_FIELDS.values() for n in k.fields} - set(own):
+                if name in self.fields and name not in COMMON_FIELDS:
+                    self.fields[name].required = False
         # Headers and assertions are edited as rows; a post without rows (a script, an older
         # page) may still give them as JSON in the fields of the same names.
         self.header_rows_posted = self.is_bound and "header_name" in self.data
@@ -434,6 +441,12 @@ class MonitorForm(SerializerForm):
         if name in COMMON_FIELDS or name not in self.fields:
             return ""
         return " ".join(kind for kind, k in KIND_FIELDS.items() if name in k.fields)
+
+    @property
+    def testable_kinds(self) -> str:
+        """The kinds "Test now" is offered for: not the passive heartbeat (its job's pings
+        are its checks; check_draft refuses it too)."""
+        return " ".join(kind for kind in KIND_FIELDS if kind != MonitorKind.HEARTBEAT)
 
     def chosen_kind(self) -> str:
         if self.instance is not None:

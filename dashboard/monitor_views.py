@@ -320,6 +320,8 @@ def monitor_test(request: HttpRequest) -> HttpResponse:
         draft = check_draft.draft_check_request(team=team, requested_by=request.user, fields=fields)
     except check_now.CheckNowLimitReached as exc:
         return JsonResponse({"errors": {"__all__": [str(exc)]}}, status=429)
+    except check_now.NothingToCheck as exc:  # a heartbeat: the form does not offer it
+        return JsonResponse({"errors": {"__all__": [str(exc)]}}, status=400)
     result = reverse("dashboard:monitor-test-result", args=[draft.id])
     return JsonResponse({"id": str(draft.id), "result": result}, status=202)
 

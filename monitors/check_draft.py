@@ -27,9 +27,15 @@ from accounts.models import Team, User
 from lib import task_names
 from lib.redaction import redact
 from monitors.assertions import parse_assertion
-from monitors.check_now import START_WITHIN_SECONDS, STORE_SECONDS, CheckNowLimitReached
+from monitors.check_now import (
+    START_WITHIN_SECONDS,
+    STORE_SECONDS,
+    CheckNowLimitReached,
+    NothingToCheck,
+)
 from monitors.checker import run_check
-from monitors.models import DraftCheck, Monitor
+from monitors.kinds.heartbeat import PASSIVE
+from monitors.models import DraftCheck, Monitor, MonitorKind
 from monitors.results import release_connection
 
 logger = logging.getLogger(__name__)
@@ -67,7 +73,10 @@ def draft_check_lease() -> timedelta:
 
 def draft_check_request(*, team: Team, requested_by: User, fields: dict[str, Any]) -> DraftCheck:
     """Queue one check of the validated monitor ``fields`` (the form's serializer output);
-    ``CheckNowLimitReached`` when the team has its maximum of draft checks unfinished."""
+    ``CheckNowLimitReached`` when the team has its maximum of draft checks unfinished,
+    ``NothingToCheck`` for a heartbeat (passive: its job's pings are its checks)."""
+    if fields.get("kind") == MonitorKind.HEARTBEAT:
+        raise NothingToCheck(PASSIVE)
     config = {name: fields[name] for name in CHECK_FIELDS if name in fields}
     limit = settings.CHECK_NOW_MAX_CONCURRENT_PER_TEAM
     now = timezone.now()

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from config.tests.test_monitors_command import run
-from monitors.models import Monitor
+from incidents.models import MaintenanceWindow
+from monitors.models import Monitor, MonitorKind
 from notifications.models import Channel
 
 pytestmark = pytest.mark.django_db
@@ -205,4 +206,64 @@ def test_every_gatus_endpoint_kind_applies_through_the_api_validation(alice, tmp
     assert Monitor.objects.get(key="mail").starttls == "smtp"
     assert Monitor.objects.get(key="back-end").headers["Authorization"] == "Bearer t0ken"
     code, out, _ = run("import", "gatus", str(config), "--team", team)
+    assert out.rstrip().endswith("No changes.")
+
+
+GATUS_SINGLE = str(FIXTURES / "gatus/single.yaml")
+KUMA_PUSH = str(FIXTURES / "kuma/backup-push.json")
+
+
+def test_gatus_maintenance_is_planned_applied_and_then_unchanged(alice, monkeypatch):
+    monkeypatch.setenv("CHANNEL_SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T1/B1/abc")
+    monkeypatch.setenv("MONITOR_BACK_END_HEADERS_AUTHORIZATION", "Bearer abcdefghijkl")
+    team = str(alice.personal_team.id)
+
+    code, out, err = run("import", "gatus", GATUS_SINGLE, "--team", team)
+
+    assert code == 0, err
+    assert "+ maintenance window gatus-maintenance" in out
+    assert '    recurrence: "0 23 * * 1,4"' in out
+    assert not MaintenanceWindow.objects.exists()
+
+    code, out, err = run("import", "gatus", GATUS_SINGLE, "--team", team, "--apply")
+
+    assert code == 0, err
+    window = MaintenanceWindow.objects.get(team=alice.personal_team, key="gatus-maintenance")
+    assert (window.recurrence, window.duration_minutes) == ("0 23 * * 1,4", 60)
+    assert window.timezone == "Europe/Amsterdam" and window.whole_team is True
+
+    code, out, err = run("import", "gatus", GATUS_SINGLE, "--team", team)
+
+    assert code == 0, err
+    assert out.rstrip().endswith("No changes.")
+
+
+def test_kuma_push_monitors_become_heartbeats_with_their_ping_urls_shown(alice, monkeypatch):
+    monkeypatch.setenv("MONITOR_ADMIN_AREA_BASIC_AUTH", "dXNlcjpwYXNzd29yZA==")
+    team = str(alice.personal_team.id)
+
+    code, out, err = run("import", "uptime-kuma", KUMA_PUSH, "--team", team)
+
+    assert code == 0, err
+    assert "+ monitor nightly-backup" in out and "+ monitor queue-worker" in out
+    assert '    kind: "heartbeat"' in out
+    assert "Ping URLs" not in out  # nothing created yet
+    assert not Monitor.objects.exists()
+
+    code, out, err = run("import", "uptime-kuma", KUMA_PUSH, "--team", team, "--apply")
+
+    assert code == 0, err
+    nightly = Monitor.objects.get(team=alice.personal_team, key="nightly-backup")
+    worker = Monitor.objects.get(team=alice.personal_team, key="queue-worker")
+    assert nightly.kind == worker.kind == MonitorKind.HEARTBEAT
+    assert nightly.interval == 86400 and worker.interval == 60
+    assert nightly.ping_token and worker.ping_token and nightly.ping_token != worker.ping_token
+    # The report's "shown once applied" is kept: each new heartbeat's ping URL is printed.
+    assert "Ping URLs of new heartbeats (2):" in out
+    assert f"  nightly-backup: {nightly.ping_url}" in out
+    assert f"  queue-worker: {worker.ping_url}" in out
+
+    code, out, err = run("import", "uptime-kuma", KUMA_PUSH, "--team", team)
+
+    assert code == 0, err
     assert out.rstrip().endswith("No changes.")

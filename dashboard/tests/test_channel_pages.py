@@ -362,3 +362,70 @@ def test_the_channels_page_no_longer_sends_users_to_the_api(alice_web):
 
     assert "POST /api/v1/channels/" not in html
     assert 'href="/channels/new/"' in html
+
+
+# --- Grouping, reminders and updates ------------------------------------------------------
+
+
+def test_the_form_sets_grouping_reminders_and_updates_on_create_and_edit(alice, alice_web):
+    html = alice_web.get("/channels/new/").content.decode()
+    assert "Grouping, reminders and updates" in html
+    assert 'name="group_window_seconds" value="30"' in field_block(html, "group_window_seconds")
+
+    response = alice_web.post(
+        "/channels/new/",
+        webhook_post(
+            alice.personal_team,
+            signing_secret=GIVEN_SECRET,
+            group_window_seconds="120",
+            reminder_interval_minutes="15",
+            reminder_max="5",
+            send_incident_updates="on",
+        ),
+    )
+
+    assert response.status_code == 302, response.content.decode()
+    channel = Channel.objects.get(name="Ops hook")
+    assert (channel.group_window_seconds, channel.reminder_interval_minutes) == (120, 15)
+    assert channel.reminder_max == 5 and channel.send_incident_updates is True
+
+    edit = alice_web.get(f"/channels/{channel.id}/edit/").content.decode()
+    assert 'value="120"' in field_block(edit, "group_window_seconds")
+    assert 'value="15"' in field_block(edit, "reminder_interval_minutes")
+    assert "checked" in field_block(edit, "send_incident_updates")
+
+    response = alice_web.post(
+        f"/channels/{channel.id}/edit/",
+        webhook_post(
+            alice.personal_team,
+            group_window_seconds="0",
+            reminder_interval_minutes="0",
+            reminder_max="1",
+        ),
+    )
+
+    assert response.status_code == 302, response.content.decode()
+    channel.refresh_from_db()
+    assert (channel.group_window_seconds, channel.reminder_interval_minutes) == (0, 0)
+    assert channel.reminder_max == 1 and channel.send_incident_updates is False
+
+
+def test_policy_fields_out_of_bounds_are_400s_with_the_apis_messages(alice, alice_web):
+    response = alice_web.post(
+        "/channels/new/",
+        webhook_post(alice.personal_team, group_window_seconds="3601", reminder_max="0"),
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "less than or equal to 3600" in field_block(html, "group_window_seconds")
+    assert "greater than or equal to 1" in field_block(html, "reminder_max")
+    assert not Channel.objects.exists()
+
+
+def test_a_form_without_the_policy_fields_keeps_the_defaults(alice, alice_web):
+    alice_web.post("/channels/new/", webhook_post(alice.personal_team, signing_secret=GIVEN_SECRET))
+
+    channel = Channel.objects.get(name="Ops hook")
+    assert (channel.group_window_seconds, channel.reminder_interval_minutes) == (30, 0)
+    assert channel.reminder_max == 3 and channel.send_incident_updates is False

@@ -19,7 +19,9 @@
 
   function showKind() {
     var kind = currentKind();
-    form.querySelectorAll(".field[data-kinds], fieldset[data-kinds]").forEach(function (el) {
+    // "Test now" (once enabled below) shows only for the kinds a check can run now.
+    var selector = ".field[data-kinds], fieldset[data-kinds], [data-test-now][data-enabled]";
+    form.querySelectorAll(selector).forEach(function (el) {
       var kinds = el.dataset.kinds;
       el.hidden = kinds !== "" && kinds.split(" ").indexOf(kind) === -1;
     });
@@ -128,7 +130,8 @@
   var button = form.querySelector("[data-test-now-button]");
   var output = form.querySelector("[data-test-result]");
   if (!panel || !window.fetch) return;
-  panel.hidden = false;
+  panel.dataset.enabled = "";
+  showKind();
 
   function el(tag, className, text) {
     var node = document.createElement(tag);

@@ -27,7 +27,7 @@ from config.importers import Translation
 from config.importing import SOURCES, imported_document, translate_files
 from config.plan import CHANGE, CREATE, DELETE, Plan, apply_document, make_plan
 from monitors.kinds.base import TARGET_FIELDS
-from monitors.models import DnsRecordType, HttpMethod, MonitorKind, StartTls
+from monitors.models import DnsRecordType, HttpMethod, Monitor, MonitorKind, StartTls
 from monitors.services import monitor_create
 
 
@@ -179,6 +179,7 @@ class Command(BaseCommand):
             actor=None,
         )
         self.stdout.write(render_plan(plan, done=True))
+        self.write_ping_urls(team, plan)
 
     def import_(self, options: dict) -> None:
         team = find_team(options["team"])
@@ -210,6 +211,17 @@ class Command(BaseCommand):
                 prune=False,
             )
         self.stdout.write(render_plan(plan, done=options["apply"]))
+        if options["apply"]:
+            self.write_ping_urls(team, plan)
+
+    def write_ping_urls(self, team: Team, plan: Plan) -> None:
+        """The ping URLs of the heartbeat monitors just created: shown once, after applying
+        (what an import's "To do once applied" promises)."""
+        keys = [a.key for a in plan.of(CREATE) if a.kind.section == "monitors"]
+        created = Monitor.objects.filter(team=team, key__in=keys, kind=MonitorKind.HEARTBEAT)
+        lines = [f"  {m.key}: {m.ping_url}" for m in created.order_by("key")]
+        if lines:
+            self.stdout.write("\n".join([f"Ping URLs of new heartbeats ({len(lines)}):", *lines]))
 
     def export(self, options: dict) -> None:
         output = options["output"]
