@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from copy import copy
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS, PKOnlyObject
 
@@ -63,6 +65,7 @@ class ChannelIdsField(serializers.PrimaryKeyRelatedField):
         return Channel.objects.filter(team_id__in=list(team_roles(request)))
 
 
+@extend_schema_field({"type": "array", "items": {"type": "integer"}})
 class MonitorIdList(serializers.ManyRelatedField):
     """The monitors this one depends on, by id, read from the prefetched links."""
 
@@ -73,6 +76,7 @@ class MonitorIdList(serializers.ManyRelatedField):
         return sorted(link.parent_id for link in links)
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class MonitorIdsField(serializers.PrimaryKeyRelatedField):
     """Monitors by id, among the user's teams (the same team is checked in validate)."""
 
@@ -89,6 +93,7 @@ class MonitorIdsField(serializers.PrimaryKeyRelatedField):
         return Monitor.objects.filter(team_id__in=list(team_roles(request)))
 
 
+@extend_schema_field({"type": "integer", "nullable": True})
 class EscalationPolicyIdField(serializers.PrimaryKeyRelatedField):
     """The monitor's own escalation policy (null: the team's default applies), by id."""
 

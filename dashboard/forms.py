@@ -214,7 +214,7 @@ KIND_FIELDS: dict[str, KindFields] = {
     ),
     MonitorKind.HEARTBEAT: KindFields(
         "Heartbeat (cron job, backup)",
-        "A job pings its own URL on schedule; a missed ping alerts",
+        "A job checks in on its schedule; a missed check-in alerts",
         ("interval", "cron", "tz", "grace"),
     ),
 }

@@ -305,7 +305,11 @@ def deliveries_owed(*, incident_id: int, event: str, update_id: int = 0) -> list
         return []
     if incident.is_suppressed and event in HELD_WHILE_SUPPRESSED:
         return []  # recorded, sent nowhere (a parent is down, or the monitor is flapping)
-    if event == IncidentEvent.RESOLVED and incident.flapping_started_at == incident.resolved_at:
+    if (
+        event == IncidentEvent.RESOLVED
+        and incident.flapping_started_at is not None
+        and incident.flapping_started_at == incident.resolved_at
+    ):
         return []  # this recovery started the flapping: the "flapping" message replaces it
     if event in (IncidentEvent.RESOLVED, IncidentEvent.ACKNOWLEDGED):
         policies.follow_ups_stop(incident_id=incident.id)

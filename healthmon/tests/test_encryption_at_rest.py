@@ -160,6 +160,7 @@ def test_every_secret_bearing_field_is_encrypted():
         ("monitors.Monitor", "headers"),
         ("monitors.Monitor", "steps"),
         ("monitors.TeamVariable", "value"),
+        ("monitors.DraftCheck", "config"),
     }
 
 
