@@ -9,6 +9,7 @@ scanned without a change here; a page that takes an id needs one line in ``sampl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -118,8 +119,11 @@ def sample_ids(history: dict) -> dict[str, dict]:
     return {
         "monitor-detail": {"pk": monitor},
         "monitor-edit": {"pk": monitor},
+        "monitor-clone": {"pk": monitor},
         "status-page-edit": {"pk": history["status_page"].id},
         "channel-edit": {"pk": history["channel"].id},
+        "channel-default": {"pk": history["channel"].id},
+        "team-detail": {"pk": history["monitor"].team_id},
     }
 
 
@@ -149,7 +153,8 @@ def dashboard_pages(alice, history: dict) -> list[str]:
 
 
 def _with_dummy_ids(pattern: URLPattern) -> str:
-    return "/" + str(pattern.pattern).replace("<int:pk>", "1").replace("<uuid:pk>", "0" * 32)
+    path = re.sub(r"<int:\w+>", "1", str(pattern.pattern))
+    return "/" + re.sub(r"<uuid:\w+>", "0" * 32, path)
 
 
 @pytest.fixture
