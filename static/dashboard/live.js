@@ -94,6 +94,13 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     localize(document);
+    // Phones start with the page's secondary sections folded (one tap opens them); without
+    // JavaScript, or on a wide screen, they stay open.
+    if (window.matchMedia("(max-width: 720px)").matches) {
+      document.querySelectorAll("details[data-closed-on-phone]").forEach(function (details) {
+        details.open = false;
+      });
+    }
     document.querySelectorAll("[data-live-url]").forEach(function (region) {
       var seconds = parseInt(region.dataset.liveInterval || "5", 10);
       window.setInterval(function () { refresh(region); }, seconds * 1000);
