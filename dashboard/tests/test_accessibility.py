@@ -235,7 +235,11 @@ def test_the_monitor_page_at_phone_width_fits_in_three_screens(
     page = contexts("phone", "light", timezone_id="Asia/Tokyo").new_page()
     log_in(page, live_server.url, alice.email)
 
-    page.goto(f"{live_server.url}/monitors/{history['monitor'].id}/")
+    response = page.goto(f"{live_server.url}/monitors/{history['monitor'].id}/")
+    assert response is not None and response.status == 200
+    # Folded on a phone, still there: one tap opens dependencies, escalation and badges.
+    assert page.locator("details.more-about").get_attribute("open") is None
+    assert page.locator("details.more-about").count() == 1
     height = page.evaluate("document.documentElement.scrollHeight")
 
     assert height < 3 * WIDTHS["phone"]["height"], height

@@ -1,6 +1,6 @@
 """A new user's first hour, in a real browser, at desktop (1280x800) and phone (390x844) widths.
 
-Log in → create a webhook channel in the UI → create a monitor whose two assertions are built
+Log in → create a webhook channel in the UI (its signing secret shown once) → create a monitor whose two assertions are built
 in the form (and tried with "Test now") → check now → it fails → an incident opens →
 acknowledge it → publish a status page. Headless Debian Chromium (Playwright) against a live
 server, a real Celery worker (check-now, the draft check, evaluation), PostgreSQL, Redis and a
@@ -65,8 +65,14 @@ def create_webhook_channel(page, base: str, *, name: str, url: str) -> None:
     page.get_by_label("Kind", exact=True).select_option("webhook")
     page.get_by_label("URL", exact=True).fill(url)
     page.get_by_role("button", name="Create channel").click()
-    expect(page).not_to_have_url(re.compile(r"/channels/new/"))
-    assert Channel.objects.filter(name=name, kind="webhook").exists()
+    # A new webhook's signing secret is shown once, on the page the form answers with.
+    expect(page.get_by_role("heading", name=f"Signing secret of “{name}”")).to_be_visible()
+    channel = Channel.objects.get(name=name, kind="webhook")
+    secret = page.get_by_label("Signing secret").input_value()
+    assert secret and secret == channel.secrets["signing_secret"]
+    page.get_by_role("link", name="Back to channels").click()
+    expect(page).to_have_url(re.compile(r"/channels/$"))
+    expect(page.locator("main")).to_contain_text(name)
 
 
 def fill_assertion(page, number: int, check: str, operator: str, value: str) -> None:
