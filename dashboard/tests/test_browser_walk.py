@@ -1,10 +1,11 @@
 """A new user's first hour, in a real browser, at desktop (1280x800) and phone (390x844) widths.
 
-Log in → create a webhook channel in the UI (its signing secret shown once) → create a monitor whose two assertions are built
-in the form (and tried with "Test now") → check now → it fails → an incident opens →
-acknowledge it → publish a status page. Headless Debian Chromium (Playwright) against a live
-server, a real Celery worker (check-now, the draft check, evaluation), PostgreSQL, Redis and a
-real HTTP target on 127.0.0.1; no beat: every check here is one the user asked for.
+Log in → create a webhook channel in the UI (its signing secret shown once) → create a
+monitor whose two assertions are built in the form (and tried with "Test now") → check now →
+it fails → an incident opens → acknowledge it → publish a status page. Headless Debian
+Chromium (Playwright) against a live server, a real Celery worker (check-now, the draft check,
+evaluation), PostgreSQL, Redis and a real HTTP target on 127.0.0.1; no beat: every check here
+is one the user asked for.
 
 The desktop walk saves the README's screenshots: run it with
 HEALTHMON_SCREENSHOTS=docs/screenshots to refresh them (test-artifacts/ otherwise).
