@@ -192,6 +192,7 @@ def test_a_gateway_outage_sends_one_message_then_the_children_still_down_alert(
         monitor_pause(monitor=monitor)
     # The gateway's recovery and the two released children come at once: the first of them
     # goes out at once, the other two in one grouped message when the window ends.
+    task_ledger.wait_until_settled()  # every fan-out ran: what is owed exists, maybe held
     drive_until(all_sent, timeout=GROUP_WINDOW + 30)
     task_ledger.wait_until_settled()
     received = board.received()
@@ -220,6 +221,7 @@ def test_a_flapping_monitor_sends_one_flapping_message_then_silence(task_ledger,
     monitor_pause(monitor=monitor)
     # The second "opened" came within the window of the first incident's messages: it waits
     # for the window, and the flapping notice (not grouped) waits for it.
+    task_ledger.wait_until_settled()  # every fan-out ran: what is owed exists, maybe held
     drive_until(all_sent, timeout=GROUP_WINDOW + 30)
     task_ledger.wait_until_settled()
     incidents = Incident.objects.filter(monitor=monitor).count()
