@@ -61,7 +61,12 @@ class IncidentViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         request=IncidentUpdateSerializer,
         responses={201: IncidentUpdateSerializer},
     )
-    @action(detail=True, methods=["get", "post"], serializer_class=IncidentUpdateSerializer)
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        serializer_class=IncidentUpdateSerializer,
+        pagination_class=None,  # every update, as a plain list (documented so, too)
+    )
     def updates(self, request: Request, pk: str | None = None) -> Response:
         """The team's updates on this incident, oldest first; editors and above post one
         (status investigating, identified, monitoring or resolved, and a message). Channels

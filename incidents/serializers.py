@@ -11,6 +11,7 @@ from incidents.models import (
     IncidentUpdate,
     MonitorState,
     Resolution,
+    Suppression,
 )
 from monitors.check_api import CheckResultSerializer
 
@@ -34,6 +35,12 @@ class IncidentSerializer(serializers.ModelSerializer):
     )
     resolution = serializers.ChoiceField(
         choices=Resolution.choices, allow_blank=True, read_only=True, help_text='"" while open'
+    )
+    suppression = serializers.ChoiceField(
+        choices=Suppression.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text='Why it was held (kept once released); "" if never held',
     )
 
     class Meta:

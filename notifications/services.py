@@ -303,6 +303,10 @@ def deliveries_owed(*, incident_id: int, event: str, update_id: int = 0) -> list
     )
     if incident is None:
         return []
+    if event in (IncidentEvent.RESOLVED, IncidentEvent.ACKNOWLEDGED):
+        # Before the early returns below: a recovery that is not sent (suppressed, or
+        # replaced by the flapping notice) still ends the incident's reminders/escalation.
+        policies.follow_ups_stop(incident_id=incident.id)
     if incident.is_suppressed and event in HELD_WHILE_SUPPRESSED:
         return []  # recorded, sent nowhere (a parent is down, or the monitor is flapping)
     if (
@@ -311,8 +315,6 @@ def deliveries_owed(*, incident_id: int, event: str, update_id: int = 0) -> list
         and incident.flapping_started_at == incident.resolved_at
     ):
         return []  # this recovery started the flapping: the "flapping" message replaces it
-    if event in (IncidentEvent.RESOLVED, IncidentEvent.ACKNOWLEDGED):
-        policies.follow_ups_stop(incident_id=incident.id)
     if incident.monitor_id is None:
         # The monitor was deleted and its channel links with it; its last word ("resolved:
         # monitor deleted") goes to the team's default channels rather than to no one.

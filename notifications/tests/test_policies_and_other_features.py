@@ -116,3 +116,18 @@ def test_the_same_incident_not_suppressed_gets_its_reminder_and_escalation(alice
 
     kinds = sorted(FollowUp.objects.filter(incident=incident).values_list("kind", flat=True))
     assert kinds == [FollowUp.Kind.ESCALATION, FollowUp.Kind.REMINDER]
+
+
+def test_a_recovery_replaced_by_the_flapping_notice_still_ends_the_follow_ups(alice):
+    monitor = reminding_setup(alice.personal_team)
+    incident = make_incident(monitor)
+    deliveries_owed(incident_id=incident.id, event=IncidentEvent.OPENED)
+    assert FollowUp.objects.filter(incident=incident, due_at__isnull=False).count() == 2
+    recovered = timezone.now()
+    incident.resolved_at = recovered
+    incident.flapping_started_at = recovered  # this recovery started the flapping
+    incident.save(update_fields=["resolved_at", "flapping_started_at"])
+
+    assert deliveries_owed(incident_id=incident.id, event=IncidentEvent.RESOLVED) == []
+
+    assert not FollowUp.objects.filter(incident=incident, due_at__isnull=False).exists()
