@@ -246,6 +246,19 @@ def test_check_now_says_a_heartbeat_is_passive(alice_client):
 # --- The ping endpoint -----------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def sent_for_evaluation(monkeypatch) -> list:
+    """Pings hand results to evaluation through the broker; here they are collected instead.
+
+    A check worker started by another test module may still be consuming the broker, and
+    an evaluation it ran against this module's rows would race the database flush of the
+    transactional tests below (a deadlock in their teardown). Tests that follow a message
+    read this list (or patch the function themselves)."""
+    messages: list = []
+    monkeypatch.setattr(heartbeats, "send_for_evaluation", messages.append)
+    return messages
+
+
 @pytest.fixture
 def beat(alice) -> Monitor:
     return monitor_create(team=alice.personal_team, **HEARTBEAT)
